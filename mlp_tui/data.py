@@ -1,0 +1,206 @@
+"""MNIST as uint8 tensors that live on the training device.
+
+torchvision's dataset class does the downloading and IDX parsing; we check the files first so a
+missing or damaged file gets a message naming it, then keep the whole set as one tensor per split
+(batches are index slices, normalised on the fly: no DataLoader, no per-sample transforms).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+DATA_ENV = "MLP_TUI_DATA"
+MEAN, STD = 0.1307, 0.3081  # MNIST training-set pixel statistics (of x / 255)
+
+# name -> (IDX magic number, exact size in bytes)
+MNIST_FILES = {
+    "train-images-idx3-ubyte": (2051, 16 + 60000 * 28 * 28),
+    "train-labels-idx1-ubyte": (2049, 8 + 60000),
+    "t10k-images-idx3-ubyte": (2051, 16 + 10000 * 28 * 28),
+    "t10k-labels-idx1-ubyte": (2049, 8 + 10000),
+}
+
+
+class DataError(RuntimeError):
+    """The data cannot be had: missing, damaged or unreadable. Shown without a traceback, exit 2."""
+
+
+@dataclass
+class Dataset:
+    """Images as flat uint8 rows (N, 784) and int64 labels, all on one device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    name: str = "MNIST"
+
+    def to(self, device: torch.device) -> "Dataset":
+        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+        return Dataset(**moved, name=self.name)
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> standardised float32, one fused-ish pass over the batch."""
+    return x.float().mul_(1.0 / (255.0 * STD)).sub_(MEAN / STD)
+
+
+def default_data_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mlp-tui")) / "datasets"
+
+
+def resolve_data_dir(data_dir: str | Path | None) -> Path:
+    """--data-dir, else $MLP_TUI_DATA, else the per-user cache. Accepts .../MNIST or .../MNIST/raw too."""
+    if data_dir is None or str(data_dir) == "":
+        env = os.environ.get(DATA_ENV)
+        data_dir = env if env else default_data_dir()
+    path = Path(data_dir).expanduser()
+    if path.name == "raw" and path.parent.name == "MNIST":
+        path = path.parent.parent
+    elif path.name == "MNIST" and (path / "raw").is_dir():
+        path = path.parent
+    return path
+
+
+def check_files(raw: Path) -> tuple[list[str], list[str]]:
+    """Return (missing file names, problems with files that exist)."""
+    missing, problems = [], []
+    for name, (magic, size) in MNIST_FILES.items():
+        path = raw / name
+        if not path.exists():
+            missing.append(name)
+            continue
+        try:
+            actual = path.stat().st_size
+            with open(path, "rb") as f:
+                head = f.read(4)
+        except OSError as exc:
+            problems.append(f"{path}: cannot be read ({exc.strerror})")
+            continue
+        if int.from_bytes(head, "big") != magic:
+            problems.append(f"{path}: not an MNIST IDX file (wrong magic number)")
+        elif actual != size:
+            problems.append(f"{path}: {actual} bytes, expected {size} (truncated or damaged)")
+    return missing, problems
+
+
+def _where_to_put(root: Path) -> str:
+    return (
+        f"Put the four MNIST files ({', '.join(MNIST_FILES)}, or their .gz archives) in "
+        f"{root / 'MNIST' / 'raw'}, or point --data-dir or ${DATA_ENV} at a folder that holds MNIST/raw/."
+    )
+
+
+def ensure_mnist(root: Path, download: bool = True) -> Path:
+    """Make sure the four IDX files are present and sound under root/MNIST/raw; download if allowed."""
+    raw = root / "MNIST" / "raw"
+    missing, problems = check_files(raw)
+    if problems:
+        raise DataError(
+            "MNIST files are damaged:\n  " + "\n  ".join(problems) + "\nDelete them to download again. " + _where_to_put(root)
+        )
+    if not missing:
+        return raw
+    if not download:
+        raise DataError(f"MNIST files missing from {raw}: {', '.join(missing)}. " + _where_to_put(root))
+    from torchvision.datasets import MNIST
+
+    try:
+        MNIST(root=str(root), train=True, download=True)
+    except Exception as exc:  # offline (URLError), bad checksum, unwritable folder...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"MNIST files missing from {raw}: {', '.join(missing)}; downloading them failed ({reason}). "
+            "If this machine is offline, copy the files from a machine that has them. " + _where_to_put(root)
+        ) from None
+    missing, problems = check_files(raw)
+    if missing or problems:
+        raise DataError(
+            f"MNIST download left {raw} incomplete: {', '.join(missing + problems)}. " + _where_to_put(root)
+        )
+    return raw
+
+
+def load_mnist(
+    data_dir: str | Path | None,
+    *,
+    val_split: float,
+    seed: int,
+    device: torch.device,
+    subset: int = 0,
+    download: bool = True,
+) -> Dataset:
+    root = resolve_data_dir(data_dir)
+    ensure_mnist(root, download=download)
+    from torchvision.datasets import MNIST
+
+    try:
+        train = MNIST(root=str(root), train=True, download=False)
+        test = MNIST(root=str(root), train=False, download=False)
+    except Exception as exc:
+        raise DataError(f"cannot read MNIST from {root / 'MNIST' / 'raw'}: {exc}. " + _where_to_put(root)) from None
+    return split_dataset(
+        train.data.reshape(-1, 784),
+        train.targets,
+        test.data.reshape(-1, 784),
+        test.targets,
+        val_split=val_split,
+        seed=seed,
+        device=device,
+        subset=subset,
+    )
+
+
+def split_dataset(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    val_split: float,
+    seed: int,
+    device: torch.device,
+    subset: int = 0,
+    name: str = "MNIST",
+) -> Dataset:
+    """Carve a validation set from the training images, reproducibly from the seed."""
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = int(round(len(x) * val_split))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    if subset:
+        train_idx = train_idx[:subset]
+    return Dataset(
+        train_x=x[train_idx].contiguous(),
+        train_y=y[train_idx].long(),
+        val_x=x[val_idx].contiguous(),
+        val_y=y[val_idx].long(),
+        test_x=test_x.contiguous(),
+        test_y=test_y.long(),
+        name=name,
+    ).to(device)
+
+
+def synthetic_digits(n_train: int = 2000, n_test: int = 500, seed: int = 0, noise: float = 60.0):
+    """A small learnable stand-in for MNIST: each class is a fixed random 28x28 pattern plus noise.
+
+    Returns (x, y, test_x, test_y) as uint8 rows and int64 labels, like MNIST's tensors.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    prototypes = (torch.rand(10, 784, generator=gen) > 0.7).float() * 200.0
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.randint(0, 10, (n,), generator=gen)
+        pixels = prototypes[labels] + torch.randn(n, 784, generator=gen) * noise
+        return pixels.clamp_(0, 255).to(torch.uint8), labels
+
+    x, y = make(n_train)
+    tx, ty = make(n_test)
+    return x, y, tx, ty

@@ -1,0 +1,407 @@
+"""The training loop. Knows nothing of any UI: it emits events and polls a Control.
+
+Hot-loop rules: the data is already on the device, a batch is an index slice, and nothing reads
+a value back to the host per batch; losses and correct counts accumulate on the device and are
+read once per progress tick (about 10 per second).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .config import RunConfig
+from .data import Dataset, normalize
+from .events import BatchProgress, EpochEnd, Evaluation, Event, Misclassified, RunFailed, RunFinished, RunStarted
+from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, loss_fn, probabilities
+from .runs import CHECKPOINT_FORMAT, RunStore, atomic_save
+
+TICK_S = 0.1  # progress events at most this often
+EVAL_BATCH = 10_000
+N_MISCLASSIFIED = 48
+
+
+class Control:
+    """Thread-safe commands from a view to the loop, honoured at batch boundaries."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self.stop_reason = "stopped"
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self, reason: str = "stopped") -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_if_paused(self) -> float:
+        """Block while paused; return the seconds spent waiting."""
+        if self._running.is_set():
+            return 0.0
+        start = time.perf_counter()
+        while not self._running.wait(0.1):
+            pass
+        return time.perf_counter() - start
+
+
+class NonFiniteLoss(Exception):
+    def __init__(self, epoch: int, batch: int, value: float):
+        super().__init__(f"loss became {value} at epoch {epoch}, batch {batch}")
+        self.epoch, self.batch, self.value = epoch, batch, value
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float
+    event: Evaluation
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=max(total_steps, 1), cycle_momentum=config.optimizer != "sgd"
+        )
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    return None
+
+
+@torch.inference_mode()
+def evaluate(model, x, y, config: RunConfig, split: str, epoch: int, keep: int = N_MISCLASSIFIED) -> EvalResult:
+    """Loss, accuracy, per-class counts, confusion matrix and the most confident mistakes."""
+    was_training = model.training
+    model.eval()
+    lossf = loss_fn(config)
+    n = len(x)
+    loss_total = torch.zeros((), device=x.device)
+    probs_all = []
+    for start in range(0, n, EVAL_BATCH):
+        out = model(normalize(x[start : start + EVAL_BATCH]))
+        yb = y[start : start + EVAL_BATCH]
+        loss_total += lossf(out, yb) * len(yb)
+        probs_all.append(probabilities(out, config).float())
+    model.train(was_training)
+    probs = torch.cat(probs_all)
+    pred = probs.argmax(1)
+    confusion = torch.bincount(y * 10 + pred, minlength=100).view(10, 10).cpu()
+    wrong = (pred != y).nonzero().squeeze(1)
+    confidence = probs[wrong, pred[wrong]]
+    chosen = wrong[confidence.argsort(descending=True)[:keep]]
+    chosen_pixels = x[chosen].cpu().numpy()
+    chosen_probs = probs[chosen].cpu().tolist()
+    chosen_pred, chosen_true = pred[chosen].cpu().tolist(), y[chosen].cpu().tolist()
+    mistakes = tuple(
+        Misclassified(
+            index=int(i),
+            pixels=chosen_pixels[k].tobytes(),
+            predicted=chosen_pred[k],
+            true=chosen_true[k],
+            probabilities=tuple(round(p, 5) for p in chosen_probs[k]),
+        )
+        for k, i in enumerate(chosen.cpu().tolist())
+    )
+    correct = confusion.diag()
+    loss = loss_total.item() / max(n, 1)
+    accuracy = correct.sum().item() / max(n, 1)
+    event = Evaluation(
+        split=split,
+        epoch=epoch,
+        loss=loss,
+        accuracy=accuracy,
+        class_correct=tuple(correct.tolist()),
+        class_total=tuple(confusion.sum(1).tolist()),
+        confusion=tuple(tuple(row) for row in confusion.tolist()),
+        misclassified=mistakes,
+    )
+    return EvalResult(loss, accuracy, event)
+
+
+class Trainer:
+    """One training run: model, optimizer and schedule, the epoch loop, checkpoints."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data: Dataset,
+        device: torch.device,
+        *,
+        emit: Callable[[Event], None] = lambda e: None,
+        control: Control | None = None,
+        store: RunStore | None = None,
+        preset: str = "custom",
+        device_label: str | None = None,
+    ):
+        self.config, self.data, self.device = config, data, device
+        self.control = control or Control()
+        self.store, self.preset = store, preset
+        self.device_label = device_label or str(device)
+        self._emit_view = emit
+        torch.manual_seed(config.seed)
+        self.model = build_model(config).to(device)
+        self.optimizer = build_optimizer(self.model, config, device)
+        self.steps_per_epoch = max(1, math.ceil(len(data.train_x) / config.batch_size))
+        self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch * config.epochs)
+        self.generator = torch.Generator(device=device).manual_seed(config.seed)
+        self.lossf = loss_fn(config)
+        self.epoch = 0  # epochs completed
+        self.best_epoch: int | None = None
+        self.best_key: tuple[float, float] | None = None  # (accuracy, -loss): larger is better
+        self.best_val_accuracy: float | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.since_best = 0
+
+    # -- events ---------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        if self.store is not None:
+            self.store.append(event)
+        self._emit_view(event)
+
+    # -- the run --------------------------------------------------------------------------
+    def run(self) -> RunFinished | RunFailed:
+        """Train to the end (or a stop), then report on the test set. Never raises for
+        training faults: they end in a RunFailed event, which is also returned."""
+        started = time.perf_counter()
+        try:
+            self.emit(
+                RunStarted(
+                    config=self.config.to_dict(),
+                    preset=self.preset,
+                    device=self.device_label,
+                    summary=format_summary(self.model),
+                    parameters=count_parameters(self.model),
+                    train_size=len(self.data.train_x),
+                    val_size=len(self.data.val_x),
+                    test_size=len(self.data.test_x),
+                    run_dir=str(self.store.path) if self.store else None,
+                    start_epoch=self.epoch,
+                    time=time.time(),
+                )
+            )
+            status = "completed"
+            while self.epoch < self.config.epochs:
+                finished_epoch = self._train_epoch()
+                if not finished_epoch:
+                    status = self.control.stop_reason
+                    self._save_last(partial=True)
+                    break
+                if self.config.patience and self.since_best >= self.config.patience:
+                    status = "early-stopped"
+                    break
+            return self._finish(status, started)
+        except NonFiniteLoss as exc:
+            lr = self.optimizer.param_groups[0]["lr"]
+            return self._fail(
+                "nan",
+                f"training diverged: {exc} (learning rate {lr:.3g}). Try a smaller learning rate, "
+                f"e.g. --lr {self.config.lr / 10:.3g}. Checkpoints and metrics up to epoch "
+                f"{self.epoch} are kept.",
+                exc.epoch,
+                exc.batch,
+            )
+        except torch.OutOfMemoryError:
+            self._try_save_last()
+            return self._fail(
+                "out-of-memory",
+                f"the device ran out of memory at batch size {self.config.batch_size}; "
+                f"try --batch-size {max(1, self.config.batch_size // 4)} or a smaller model.",
+                self.epoch + 1,
+                None,
+            )
+        except Exception as exc:  # any other fault ends the run with a message, not a crash
+            if self.store is not None:
+                try:
+                    (self.store.path / "error.log").write_text(traceback.format_exc())
+                except OSError:
+                    pass
+            return self._fail("error", f"{type(exc).__name__}: {exc}", self.epoch + 1, None)
+
+    def _fail(self, reason: str, message: str, epoch: int | None, batch: int | None) -> RunFailed:
+        event = RunFailed(reason=reason, message=message, epoch=epoch, batch=batch)
+        self.emit(event)
+        return event
+
+    def _train_epoch(self) -> bool:
+        """One pass over the training set. False if a stop came before the end."""
+        cfg, data, model = self.config, self.data, self.model
+        epoch = self.epoch + 1
+        model.train()
+        n = len(data.train_x)
+        perm = torch.randperm(n, generator=self.generator, device=self.device)
+        steps = self.steps_per_epoch
+        batch_losses = torch.zeros(steps, device=self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        start = last_tick = time.perf_counter()
+        paused = 0.0
+        checked = seen = 0
+        for b in range(steps):
+            paused += self.control.wait_if_paused()
+            if self.control.stopped:
+                self._check_finite(batch_losses, checked, b, epoch)
+                return False
+            idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            xb, yb = normalize(data.train_x[idx]), data.train_y[idx]
+            out = model(xb)
+            loss = self.lossf(out, yb)
+            if cfg.l1:
+                loss = loss + cfg.l1 * l1_penalty(model)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            with torch.no_grad():
+                d = loss.detach()
+                batch_losses[b] = d
+                loss_sum += d * len(idx)
+                correct += (out.argmax(1) == yb).sum()
+            seen += len(idx)
+            now = time.perf_counter()
+            if now - last_tick >= TICK_S or b == steps - 1:
+                self._check_finite(batch_losses, checked, b + 1, epoch)
+                checked = b + 1
+                last_tick = now
+                elapsed = max(now - start - paused, 1e-9)
+                self.emit(
+                    BatchProgress(
+                        epoch=epoch,
+                        epochs=cfg.epochs,
+                        batch=b + 1,
+                        batches=steps,
+                        loss=loss_sum.item() / seen,
+                        accuracy=correct.item() / seen,
+                        samples_per_s=seen / elapsed,
+                    )
+                )
+        train_seconds = max(time.perf_counter() - start - paused, 1e-9)
+        self._end_epoch(epoch, loss_sum.item() / n, correct.item() / n, train_seconds, n / train_seconds)
+        return True
+
+    def _check_finite(self, batch_losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
+        if hi <= lo:
+            return
+        window = batch_losses[lo:hi]
+        bad = (~torch.isfinite(window)).nonzero()
+        if len(bad):
+            i = int(bad[0])
+            raise NonFiniteLoss(epoch, lo + i + 1, float(window[i]))
+
+    def _end_epoch(self, epoch: int, train_loss: float, train_acc: float, seconds: float, rate: float) -> None:
+        self.epoch = epoch
+        val = None
+        if len(self.data.val_x):
+            val = evaluate(self.model, self.data.val_x, self.data.val_y, self.config, "val", epoch)
+            if not math.isfinite(val.loss):
+                raise NonFiniteLoss(epoch, self.steps_per_epoch, val.loss)
+            key = (val.accuracy, -val.loss)
+        else:
+            key = (train_acc, -train_loss)
+        is_best = self.best_key is None or key > self.best_key
+        if is_best:
+            self.best_key, self.best_epoch, self.since_best = key, epoch, 0
+            self.best_val_accuracy = val.accuracy if val else None
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self._save_best()
+        else:
+            self.since_best += 1
+        self._save_last(partial=False)
+        self.emit(
+            EpochEnd(
+                epoch=epoch,
+                epochs=self.config.epochs,
+                train_loss=train_loss,
+                train_accuracy=train_acc,
+                val_loss=val.loss if val else None,
+                val_accuracy=val.accuracy if val else None,
+                lr=self.optimizer.param_groups[0]["lr"],
+                seconds=seconds,
+                samples_per_s=rate,
+                is_best=is_best,
+            )
+        )
+        if val is not None:
+            self.emit(val.event)
+
+    def _finish(self, status: str, started: float) -> RunFinished:
+        test_loss = test_acc = None
+        if self.epoch > 0 or self.best_state is not None:
+            # Report on the weights that did best on validation, the usual practice.
+            if self.best_state is not None:
+                self.model.load_state_dict(self.best_state)
+            result = evaluate(
+                self.model, self.data.test_x, self.data.test_y, self.config, "test", self.best_epoch or self.epoch
+            )
+            self.emit(result.event)
+            test_loss, test_acc = result.loss, result.accuracy
+        event = RunFinished(
+            status=status,
+            epochs_done=self.epoch,
+            best_epoch=self.best_epoch,
+            best_val_accuracy=self.best_val_accuracy,
+            test_loss=test_loss,
+            test_accuracy=test_acc,
+            seconds=time.perf_counter() - started,
+        )
+        self.emit(event)
+        return event
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _base_checkpoint(self) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "preset": self.preset}
+
+    def _save_best(self) -> None:
+        if self.store is None:
+            return
+        state = self._base_checkpoint() | {
+            "epoch": self.epoch,
+            "model": self.best_state,
+            "val_accuracy": self.best_val_accuracy,
+        }
+        atomic_save(state, self.store.best_checkpoint)
+
+    def _save_last(self, partial: bool) -> None:
+        if self.store is None:
+            return
+        state = self._base_checkpoint() | {
+            "epoch": self.epoch,
+            "partial_epoch": partial,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "best_epoch": self.best_epoch,
+            "best_key": list(self.best_key) if self.best_key else None,
+            "best_val_accuracy": self.best_val_accuracy,
+            "since_best": self.since_best,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_generator": self.generator.get_state(),
+        }
+        atomic_save(state, self.store.last_checkpoint)
+
+    def _try_save_last(self) -> None:
+        try:
+            self._save_last(partial=True)
+        except Exception:
+            pass

@@ -1,0 +1,164 @@
+"""The events a training run emits: the one contract between the engine and every view.
+
+Each event is a frozen dataclass. `to_dict`/`from_dict` turn them into JSON-ready dicts for
+`metrics.jsonl`, so a run can be replayed later exactly as it was seen live.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"event": self.kind}
+        for f in dataclasses.fields(self):
+            data[f.name] = _encode(getattr(self, f.name))
+        return data
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run_started"
+    config: dict[str, Any]
+    preset: str
+    device: str
+    summary: str  # the model summary table, plain text
+    parameters: int
+    train_size: int
+    val_size: int
+    test_size: int
+    run_dir: str | None = None
+    start_epoch: int = 0
+    time: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchProgress(Event):
+    kind: ClassVar[str] = "batch_progress"
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # batches done in this epoch
+    batches: int
+    loss: float  # running mean over the epoch so far
+    accuracy: float
+    samples_per_s: float
+
+
+@dataclass(frozen=True)
+class EpochEnd(Event):
+    kind: ClassVar[str] = "epoch_end"
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    seconds: float
+    samples_per_s: float
+    is_best: bool
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    index: int  # position in the evaluated split
+    pixels: bytes  # 28*28 uint8, row-major
+    predicted: int
+    true: int
+    probabilities: tuple[float, ...]
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.predicted]
+
+
+@dataclass(frozen=True)
+class Evaluation(Event):
+    kind: ClassVar[str] = "evaluation"
+    split: str  # "val" or "test"
+    epoch: int
+    loss: float
+    accuracy: float
+    class_correct: tuple[int, ...]
+    class_total: tuple[int, ...]
+    confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
+    misclassified: tuple[Misclassified, ...] = field(default=())
+
+    @property
+    def class_accuracy(self) -> tuple[float, ...]:
+        return tuple(c / t if t else 0.0 for c, t in zip(self.class_correct, self.class_total))
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run_finished"
+    status: str  # completed | early-stopped | stopped | interrupted
+    epochs_done: int
+    best_epoch: int | None
+    best_val_accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    seconds: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    kind: ClassVar[str] = "run_failed"
+    reason: str  # nan | data | out-of-memory | error
+    message: str
+    epoch: int | None = None
+    batch: int | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (RunStarted, BatchProgress, EpochEnd, Evaluation, RunFinished, RunFailed)
+}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Misclassified):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _tupled(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from `Event.to_dict` output. Raises KeyError/TypeError on bad input."""
+    cls = EVENT_TYPES[data["event"]]
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name == "misclassified":
+            value = tuple(
+                Misclassified(
+                    index=m["index"],
+                    pixels=base64.b64decode(m["pixels"]["b64"]),
+                    predicted=m["predicted"],
+                    true=m["true"],
+                    probabilities=tuple(m["probabilities"]),
+                )
+                for m in value
+            )
+        elif f.name != "config":
+            value = _tupled(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)

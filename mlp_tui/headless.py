@@ -1,0 +1,123 @@
+"""Prints a run's events: a Rich live display on a terminal, one plain line per epoch otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import TextIO
+
+from .events import BatchProgress, EpochEnd, Evaluation, Event, RunFailed, RunFinished, RunStarted
+from .render import wants_ascii
+from .report import epoch_line, final_report
+
+
+def _start_lines(e: RunStarted) -> list[str]:
+    cfg = e.config
+    arch = "-".join(str(n) for n in (784, *cfg["hidden"], 10))
+    return [
+        f"mlp-tui: preset {e.preset}  model {arch}  {e.parameters:,} parameters  device {e.device}",
+        f"loss {cfg['loss']}  optimizer {cfg['optimizer']}  lr {cfg['lr']:g}  batch {cfg['batch_size']}  "
+        f"epochs {cfg['epochs']}  schedule {cfg['schedule']}",
+        f"data: {e.train_size:,} train / {e.val_size:,} validation / {e.test_size:,} test images"
+        + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
+    ]
+
+
+class PlainPrinter:
+    """For logs and pipes: no carriage returns, no escape codes, one line per epoch."""
+
+    def __init__(self, stream: TextIO | None = None, reproduce: str = "", width: int = 100):
+        self.stream = stream or sys.stdout
+        self.reproduce = reproduce
+        self.width = width
+        self.ascii = wants_ascii(self.stream)
+        self.test: Evaluation | None = None
+
+    def _print(self, text: str = "") -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            for line in _start_lines(event):
+                self._print(line)
+        elif isinstance(event, EpochEnd):
+            self._print(epoch_line(event))
+        elif isinstance(event, Evaluation) and event.split == "test":
+            self.test = event
+        elif isinstance(event, RunFinished):
+            self._print()
+            self._print(final_report(event, self.test, width=self.width, ascii=self.ascii).rstrip())
+            self._footer()
+        elif isinstance(event, RunFailed):
+            self._print(f"mlp-tui: run failed: {event.message}")
+            self._footer()
+
+    def _footer(self) -> None:
+        if self.reproduce:
+            self._print()
+            self._print(f"Reproduce with: {self.reproduce}")
+
+    def close(self) -> None:
+        pass
+
+
+class RichPrinter(PlainPrinter):
+    """For a terminal: a progress bar per epoch (samples/s, ETA) and a summary line per epoch."""
+
+    def __init__(self, console=None, reproduce: str = ""):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = console or Console()
+        super().__init__(stream=self.console.file, reproduce=reproduce, width=min(self.console.width, 150))
+        self.ascii = not self.console.options.encoding.lower().startswith("utf")
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>8,.0f} img/s"),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = None
+
+    def _print(self, text: str = "") -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, BatchProgress):
+            fields = {"rate": event.samples_per_s, "loss": event.loss, "acc": event.accuracy}
+            if self.task is None:
+                self.progress.start()
+                self.task = self.progress.add_task(
+                    "train", total=event.batches, epoch=f"{event.epoch}/{event.epochs}", **fields
+                )
+            self.progress.update(self.task, completed=event.batch, **fields)
+            return
+        if isinstance(event, (EpochEnd, RunFinished, RunFailed)) and self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+            if not isinstance(event, EpochEnd):
+                self.progress.stop()
+        if isinstance(event, EpochEnd):
+            style = "bold green" if event.is_best else ""
+            self.console.print(epoch_line(event), style=style, markup=False, highlight=False)
+            return
+        if isinstance(event, RunFailed):
+            self.console.print(f"mlp-tui: run failed: {event.message}", style="bold red", markup=False)
+            self._footer()
+            return
+        super().handle(event)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_printer(reproduce: str = "", stream: TextIO | None = None) -> PlainPrinter:
+    stream = stream or sys.stdout
+    if stream.isatty():
+        return RichPrinter(reproduce=reproduce)
+    return PlainPrinter(stream, reproduce=reproduce, width=max(60, shutil.get_terminal_size((100, 24)).columns))

@@ -1,0 +1,193 @@
+"""The MLP built from a RunConfig, with the registries for activations, losses and optimizers."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig
+
+ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "mish": nn.Mish,
+}
+
+N_INPUTS, N_CLASSES = 784, 10
+
+
+def build_model(config: RunConfig) -> nn.Sequential:
+    """Linear layers with the chosen activation, optional batch norm and dropout, and a head
+    that matches the loss: log-probabilities for NLL, logits for cross-entropy, probabilities
+    for MSE (compared with one-hot targets)."""
+    layers: list[nn.Module] = []
+    if config.input_dropout:
+        layers.append(nn.Dropout(config.input_dropout))
+    width = N_INPUTS
+    for size in config.hidden:
+        layers.append(nn.Linear(width, size))
+        if config.batch_norm:
+            layers.append(nn.BatchNorm1d(size))
+        layers.append(ACTIVATION_LAYERS[config.activation]())
+        if config.dropout:
+            layers.append(nn.Dropout(config.dropout))
+        width = size
+    layers.append(nn.Linear(width, N_CLASSES))
+    if config.loss == "nll":
+        layers.append(nn.LogSoftmax(dim=1))
+    elif config.loss == "mse":
+        layers.append(nn.Softmax(dim=1))
+    model = nn.Sequential(*layers)
+    init_weights(model, config)
+    return model
+
+
+def init_weights(model: nn.Module, config: RunConfig) -> None:
+    if config.init == "default":
+        return
+    nonlinearity = "leaky_relu" if config.activation == "leaky_relu" else "relu"
+    for module in model.modules():
+        if not isinstance(module, nn.Linear):
+            continue
+        if config.init == "kaiming":
+            nn.init.kaiming_normal_(module.weight, nonlinearity=nonlinearity)
+        elif config.init == "xavier":
+            nn.init.xavier_uniform_(module.weight)
+        elif config.init == "normal":
+            nn.init.normal_(module.weight, std=0.01)
+        nn.init.zeros_(module.bias)
+
+
+def loss_fn(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if config.loss == "nll":
+        return F.nll_loss
+    if config.loss == "cross-entropy":
+        return F.cross_entropy
+
+    def mse(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(probs, F.one_hot(target, N_CLASSES).to(probs.dtype))
+
+    return mse
+
+
+def probabilities(output: torch.Tensor, config: RunConfig) -> torch.Tensor:
+    """The model's output as class probabilities, whatever its head."""
+    if config.loss == "nll":
+        return output.exp()
+    if config.loss == "cross-entropy":
+        return output.softmax(dim=1)
+    return output
+
+
+def build_optimizer(model: nn.Module, config: RunConfig, device: torch.device) -> torch.optim.Optimizer:
+    params = model.parameters()
+    # Fused kernels update all parameters in one go: on CUDA always, on CPU for Adam/AdamW/SGD
+    # (torch >= 2.4). Others fall back to the multi-tensor (foreach) path.
+    fused = device.type in ("cuda", "cpu", "mps")
+    common = {"lr": config.lr, "weight_decay": config.weight_decay}
+    name = config.optimizer
+    if name in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if name == "sgd" else config.momentum
+        return _with_fused(
+            torch.optim.SGD, params, fused, momentum=momentum, nesterov=name == "nesterov", **common
+        )
+    if name == "adam":
+        return _with_fused(torch.optim.Adam, params, fused, **common)
+    if name == "adamw":
+        return _with_fused(torch.optim.AdamW, params, fused, **common)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, foreach=True, **common)
+    if name == "adagrad":
+        return _with_fused(torch.optim.Adagrad, params, fused and device.type == "cpu", **common)
+    if name == "adadelta":
+        return torch.optim.Adadelta(params, foreach=True, **common)
+    raise ValueError(f"unknown optimizer {name}")
+
+
+def _with_fused(cls, params, fused: bool, **kwargs) -> torch.optim.Optimizer:
+    params = list(params)
+    if fused:
+        try:
+            return cls(params, fused=True, **kwargs)
+        except (RuntimeError, TypeError, ValueError):
+            pass  # this build/device has no fused kernel for it
+    return cls(params, foreach=True, **kwargs)
+
+
+def l1_penalty(model: nn.Module) -> torch.Tensor:
+    return sum(m.weight.abs().sum() for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def summary_rows(model: nn.Sequential) -> list[tuple[str, str, int]]:
+    """(layer, output shape, parameters) per layer, like Keras's model.summary()."""
+    rows = []
+    width = N_INPUTS
+    counts: dict[str, int] = {}
+    for module in model:
+        kind = type(module).__name__
+        counts[kind] = counts.get(kind, 0) + 1
+        if isinstance(module, nn.Linear):
+            width = module.out_features
+        name = f"{kind.lower()}_{counts[kind]}" if counts[kind] > 1 else kind.lower()
+        rows.append((f"{name} ({kind})", f"(None, {width})", sum(p.numel() for p in module.parameters())))
+    return rows
+
+
+def format_summary(model: nn.Sequential) -> str:
+    rows = summary_rows(model)
+    headers = ("Layer (type)", "Output Shape", "Param #")
+    w0 = max(len(headers[0]), *(len(r[0]) for r in rows))
+    w1 = max(len(headers[1]), *(len(r[1]) for r in rows))
+    w2 = max(len(headers[2]), *(len(f"{r[2]:,}") for r in rows))
+    line = "-" * (w0 + w1 + w2 + 4)
+    out = [f"{headers[0]:<{w0}}  {headers[1]:<{w1}}  {headers[2]:>{w2}}", line]
+    out += [f"{a:<{w0}}  {b:<{w1}}  {c:>{w2},}" for a, b, c in rows]
+    total = count_parameters(model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
+    return "\n".join(out)
+
+
+def pick_device(name: str) -> torch.device:
+    """auto: CUDA, then MPS, then CPU. An explicit device that is not there is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {name}: no CUDA GPU is available here; use --device auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)"
+            )
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DeviceError(f"--device {name}: Apple MPS is not available here; use --device auto or cpu")
+    return device
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"CUDA {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+class DeviceError(RuntimeError):
+    """The requested device is not available. Shown without a traceback, exit 2."""

@@ -1,0 +1,69 @@
+"""Plain-text reports built from events: the per-class table, confusion matrix, mistakes."""
+
+from __future__ import annotations
+
+from .events import EpochEnd, Evaluation, RunFinished
+from .render import digit_grid
+
+
+def pct(x: float | None) -> str:
+    return "  n/a" if x is None else f"{x * 100:.2f} %"
+
+
+def epoch_line(e: EpochEnd) -> str:
+    """The one plain line a log gets per epoch."""
+    width = len(str(e.epochs))
+    val = "" if e.val_loss is None else f"  val loss {e.val_loss:.4f} acc {pct(e.val_accuracy)}"
+    return (
+        f"epoch {e.epoch:>{width}}/{e.epochs}  train loss {e.train_loss:.4f} acc {pct(e.train_accuracy)}"
+        f"{val}  lr {e.lr:.3g}  {e.seconds:.1f}s  {e.samples_per_s:,.0f} img/s{'  *best' if e.is_best else ''}"
+    )
+
+
+def class_table_lines(ev: Evaluation) -> list[str]:
+    lines = ["class  accuracy   correct/total"]
+    for c, (ok, total) in enumerate(zip(ev.class_correct, ev.class_total)):
+        acc = ok / total if total else 0.0
+        lines.append(f"  {c}    {acc * 100:6.2f} %   {ok:>6}/{total:<6}")
+    return lines
+
+
+def confusion_lines(ev: Evaluation) -> list[str]:
+    width = max(4, len(str(max(max(r) for r in ev.confusion))) + 1)
+    lines = ["true\\pred" + "".join(f"{p:>{width}}" for p in range(10))]
+    for t, row in enumerate(ev.confusion):
+        lines.append(f"{t:>9}" + "".join(f"{n:>{width}}" for n in row))
+    return lines
+
+
+def mistake_label(predicted: int, true: int, confidence: float) -> str:
+    return f"{predicted} ({true}) {confidence * 100:.0f}%"
+
+
+def misclassified_lines(ev: Evaluation, count: int = 12, width: int = 80, ascii: bool = False) -> list[str]:
+    items = [(m.pixels, mistake_label(m.predicted, m.true, m.confidence)) for m in ev.misclassified[:count]]
+    return digit_grid(items, width=width, ascii=ascii)
+
+
+def final_report(
+    finished: RunFinished, test: Evaluation | None, *, width: int = 80, ascii: bool = False, digits: int = 12
+) -> str:
+    out = []
+    if finished.test_accuracy is not None:
+        best = f", best epoch {finished.best_epoch}" if finished.best_epoch else ""
+        out.append(
+            f"Test loss {finished.test_loss:.4f}  test accuracy {pct(finished.test_accuracy)}"
+            f"  ({finished.status}, {finished.epochs_done} epoch(s){best}, {finished.seconds:.1f}s)"
+        )
+    else:
+        out.append(f"Run {finished.status} after {finished.epochs_done} epoch(s): no test evaluation.")
+    if test is not None:
+        out += ["", "Per-class test accuracy", *class_table_lines(test)]
+        out += ["", "Confusion matrix (rows: true class, columns: predicted)", *confusion_lines(test)]
+        if test.misclassified:
+            shown = min(digits, len(test.misclassified))
+            wrong = sum(test.class_total) - sum(test.class_correct)
+            out += ["", f"Misclassified test digits, most confident first ({shown} of {wrong}), "
+                    "labelled predicted (true) confidence:", ""]
+            out += misclassified_lines(test, digits, width, ascii)
+    return "\n".join(out).rstrip() + "\n"

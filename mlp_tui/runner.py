@@ -1,0 +1,104 @@
+"""Sets a run up (device, data, run directory) and runs it headless with signal handling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import RunConfig
+from .data import Dataset, load_mnist
+from .engine import Control, Trainer
+from .events import Event, RunFailed, RunFinished
+from .headless import make_printer
+from .model import device_name, pick_device
+from .report import final_report
+from .runs import RunStore, new_run_dir
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):
+    STOP_SIGNALS[signal.SIGHUP] = "hung up"
+
+
+@dataclass
+class Prepared:
+    device: torch.device
+    device_label: str
+    data: Dataset
+
+
+def prepare(config: RunConfig, data_dir: str | Path | None) -> Prepared:
+    """Device and data; raises DeviceError / DataError (both exit 2) before anything trains."""
+    device = pick_device(config.device)
+    if device.type == "cuda":
+        # TF32 matmuls: same accuracy for an MLP, several times the speed on Ampere and later.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    data = load_mnist(data_dir, val_split=config.val_split, seed=config.seed, device=device, subset=config.subset)
+    return Prepared(device, device_name(device), data)
+
+
+def open_store(config: RunConfig, preset: str, run_dir: Path | None, runs_root: Path) -> RunStore:
+    path = Path(run_dir) if run_dir is not None else new_run_dir(preset, runs_root)
+    store = RunStore(path)
+    store.write_config(config, preset)
+    return store
+
+
+def exit_code(result: Event, signal_code: int | None) -> int:
+    if isinstance(result, RunFailed):
+        return EXIT_USAGE if result.reason == "data" else EXIT_FAILED
+    if isinstance(result, RunFinished) and result.status not in ("completed", "early-stopped", "stopped"):
+        return signal_code or 130
+    return EXIT_OK
+
+
+def run_headless(
+    config: RunConfig,
+    preset: str,
+    *,
+    data_dir: Path | None,
+    run_dir: Path | None,
+    runs_root: Path,
+    reproduce: str,
+) -> int:
+    prepared = prepare(config, data_dir)
+    store = open_store(config, preset, run_dir, runs_root)
+    printer = make_printer(reproduce=reproduce)
+    control = Control()
+    received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            # A second signal: leave now. Checkpoints are written atomically, so nothing is torn.
+            os._exit(128 + signum)
+        control.stop(STOP_SIGNALS.get(signum, "interrupted"))
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    try:
+        trainer = Trainer(
+            config,
+            prepared.data,
+            prepared.device,
+            emit=printer.handle,
+            control=control,
+            store=store,
+            preset=preset,
+            device_label=prepared.device_label,
+        )
+        result = trainer.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        printer.close()
+    if isinstance(result, RunFinished):
+        report = final_report(result, printer.test, width=100)
+        store.write_report(report + f"\nReproduce with: {reproduce}\n")
+    store.close()
+    return exit_code(result, 128 + received[0] if received else None)

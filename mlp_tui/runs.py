@@ -1,0 +1,162 @@
+"""Run directories: the resolved config, metrics.jsonl, checkpoints (written atomically), report."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig, to_toml
+from .events import BatchProgress, Event
+
+CHECKPOINT_FORMAT = "mlp-tui-checkpoint-1"
+PROGRESS_EVERY_S = 2.0  # metrics.jsonl keeps batch progress at most this often
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: missing, damaged, untrusted. Exit 2."""
+
+
+def new_run_dir(preset: str, parent: str | Path = "runs") -> Path:
+    """A fresh directory `<parent>/<time>-<preset>`; never one another run already took."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{_safe(preset)}"
+    for n in range(1, 1000):
+        path = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir()  # atomic: two runs started together cannot both get it
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot find a free run directory name under {parent}")
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic(path, lambda f: f.write(data))
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, then os.replace: a crash at any
+    point leaves either the old file or the new one, never a partial file under `path`."""
+    import torch
+
+    _atomic(path, lambda f: torch.save(obj, f))
+
+
+def _atomic(path: Path, write) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load with weights_only=True: tensors and plain data only, never arbitrary pickled code."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(
+            f"{path}: refused: it holds pickled objects other than tensors and plain data, which could "
+            f"run code when loaded ({first[:200]})"
+        ) from None
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an mlp-tui checkpoint")
+    return data
+
+
+class RunStore:
+    """Writes one run's directory. Every event goes to metrics.jsonl as one JSON line, flushed
+    as written so `watch` sees it; batch progress is thinned."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
+        self._last_progress = 0.0
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / "best.pt"
+
+    def write_config(self, config: RunConfig, preset: str) -> None:
+        text = to_toml(config, {"description": f"resolved config of run {self.path.name} (preset {preset})"})
+        atomic_write_bytes(self.path / "config.toml", text.encode("utf-8"))
+
+    def append(self, event: Event) -> None:
+        if isinstance(event, BatchProgress):
+            now = time.monotonic()
+            if now - self._last_progress < PROGRESS_EVERY_S and event.batch != event.batches:
+                return
+            self._last_progress = now
+        record = event.to_dict()
+        record["t"] = round(time.time(), 3)
+        self._metrics.write(json.dumps(record, allow_nan=True) + "\n")
+        self._metrics.flush()
+
+    def write_report(self, text: str) -> None:
+        atomic_write_bytes(self.path / "report.txt", text.encode("utf-8"))
+
+    def close(self) -> None:
+        if not self._metrics.closed:
+            self._metrics.flush()
+            os.fsync(self._metrics.fileno())
+            self._metrics.close()
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl; a half-written last line (run still writing) is skipped."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
