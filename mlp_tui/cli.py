@@ -48,10 +48,30 @@ def user_errors():
 
 
 @app.callback(invoke_without_command=True)
-def main_callback(ctx: typer.Context) -> None:
-    """With no command, open the interactive app."""
-    if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+def main_callback(
+    ctx: typer.Context,
+    preset: str = typer.Option(DEFAULT_PRESET, "--preset", "-p", help="Preset selected when the app opens."),
+    data_dir: Optional[Path] = typer.Option(
+        None, help="Folder holding MNIST/raw (default: $MLP_TUI_DATA, else the user cache)."
+    ),
+    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder for new run directories."),
+) -> None:
+    """With no command, open the interactive app: pick a preset, adjust, press ctrl+r to train."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with user_errors():
+        chosen = resolve_preset(preset)
+        open_app(chosen, None, autostart=False, data_dir=data_dir, runs_root=runs_root)
+
+
+def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_root: Path) -> None:
+    from .tui.app import create_app
+
+    presets = list_presets()
+    if chosen.name not in {p.name for p in presets}:
+        presets.append(chosen)  # a preset given by path joins the list
+    app_ = create_app(chosen.name, config, autostart=autostart, data_dir=data_dir, runs_root=runs_root, presets=presets)
+    app_.run()
 
 
 @app.command()
@@ -126,7 +146,10 @@ def run(
             words += ["--seed", str(config.seed)]
         reproduce = shlex.join(words)
         if not headless:
-            fail("the interactive app is not built yet; add --headless", EXIT_USAGE)
+            if run_dir is not None:
+                fail("--run-dir works with --headless only; the app names its runs under --runs")
+            open_app(chosen, config, autostart=True, data_dir=data_dir, runs_root=runs_root)
+            return
         from .runner import run_headless
 
         code = run_headless(

@@ -116,7 +116,12 @@ def ensure_mnist(root: Path, download: bool = True) -> Path:
     try:
         MNIST(root=str(root), train=True, download=True)
     except Exception as exc:  # offline (URLError), bad checksum, unwritable folder...
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torchvision's message is "Error downloading <file>:" then one "Tried <mirror>, got:
+        # <error>" pair per mirror: keep the first line and the last error, which says why.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(exc).__name__
+        if reason.endswith(":") and len(lines) > 1:
+            reason = f"{reason} {lines[-1]}"
         raise DataError(
             f"MNIST files missing from {raw}: {', '.join(missing)}; downloading them failed ({reason}). "
             "If this machine is offline, copy the files from a machine that has them. " + _where_to_put(root)

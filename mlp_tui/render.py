@@ -82,8 +82,13 @@ def digit_grid(items: Sequence[tuple[bytes, str]], width: int = 80, ascii: bool 
     for start in range(0, len(items), per_row):
         chunk = items[start : start + per_row]
         arts = [digit_lines(px, ascii) for px, _ in chunk]
-        for r in range(SIDE // 2):
-            out.append("".join(f"{art[r]:<{cell}}" for art in arts).rstrip())
+        rows = ["".join(f"{art[r]:<{cell}}" for art in arts).rstrip() for r in range(SIDE // 2)]
+        # MNIST digits sit in a 20x20 box: drop the margin lines that are blank in every digit.
+        while rows and not rows[0]:
+            rows.pop(0)
+        while rows and not rows[-1]:
+            rows.pop()
+        out += rows
         out.append("".join(f"{label:<{cell}}" for _, label in chunk).rstrip())
         out.append("")
     return out

@@ -24,7 +24,7 @@ def class_table_lines(ev: Evaluation) -> list[str]:
     lines = ["class  accuracy   correct/total"]
     for c, (ok, total) in enumerate(zip(ev.class_correct, ev.class_total)):
         acc = ok / total if total else 0.0
-        lines.append(f"  {c}    {acc * 100:6.2f} %   {ok:>6}/{total:<6}")
+        lines.append(f"  {c}    {acc * 100:6.2f} %   {ok:>6}/{total}")
     return lines
 
 
@@ -37,7 +37,7 @@ def confusion_lines(ev: Evaluation) -> list[str]:
 
 
 def mistake_label(predicted: int, true: int, confidence: float) -> str:
-    return f"{predicted} ({true}) {confidence * 100:.0f}%"
+    return f"{predicted} ({true}) {confidence * 100:.1f}%"
 
 
 def misclassified_lines(ev: Evaluation, count: int = 12, width: int = 80, ascii: bool = False) -> list[str]:

@@ -1,0 +1,167 @@
+"""The Textual app: owns the run control and wires screens to the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..config import Preset, RunConfig, list_presets
+from ..engine import Control, Trainer
+from ..events import Event, RunFailed
+from .dialogs import ConfirmDialog
+from .screens.setup import SetupScreen
+from .screens.training import TrainingScreen
+
+
+class MlpApp(App):
+    TITLE = "mlp-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        presets: list[Preset],
+        preset: str,
+        config: RunConfig | None = None,
+        *,
+        autostart: bool = False,
+        data_dir: Path | None = None,
+        runs_root: Path = Path("runs"),
+    ) -> None:
+        super().__init__()
+        self.presets, self.preset, self.config = presets, preset, config
+        self.autostart, self.data_dir, self.runs_root = autostart, data_dir, runs_root
+        self.control = Control()
+        self.training: TrainingScreen | None = None
+        self.quitting = False
+        self.device_label = _device_label()
+
+    def on_mount(self) -> None:
+        self.push_screen(SetupScreen(self.presets, self.preset, self.config))
+        if self.autostart:
+            config = self.config or next(p.config for p in self.presets if p.name == self.preset)
+            self.start_run(config, self.preset)
+
+    # -- runs -------------------------------------------------------------------------------
+    def start_run(self, config: RunConfig, preset: str) -> None:
+        self.control = Control()
+        self.training = TrainingScreen(config, preset)
+        self.push_screen(self.training)
+
+    def run_training(self, config: RunConfig, preset: str, post: Callable[[Event], None]) -> None:
+        """Called on the worker thread: prepare data and run directory, then train."""
+        from ..runner import open_store, prepare
+
+        try:
+            prepared = prepare(config, self.data_dir)
+        except RuntimeError as exc:  # DataError, DeviceError: a message, not a crash
+            post(RunFailed(reason="data" if type(exc).__name__ == "DataError" else "error", message=str(exc)))
+            return
+        store = open_store(config, preset, None, self.runs_root)
+        try:
+            trainer = Trainer(
+                config,
+                prepared.data,
+                prepared.device,
+                emit=post,
+                control=self.control,
+                store=store,
+                preset=preset,
+                device_label=prepared.device_label,
+            )
+            trainer.run()
+        finally:
+            store.close()
+
+    def training_ended(self, screen: TrainingScreen) -> None:
+        if self.quitting:
+            self.exit()
+
+    @property
+    def run_in_progress(self) -> bool:
+        return self.training is not None and self.training.running
+
+    def new_run(self) -> None:
+        def go_back(confirmed: bool | None = True) -> None:
+            if not confirmed:
+                return
+            if self.run_in_progress:
+                self.control.stop("stopped")
+            self.training = None
+            self.pop_screen()
+
+        if self.run_in_progress:
+            self.push_screen(
+                ConfirmDialog("A run is in progress. Stop it (its last checkpoint is saved) and set up a new one?", "Stop run"),
+                go_back,
+            )
+        else:
+            go_back()
+
+    def model_summary(self, config: RunConfig) -> str:
+        import torch
+
+        from ..model import build_model, format_summary
+
+        with torch.device("meta"):  # shapes and counts only: no memory, no init cost
+            model = build_model(config)
+        return format_summary(model)
+
+    # -- quitting -----------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        if not self.run_in_progress:
+            self.exit()
+            return
+
+        def answer(confirmed: bool | None) -> None:
+            if confirmed:
+                self.quitting = True
+                self.control.stop("stopped")  # the engine saves its last checkpoint, then we exit
+                if self.training is not None:
+                    self.training.state = "stopping"
+                    self.training.update_status()
+
+        self.push_screen(
+            ConfirmDialog("A run is in progress. Stop it, save its last checkpoint and quit?", "Quit"), answer
+        )
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, TrainingScreen):
+            yield SystemCommand("Pause / resume", "Pause or resume training", screen.action_toggle_pause)
+            yield SystemCommand("Stop run", "Stop training after the current batch", screen.action_stop)
+            yield SystemCommand("New run", "Back to the setup screen", screen.action_new_run)
+        if isinstance(screen, SetupScreen):
+            yield SystemCommand("Start training", "Train with the current settings", screen.action_start)
+
+
+def _device_label() -> str:
+    from ..model import device_name, pick_device
+
+    return device_name(pick_device("auto"))
+
+
+def create_app(
+    preset: str = "dropout",
+    config: RunConfig | None = None,
+    *,
+    autostart: bool = False,
+    data_dir: Path | None = None,
+    runs_root: Path = Path("runs"),
+    presets: list[Preset] | None = None,
+) -> MlpApp:
+    """The one factory for the app, used by the CLI and the tests."""
+    return MlpApp(
+        presets if presets is not None else list_presets(),
+        preset,
+        config,
+        autostart=autostart,
+        data_dir=data_dir,
+        runs_root=runs_root,
+    )

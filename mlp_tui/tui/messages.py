@@ -1,0 +1,24 @@
+"""Messages that carry engine events from the training thread to the UI."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from ..events import BatchProgress, Event
+
+
+class EngineEvent(Message):
+    """One engine event, posted from the worker thread (post_message is thread-safe)."""
+
+    def __init__(self, event: Event, run_id: int) -> None:
+        super().__init__()
+        self.event = event
+        self.run_id = run_id
+
+    def can_replace(self, message: Message) -> bool:
+        # A burst of progress collapses into the latest one; every other event is kept.
+        return (
+            isinstance(self.event, BatchProgress)
+            and isinstance(message, EngineEvent)
+            and isinstance(message.event, BatchProgress)
+        )

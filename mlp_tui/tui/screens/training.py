@@ -1,0 +1,244 @@
+"""The training screen: status, batch progress, charts, per-class table, mistakes, confusion."""
+
+from __future__ import annotations
+
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from ...config import RunConfig
+from ...events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
+from ..messages import EngineEvent
+from ..widgets.chart import MetricChart
+from ..widgets.class_table import ClassTable
+from ..widgets.confusion import ConfusionView
+from ..widgets.gallery import MistakeGallery
+from .base import SizedScreen
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+class TrainingScreen(SizedScreen):
+    BINDINGS = [
+        Binding("space,p", "toggle_pause", "Pause/resume"),
+        Binding("s", "stop", "Stop"),
+        Binding("n", "new_run", "New run"),
+        Binding("left_square_bracket,left", "mistake(-1)", "Prev digit", key_display="["),
+        Binding("right_square_bracket,right", "mistake(1)", "Next digit", key_display="]"),
+        Binding("1", "tab('charts')", "Charts", show=False),
+        Binding("2", "tab('classes')", "Classes", show=False),
+        Binding("3", "tab('mistakes')", "Mistakes", show=False),
+        Binding("4", "tab('confusion')", "Confusion", show=False),
+        Binding("5", "tab('model')", "Model", show=False),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, config: RunConfig, preset: str) -> None:
+        super().__init__()
+        self.config, self.preset = config, preset
+        self.state = "starting"  # starting | running | paused | stopping | finished | failed
+        self.started_at = time.monotonic()
+        self.ended_at: float | None = None
+        self.epoch = 0
+        self.epoch_seconds: list[float] = []
+        self.device = "…"
+        self.run_dir = ""
+        self.result: RunFinished | RunFailed | None = None
+        self.run_id = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="top"):
+            yield Static(id="status")
+            with Horizontal(id="progress-row"):
+                yield ProgressBar(id="batch-progress", show_eta=False)
+                yield Static(id="progress-text")
+        with TabbedContent(initial="charts", id="tabs"):
+            with TabPane("Charts", id="charts"):
+                with Horizontal(id="charts-row"):
+                    with Vertical(id="chart-column"):
+                        yield MetricChart("loss", ("train", "val"), id="loss-chart")
+                        yield MetricChart("accuracy %", ("train", "val"), percent=True, id="acc-chart")
+                    with VerticalScroll(id="side-column"):
+                        yield ClassTable(id="side-classes")
+            with TabPane("Classes", id="classes"):
+                with VerticalScroll():
+                    yield ClassTable(id="classes-table")
+            with TabPane("Mistakes", id="mistakes"):
+                with VerticalScroll():
+                    yield MistakeGallery(id="gallery")
+            with TabPane("Confusion", id="confusion"):
+                with VerticalScroll():
+                    yield ConfusionView(id="confusion-view")
+            with TabPane("Model", id="model"):
+                with VerticalScroll():
+                    yield Static(id="model-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ConfusionView).show(None)
+        self.query_one("#model-summary", Static).update(f"Preparing {self.config.architecture} …")
+        self.set_interval(1.0, self.update_status)
+        self.update_status()
+        self.start_training()
+
+    # -- the worker -----------------------------------------------------------------------
+    def start_training(self) -> None:
+        self.run_id += 1
+        self.train(self.run_id)
+
+    @work(thread=True, exit_on_error=False, group="training", exclusive=False)
+    def train(self, run_id: int) -> None:
+        """Runs the engine on a thread; every event comes back to the UI as a message."""
+        post = lambda event: self.post_message(EngineEvent(event, run_id))  # noqa: E731
+        self.app.run_training(self.config, self.preset, post)
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and self.result is None:
+            # A fault outside the engine's own handling (it reports its faults as events).
+            self.show_failure(RunFailed(reason="error", message=str(event.worker.error)))
+
+    # -- engine events ----------------------------------------------------------------------
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, BatchProgress):
+            self.show_progress(event)
+        elif isinstance(event, EpochEnd):
+            self.show_epoch(event)
+        elif isinstance(event, Evaluation):
+            self.show_evaluation(event)
+        elif isinstance(event, RunStarted):
+            self.show_start(event)
+        elif isinstance(event, RunFinished):
+            self.show_finished(event)
+        elif isinstance(event, RunFailed):
+            self.show_failure(event)
+
+    def show_start(self, event: RunStarted) -> None:
+        self.state = "paused" if self.app.control.paused else "running"
+        self.device, self.run_dir = event.device, event.run_dir or ""
+        self.epoch = event.start_epoch
+        cfg = self.config
+        self.query_one("#model-summary", Static).update(
+            f"{event.summary}\n\npreset {self.preset} · loss {cfg.loss} · optimizer {cfg.optimizer} · "
+            f"lr {cfg.lr:g} · batch {cfg.batch_size} · schedule {cfg.schedule} · dropout {cfg.dropout:g}\n"
+            f"data: {event.train_size:,} train / {event.val_size:,} validation / {event.test_size:,} test images"
+        )
+        self.update_status()
+
+    def show_progress(self, event: BatchProgress) -> None:
+        bar = self.query_one("#batch-progress", ProgressBar)
+        bar.update(total=event.batches, progress=event.batch)
+        self.query_one("#progress-text", Static).update(
+            f" {event.batch}/{event.batches} · {event.samples_per_s:,.0f} img/s · "
+            f"loss {event.loss:.4f} · acc {event.accuracy * 100:.1f}%",
+            layout=False,  # fixed-size line: skip the layout pass, keep the UI cheap while training
+        )
+        self.epoch_in_progress = event.epoch
+
+    def show_epoch(self, event: EpochEnd) -> None:
+        self.epoch = event.epoch
+        self.epoch_seconds.append(event.seconds)
+        loss, acc = self.query_one("#loss-chart", MetricChart), self.query_one("#acc-chart", MetricChart)
+        loss.add("train", event.epoch, event.train_loss)
+        loss.add("val", event.epoch, event.val_loss)
+        acc.add("train", event.epoch, event.train_accuracy)
+        acc.add("val", event.epoch, event.val_accuracy)
+        loss.replot()
+        acc.replot()
+        self.update_status()
+
+    def show_evaluation(self, event: Evaluation) -> None:
+        for table in self.query(ClassTable):
+            table.update_from(event)
+        self.query_one(MistakeGallery).show(event)
+        self.query_one(ConfusionView).show(event)
+
+    def show_finished(self, event: RunFinished) -> None:
+        self.result, self.state, self.ended_at = event, "finished", time.monotonic()
+        test = "" if event.test_accuracy is None else f": test accuracy {event.test_accuracy * 100:.2f}%"
+        self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
+        self.update_status()
+        self.app.training_ended(self)
+
+    def show_failure(self, event: RunFailed) -> None:
+        if self.result is not None:
+            return
+        self.result, self.state, self.ended_at = event, "failed", time.monotonic()
+        self.notify(event.message, title="Run failed", severity="error", timeout=30)
+        self.update_status()
+        self.app.training_ended(self)
+
+    # -- status line ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.state in ("starting", "running", "paused", "stopping")
+
+    def update_status(self) -> None:
+        end = self.ended_at or time.monotonic()
+        elapsed = end - self.started_at
+        total = self.config.epochs
+        eta = None
+        if self.epoch_seconds and self.running:
+            eta = sum(self.epoch_seconds) / len(self.epoch_seconds) * (total - self.epoch)
+        state = {
+            "starting": "[yellow]● loading data[/]",
+            "running": "[green]● training[/]",
+            "paused": "[yellow]❚❚ paused[/]",
+            "stopping": "[yellow]■ stopping…[/]",
+            "finished": "[green]✔ finished[/]",
+            "failed": "[red]✖ failed[/]",
+        }[self.state]
+        line1 = (
+            f"{state}  [b]{self.preset}[/] {self.config.architecture}  ·  epoch {self.epoch}/{total}"
+            f"  ·  elapsed {clock(elapsed)}  ·  ETA {clock(eta) if self.running else '--:--'}"
+        )
+        line2 = f"[dim]{self.device}  ·  {self.run_dir or 'run directory: pending'}[/]"
+        if isinstance(self.result, RunFailed):
+            line2 = f"[red]{self.result.message}[/]"
+        elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
+            line2 = (
+                f"[green]test accuracy {self.result.test_accuracy * 100:.2f}%[/] (best epoch "
+                f"{self.result.best_epoch}) · {self.run_dir} · press n for a new run"
+            )
+        self.query_one("#status", Static).update(f"{line1}\n{line2}", layout=False)
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_toggle_pause(self) -> None:
+        control = self.app.control
+        if not self.running or self.state == "stopping":
+            return
+        if control.paused:
+            control.resume()
+            self.state = "running"
+        else:
+            control.pause()
+            self.state = "paused"
+        self.update_status()
+
+    def action_stop(self) -> None:
+        if self.running:
+            self.app.control.stop("stopped")
+            self.state = "stopping"
+            self.update_status()
+
+    def action_new_run(self) -> None:
+        self.app.new_run()
+
+    def action_mistake(self, delta: int) -> None:
+        self.query_one(MistakeGallery).step(delta)
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab

@@ -1,0 +1,57 @@
+"""Per-class accuracy (class, %, change since the previous evaluation, correct/total)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ...events import Evaluation
+from ...render import bar
+
+
+class ClassTable(DataTable):
+    DEFAULT_CSS = """
+    ClassTable { height: auto; max-height: 100%; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.previous: Evaluation | None = None
+        self.current: Evaluation | None = None
+
+    def on_mount(self) -> None:
+        self.add_columns("class", "accuracy", "change", "", "correct/total")
+        self.show_evaluation(None)
+
+    def reset(self) -> None:
+        self.previous = self.current = None
+        self.show_evaluation(None)
+
+    def update_from(self, evaluation: Evaluation) -> None:
+        if self.current is not None and self.current.split == evaluation.split:
+            self.previous = self.current
+        else:
+            self.previous = None
+        self.current = evaluation
+        self.show_evaluation(evaluation)
+
+    def show_evaluation(self, evaluation: Evaluation | None) -> None:
+        self.clear()
+        for c in range(10):
+            if evaluation is None:
+                self.add_row(str(c), "–", "", "", "", key=str(c))
+                continue
+            acc = evaluation.class_accuracy[c]
+            change = Text("")
+            if self.previous is not None:
+                delta = (acc - self.previous.class_accuracy[c]) * 100
+                style = "green" if delta > 0.005 else "red" if delta < -0.005 else "dim"
+                change = Text(f"{delta:+.2f}", style=style)
+            self.add_row(
+                str(c),
+                f"{acc * 100:6.2f} %",
+                change,
+                Text(bar(acc, 10), style="green" if acc >= 0.97 else "yellow" if acc >= 0.9 else "red"),
+                f"{evaluation.class_correct[c]}/{evaluation.class_total[c]}",
+                key=str(c),
+            )

@@ -1,0 +1,42 @@
+"""The confusion matrix: rows are true classes, columns predicted; mistakes stand out."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ...events import Evaluation
+
+
+class ConfusionView(Static):
+    DEFAULT_CSS = """
+    ConfusionView { height: auto; width: auto; padding: 0 1; }
+    """
+
+    def show(self, evaluation: Evaluation | None) -> None:
+        if evaluation is None:
+            self.update("No evaluation yet: the matrix appears after the first epoch.")
+            return
+        table = Table(
+            title=f"Confusion matrix ({evaluation.split}, epoch {evaluation.epoch})",
+            caption="rows: true class · columns: predicted",
+            box=None,
+            padding=(0, 1),
+        )
+        table.add_column("true", justify="right", style="bold")
+        for p in range(10):
+            table.add_column(str(p), justify="right")
+        worst = max((n for t, row in enumerate(evaluation.confusion) for p, n in enumerate(row) if p != t), default=0)
+        for t, row in enumerate(evaluation.confusion):
+            cells = []
+            for p, n in enumerate(row):
+                if p == t:
+                    style = "bold green"
+                elif n == 0:
+                    style = "dim"
+                else:
+                    style = "bold red" if n >= max(1, worst * 0.5) else "yellow"
+                cells.append(Text(str(n), style=style))
+            table.add_row(str(t), *cells)
+        self.update(table)

@@ -1,0 +1,214 @@
+"""The app, driven as a user would with Textual's Pilot: choose, start, watch, page, quit."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input, OptionList, Static
+
+from mlp_tui.tui.app import create_app
+from mlp_tui.tui.dialogs import ConfirmDialog
+from mlp_tui.tui.screens.setup import SetupScreen
+from mlp_tui.tui.screens.training import TrainingScreen
+from mlp_tui.tui.widgets.chart import MetricChart
+from mlp_tui.tui.widgets.class_table import ClassTable
+from mlp_tui.tui.widgets.gallery import MistakeGallery
+
+
+def plain(widget: Static) -> str:
+    """What a Static shows, as plain text (markup and styles rendered away)."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
+    """Let the app run until `condition()` holds (the worker thread trains meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+async def choose_preset(pilot, app, name: str) -> None:
+    presets = app.screen.query_one("#presets", OptionList)
+    target = [o.id for o in presets.options].index(name)
+    presets.focus()
+    while presets.highlighted != target:
+        await pilot.press("down" if (presets.highlighted or 0) < target else "up")
+    assert app.screen.preset == name
+
+
+async def set_field(pilot, app, key: str, text: str) -> None:
+    field = app.screen.query_one(f"#f-{key}", Input)
+    field.focus()
+    field.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+def run_short_training(size: tuple[int, int], mnist_root, tmp_path) -> None:
+    async def scenario() -> None:
+        app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
+        async with app.run_test(size=size) as pilot:
+            assert isinstance(app.screen, SetupScreen)
+            await choose_preset(pilot, app, "tiny")
+            await set_field(pilot, app, "epochs", "2")
+            assert app.screen.config.epochs == 2
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.result is not None)
+            assert screen.state == "finished", screen.result
+
+            loss = screen.query_one("#loss-chart", MetricChart)
+            acc = screen.query_one("#acc-chart", MetricChart)
+            assert [e for e, _ in loss.points("train")] == [1, 2]
+            assert [e for e, _ in loss.points("val")] == [1, 2]
+            assert len(acc.points("val")) == 2
+
+            table = screen.query_one("#classes-table", ClassTable)
+            assert table.row_count == 10
+            assert table.current is not None and table.current.split == "test"
+
+            await pilot.press("3")  # the Mistakes tab
+            gallery = screen.query_one(MistakeGallery)
+            assert len(gallery.mistakes) > 0
+            first = gallery.current
+            await pilot.press("right_square_bracket")
+            assert gallery.index == 1 and gallery.current is not first
+            info = plain(screen.query_one("#info", Static))
+            assert f"predicted {gallery.current.predicted}" in info
+
+            status = plain(screen.query_one("#status", Static))
+            assert "test accuracy" in status
+            assert list(tmp_path.glob("*-tiny/best.pt"))
+
+            await pilot.press("n")  # back to setup for a new run
+            await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
+
+    asyncio.run(scenario())
+
+
+def test_short_run_at_120x40(mnist_root, tmp_path):
+    run_short_training((120, 40), mnist_root, tmp_path)
+
+
+def test_short_run_at_80x24(mnist_root, tmp_path):
+    run_short_training((80, 24), mnist_root, tmp_path)
+
+
+def test_invalid_field_is_flagged_in_place_and_blocks_start(tmp_path):
+    async def scenario() -> None:
+        app = create_app("tiny", runs_root=tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await set_field(pilot, app, "lr", "-1")
+            field = app.screen.query_one("#f-lr", Input)
+            assert field.has_class("-bad")
+            errors = plain(app.screen.query_one("#form-errors", Static))
+            assert "Learning rate" in errors and "> 0" in errors
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert isinstance(app.screen, SetupScreen)  # nothing started
+            await set_field(pilot, app, "lr", "0.01")
+            assert not field.has_class("-bad")
+            assert app.screen.config.lr == 0.01
+
+    asyncio.run(scenario())
+
+
+def test_summary_follows_hidden_layers(tmp_path):
+    async def scenario() -> None:
+        app = create_app("tiny", runs_root=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await set_field(pilot, app, "hidden", "32,16")
+            summary = plain(app.screen.query_one("#summary", Static))
+            # 784*32+32 + 32*16+16 + 16*10+10
+            assert f"{784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10:,}" in summary
+
+    asyncio.run(scenario())
+
+
+def test_quit_during_run_asks_first_and_saves(mnist_root, tmp_path):
+    async def scenario() -> None:
+        app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            training = app.screen
+            await wait_until(pilot, lambda: training.state == "running")
+            await pilot.press("q")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("n")  # changed my mind: the run goes on
+            await wait_until(pilot, lambda: app.screen is training)
+            assert training.running
+            await pilot.press("ctrl+c")  # ctrl+c asks too
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_until(pilot, lambda: not app.is_running, timeout=60)
+        assert training.result is not None and training.result.status == "stopped"
+        assert list(tmp_path.glob("*-dropout/last.pt"))
+
+    asyncio.run(scenario())
+
+
+def test_pause_and_resume_from_keys(mnist_root, tmp_path):
+    async def scenario() -> None:
+        app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            training = app.screen
+            await wait_until(pilot, lambda: training.state == "running")
+            await pilot.press("space")
+            assert app.control.paused and "paused" in plain(training.query_one("#status", Static))
+            await pilot.press("space")
+            assert not app.control.paused
+            await pilot.press("s")
+            await wait_until(pilot, lambda: training.result is not None)
+            assert training.result.status == "stopped"
+
+    asyncio.run(scenario())
+
+
+def test_missing_data_fails_in_app_and_app_keeps_running(tmp_path):
+    async def scenario() -> None:
+        app = create_app("tiny", data_dir=tmp_path / "nowhere", runs_root=tmp_path)
+        # No network in tests: make torchvision's download fail as it would offline.
+        import torchvision.datasets.mnist as tvm
+
+        original = tvm.MNIST.download
+        tvm.MNIST.download = lambda self: (_ for _ in ()).throw(RuntimeError("offline"))
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.press("ctrl+r")
+                await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+                training = app.screen
+                await wait_until(pilot, lambda: training.result is not None)
+                assert training.state == "failed"
+                status = plain(training.query_one("#status", Static))
+                assert "train-images-idx3-ubyte" in status
+                await pilot.press("n")
+                await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
+                assert app.is_running
+        finally:
+            tvm.MNIST.download = original
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("size", [(50, 15)])
+def test_too_small_terminal_says_so(size, tmp_path):
+    async def scenario() -> None:
+        app = create_app("tiny", runs_root=tmp_path)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            notice = app.screen.query_one("#too-small", Static)
+            assert notice.display and "too small" in plain(notice)
+
+    asyncio.run(scenario())
