@@ -100,8 +100,10 @@ class RichPrinter(PlainPrinter):
         if isinstance(event, (EpochEnd, RunFinished, RunFailed)) and self.task is not None:
             self.progress.remove_task(self.task)
             self.task = None
-            if not isinstance(event, EpochEnd):
-                self.progress.stop()
+        if isinstance(event, (RunFinished, RunFailed)):
+            # The task is usually gone already (removed at the last EpochEnd): stop the live
+            # display regardless, or it is redrawn between the lines of the final report.
+            self.progress.stop()
         if isinstance(event, EpochEnd):
             style = "bold green" if event.is_best else ""
             self.console.print(epoch_line(event), style=style, markup=False, highlight=False)

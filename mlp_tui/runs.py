@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -93,13 +94,20 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise CheckpointError(
-            f"{path}: refused: it holds pickled objects other than tensors and plain data, which could "
-            f"run code when loaded ({first[:200]})"
-        ) from None
+        # torch's own text advises weights_only=False and carries terminal escape codes: name the
+        # offending object instead. "Unsupported operand" means the bytes are not a pickle at all.
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found or "Unsupported operand" not in text:
+            what = f" ({found.group(1)})" if found else ""
+            raise CheckpointError(
+                f"{path}: refused: it holds pickled objects other than tensors and plain data{what}, "
+                "which could run code when loaded"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (damaged, or not a PyTorch file)") from None
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({detail})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not an mlp-tui checkpoint")
     return data

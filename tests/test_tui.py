@@ -37,7 +37,7 @@ async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
 
 async def choose_preset(pilot, app, name: str) -> None:
     presets = app.screen.query_one("#presets", OptionList)
-    target = [o.id for o in presets.options].index(name)
+    target = presets.get_option_index(name)
     presets.focus()
     while presets.highlighted != target:
         await pilot.press("down" if (presets.highlighted or 0) < target else "up")
@@ -210,5 +210,28 @@ def test_too_small_terminal_says_so(size, tmp_path):
             await pilot.pause()
             notice = app.screen.query_one("#too-small", Static)
             assert notice.display and "too small" in plain(notice)
+
+    asyncio.run(scenario())
+
+
+def test_switching_to_sgd_suggests_a_learning_rate_unless_one_was_typed(tmp_path):
+    from textual.widgets import Select
+
+    async def scenario() -> None:
+        app = create_app("dropout", runs_root=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            assert screen.config.lr == 0.002  # the preset's own, untouched on opening
+            screen.query_one("#f-loss", Select).value = "mse"
+            screen.query_one("#f-optimizer", Select).value = "momentum"
+            await pilot.pause()
+            assert screen.config.loss == "mse" and screen.config.optimizer == "momentum"
+            assert screen.config.lr == 0.2
+            assert screen.query_one("#f-lr", Input).value == "0.2"
+
+            await set_field(pilot, app, "lr", "0.03")
+            screen.query_one("#f-optimizer", Select).value = "nesterov"
+            await pilot.pause()
+            assert screen.config.lr == 0.03  # the user's own choice stays
 
     asyncio.run(scenario())

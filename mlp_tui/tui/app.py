@@ -104,14 +104,15 @@ class MlpApp(App):
         else:
             go_back()
 
-    def model_summary(self, config: RunConfig) -> str:
+    def model_summary(self, config: RunConfig) -> tuple[str, int]:
+        """The summary table and parameter count, without allocating the model."""
         import torch
 
-        from ..model import build_model, format_summary
+        from ..model import build_model, count_parameters, format_summary
 
         with torch.device("meta"):  # shapes and counts only: no memory, no init cost
             model = build_model(config)
-        return format_summary(model)
+        return format_summary(model), count_parameters(model)
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:

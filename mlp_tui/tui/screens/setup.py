@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from ...config import ACTIVATIONS, LOSSES, OPTIMIZERS, ConfigError, Preset, RunConfig, build_config
+from ...config import ACTIVATIONS, LOSSES, OPTIMIZERS, ConfigError, Preset, RunConfig, build_config, suggested_lr
 from .base import SizedScreen
 
 # Form fields: (config key, label, kind); kind "select" offers the fixed choices.
@@ -48,6 +48,7 @@ class SetupScreen(SizedScreen):
         self.preset = selected if selected in self.presets else next(iter(self.presets))
         self.config = config or self.presets[self.preset].config
         self.errors: dict[str, str] = {}
+        self.lr_edited = False  # once the user types a learning rate, we stop suggesting one
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="setup"):
@@ -81,14 +82,15 @@ class SetupScreen(SizedScreen):
                 (p.name, "bold"), f"  {p.config.architecture}\n",
                 (p.description + "\n", ""), (p.expected, "dim italic"),
             )  # fmt: skip
+            if options:
+                options.append(None)  # a separator line between presets
             options.append(Option(prompt, id=p.name))
         return options
 
     def on_mount(self) -> None:
         presets = self.query_one("#presets", OptionList)
-        presets.highlighted = list(self.presets).index(self.preset)
+        presets.highlighted = presets.get_option_index(self.preset)
         presets.focus()
-        self.query_one("#device", Static).update(f"Device: [b]{self.app.device_label}[/]")
         self.refresh_summary()
 
     @on(OptionList.OptionHighlighted, "#presets")
@@ -98,6 +100,7 @@ class SetupScreen(SizedScreen):
             self.preset = name
             self.config = self.presets[name].config
             self.errors.clear()
+            self.lr_edited = False
             self.fill_form()
         self.refresh_summary()
 
@@ -117,8 +120,28 @@ class SetupScreen(SizedScreen):
         key = (event.control.id or "").removeprefix("f-")
         if key not in {k for k, _, _ in FIELDS}:
             return
+        before = getattr(self.config, key)
         self.apply_field(key, event.control)
+        if key == "lr" and event.control.has_focus:
+            self.lr_edited = True
+        changed = getattr(self.config, key) != before
+        if key in ("optimizer", "loss") and changed and not self.lr_edited and not self.errors:
+            self.suggest_lr()
         self.refresh_summary()
+
+    def suggest_lr(self) -> None:
+        """Switching to SGD keeps Adam's tiny learning rate otherwise, and the run barely moves."""
+        lr = suggested_lr(self.config.optimizer, self.config.loss)
+        if lr == self.config.lr:
+            return
+        self.config = dataclasses.replace(self.config, lr=lr)
+        with self.prevent(Input.Changed):
+            self.query_one("#f-lr", Input).value = f"{lr:g}"
+        self.notify(
+            f"Learning rate set to {lr:g}, a good start for {self.config.optimizer} with {self.config.loss} "
+            "(type your own to keep it).",
+            timeout=6,
+        )
 
     def apply_field(self, key: str, widget) -> None:
         kind = dict((k, t) for k, _, t in FIELDS)[key]
@@ -144,7 +167,11 @@ class SetupScreen(SizedScreen):
         self.query_one("#start", Button).disabled = bool(self.errors)
         if self.errors:
             return
-        self.query_one("#summary", Static).update(self.app.model_summary(self.config))
+        summary, parameters = self.app.model_summary(self.config)
+        self.query_one("#summary", Static).update(summary)
+        self.query_one("#device", Static).update(
+            f"[b]{self.config.architecture}[/] · {parameters:,} parameters · device [b]{self.app.device_label}[/]"
+        )
 
     @on(Button.Pressed, "#start")
     def start_pressed(self) -> None:

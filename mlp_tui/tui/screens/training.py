@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -53,6 +54,7 @@ class TrainingScreen(SizedScreen):
         self.ended_at: float | None = None
         self.epoch = 0
         self.epoch_seconds: list[float] = []
+        self.epoch_rates: list[float] = []  # images/s per epoch, as the engine measured them
         self.device = "…"
         self.run_dir = ""
         self.result: RunFinished | RunFailed | None = None
@@ -143,7 +145,7 @@ class TrainingScreen(SizedScreen):
         bar.update(total=event.batches, progress=event.batch)
         self.query_one("#progress-text", Static).update(
             f" {event.batch}/{event.batches} · {event.samples_per_s:,.0f} img/s · "
-            f"loss {event.loss:.4f} · acc {event.accuracy * 100:.1f}%",
+            f"loss {event.loss:.3f} · acc {event.accuracy * 100:.1f}%",
             layout=False,  # fixed-size line: skip the layout pass, keep the UI cheap while training
         )
         self.epoch_in_progress = event.epoch
@@ -151,6 +153,7 @@ class TrainingScreen(SizedScreen):
     def show_epoch(self, event: EpochEnd) -> None:
         self.epoch = event.epoch
         self.epoch_seconds.append(event.seconds)
+        self.epoch_rates.append(event.samples_per_s)
         loss, acc = self.query_one("#loss-chart", MetricChart), self.query_one("#acc-chart", MetricChart)
         loss.add("train", event.epoch, event.train_loss)
         loss.add("val", event.epoch, event.val_loss)
@@ -201,10 +204,16 @@ class TrainingScreen(SizedScreen):
             "finished": "[green]✔ finished[/]",
             "failed": "[red]✖ failed[/]",
         }[self.state]
-        line1 = (
-            f"{state}  [b]{self.preset}[/] {self.config.architecture}  ·  epoch {self.epoch}/{total}"
-            f"  ·  elapsed {clock(elapsed)}  ·  ETA {clock(eta) if self.running else '--:--'}"
-        )
+        parts = [
+            f"{state}  [b]{self.preset}[/]",
+            self.config.architecture,
+            f"epoch {self.epoch}/{total}",
+            f"elapsed {clock(elapsed)}",
+            f"ETA {clock(eta) if self.running else '--:--'}",
+        ]
+        if Text.from_markup(" · ".join(parts)).cell_len > self.size.width - 2:
+            parts.pop(1)  # narrow terminal: the model is on the Model tab anyway
+        line1 = " · ".join(parts)
         line2 = f"[dim]{self.device}  ·  {self.run_dir or 'run directory: pending'}[/]"
         if isinstance(self.result, RunFailed):
             line2 = f"[red]{self.result.message}[/]"

@@ -81,8 +81,8 @@ class MistakeGallery(Horizontal):
             return
         digit, info = self.query_one("#digit", Static), self.query_one("#info", Static)
         m = self.current
+        digit.display = m is not None
         if m is None:
-            digit.update("")
             info.update("No misclassified digits yet: they appear after the first epoch.")
             return
         ev = self.evaluation

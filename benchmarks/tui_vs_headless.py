@@ -1,0 +1,90 @@
+"""Training speed inside the app vs headless, and key-press latency during training.
+
+Both runs happen in this process, one after the other, on the same data and config, so the
+ratio compares like with like. Goals (issue 3): app >= 90 % of headless throughput; a key press
+shows its effect within 100 ms.
+
+    python benchmarks/tui_vs_headless.py [--epochs 3] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import statistics
+import time
+from pathlib import Path
+
+from common import append_result, machine, mnist_dir
+
+from mlp_tui.config import resolve_preset
+from mlp_tui.engine import Trainer
+from mlp_tui.events import EpochEnd
+from mlp_tui.runner import prepare
+
+
+def headless_rate(config, data_dir) -> float:
+    prepared = prepare(config, data_dir)
+    rates = []
+    Trainer(config, prepared.data, prepared.device, emit=lambda e: rates.append(e.samples_per_s)
+            if isinstance(e, EpochEnd) else None).run()  # fmt: skip
+    return statistics.median(rates)
+
+
+def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[float, list[float]]:
+    from mlp_tui.tui.app import create_app
+    from mlp_tui.tui.screens.training import TrainingScreen
+
+    async def scenario():
+        app = create_app("dropout", config, autostart=True, data_dir=data_dir, runs_root=runs)
+        latencies = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not isinstance(app.screen, TrainingScreen) or app.screen.state != "running":
+                await pilot.pause(0.05)
+            screen = app.screen
+            # Key presses during the second epoch: time from the key to the status line showing it.
+            while screen.epoch < 1:
+                await pilot.pause(0.05)
+            for _ in range(4):
+                before = screen.state
+                start = time.perf_counter()
+                await pilot.press("space")
+                while screen.state == before:
+                    await pilot.pause(0)
+                latencies.append(time.perf_counter() - start)
+                await pilot.pause(0.3)
+            while screen.result is None:
+                await pilot.pause(0.1)
+            return screen.epoch_rates, latencies
+
+    return asyncio.run(scenario())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--runs", default="/tmp/mlp-tui-bench-runs")
+    args = parser.parse_args()
+    data_dir = mnist_dir(args.data_dir)
+    config = dataclasses.replace(resolve_preset("dropout").config, epochs=args.epochs)
+
+    base = headless_rate(config, data_dir)
+    rates, latencies = app_rate_and_latency(config, data_dir, Path(args.runs))
+    # Epoch 2 has the key presses (pauses are excluded from the engine's rate); use the median.
+    app = statistics.median(rates)
+    ratio = app / base
+    worst = max(latencies) * 1000
+    lines = [
+        f"headless {base:,.0f} img/s, in the app {app:,.0f} img/s: ratio {ratio:.2f} (goal >= 0.90)",
+        f"key press to screen during training: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"worst {worst:.0f} ms (goal <= 100 ms)",
+    ]
+    for line in lines:
+        print(line)
+    append_result("TUI vs headless (dropout preset, %d epochs)" % args.epochs, lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The data: found where the user said, problems named precisely, and one real MNIST run."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+
+from mlp_tui.config import resolve_preset
+from mlp_tui.data import MNIST_FILES, DataError, ensure_mnist, load_mnist, resolve_data_dir
+from mlp_tui.engine import Trainer
+from mlp_tui.events import RunFinished
+
+CPU = torch.device("cpu")
+
+
+def test_missing_files_without_download_name_them_and_where_to_put_them(tmp_path):
+    with pytest.raises(DataError) as info:
+        ensure_mnist(tmp_path, download=False)
+    message = str(info.value)
+    for name in MNIST_FILES:
+        assert name in message
+    assert str(tmp_path / "MNIST" / "raw") in message
+    assert "--data-dir" in message and "$MLP_TUI_DATA" in message
+
+
+def test_failed_download_says_why(tmp_path, monkeypatch):
+    """Offline: torchvision's own download path fails; the message keeps the network error."""
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DataError) as info:
+        ensure_mnist(tmp_path, download=True)
+    message = str(info.value)
+    assert "downloading them failed" in message
+    assert "Name or service not known" in message
+    assert "offline" in message
+    assert "train-images-idx3-ubyte" in message
+    assert str(tmp_path / "MNIST" / "raw") in message
+
+
+def copy_with_one_damaged(mnist_root, tmp_path, damaged_name, damage):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        if name != damaged_name:
+            (raw / name).symlink_to(mnist_root / "MNIST" / "raw" / name)
+    shutil.copyfile(mnist_root / "MNIST" / "raw" / damaged_name, raw / damaged_name)
+    damage(raw / damaged_name)
+    return raw / damaged_name
+
+
+def test_truncated_file_is_reported_as_damaged_by_name(tmp_path, mnist_root):
+    def truncate(path):
+        with open(path, "r+b") as f:
+            f.truncate(4096)
+
+    damaged = copy_with_one_damaged(mnist_root, tmp_path, "t10k-images-idx3-ubyte", truncate)
+    with pytest.raises(DataError) as info:
+        ensure_mnist(tmp_path, download=True)  # damaged files are reported, not downloaded over
+    message = str(info.value)
+    assert str(damaged) in message
+    assert "4096 bytes" in message and "truncated or damaged" in message
+    assert "train-images-idx3-ubyte" not in message.split("\n")[1], "only the damaged file is blamed"
+
+
+def test_file_that_is_not_idx_is_reported(tmp_path, mnist_root):
+    def overwrite_header(path):
+        with open(path, "r+b") as f:
+            f.write(b"GIF8")
+
+    damaged = copy_with_one_damaged(mnist_root, tmp_path, "train-labels-idx1-ubyte", overwrite_header)
+    with pytest.raises(DataError) as info:
+        ensure_mnist(tmp_path, download=False)
+    assert str(damaged) in str(info.value)
+    assert "not an MNIST IDX file" in str(info.value)
+
+
+def test_data_dir_may_point_at_the_mnist_or_raw_folder(mnist_root):
+    assert resolve_data_dir(mnist_root / "MNIST") == mnist_root
+    assert resolve_data_dir(mnist_root / "MNIST" / "raw") == mnist_root
+    assert ensure_mnist(resolve_data_dir(mnist_root / "MNIST" / "raw"), download=False) == mnist_root / "MNIST" / "raw"
+
+
+def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLP_TUI_DATA", str(tmp_path))
+    assert resolve_data_dir(None) == tmp_path
+
+
+def test_tiny_preset_reaches_90_percent_on_real_mnist_in_one_epoch(mnist_root):
+    config = dataclasses.replace(resolve_preset("tiny").config, epochs=1, device="cpu")
+    data = load_mnist(mnist_root, val_split=config.val_split, seed=config.seed, device=CPU, download=False)
+    assert (len(data.train_x), len(data.val_x), len(data.test_x)) == (54000, 6000, 10000)
+    assert data.train_x.dtype == torch.uint8 and data.train_x.shape[1] == 784
+    result = Trainer(config, data, CPU).run()
+    assert isinstance(result, RunFinished) and result.status == "completed"
+    assert result.test_accuracy >= 0.90, f"test accuracy {result.test_accuracy:.2%}"

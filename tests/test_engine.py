@@ -1,0 +1,308 @@
+"""The training loop: it learns, emits events in a fixed order, obeys pause and stop from other
+threads, and turns divergence into a clear failure instead of a crash or a poisoned checkpoint."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+import torch
+
+from mlp_tui import engine
+from mlp_tui.engine import Control
+from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
+from mlp_tui.runs import RunStore, load_checkpoint
+
+WAIT_S = 60  # generous upper bound for anything a thread has to reach; never slept through
+
+
+@pytest.fixture
+def every_batch(monkeypatch):
+    """A progress event after every batch, so tests can act at an exact batch."""
+    monkeypatch.setattr(engine, "TICK_S", 0.0)
+
+
+def test_learns_the_synthetic_task_well_above_chance(synthetic, make_config, run_trainer):
+    result, events, _ = run_trainer(make_config(hidden=(64,), epochs=3, batch_size=64), synthetic)
+    assert isinstance(result, RunFinished) and result.status == "completed"
+    assert result.epochs_done == 3
+    assert result.test_accuracy > 0.8, f"test accuracy {result.test_accuracy:.2%} (chance is 10%)"
+    epoch_ends = [e for e in events if isinstance(e, EpochEnd)]
+    assert epoch_ends[-1].train_loss < epoch_ends[0].train_loss
+
+
+def test_same_seed_gives_the_same_run(synthetic, make_config, run_trainer):
+    first, _, _ = run_trainer(make_config(seed=3), synthetic)
+    second, _, _ = run_trainer(make_config(seed=3), synthetic)
+    assert first.test_loss == second.test_loss
+
+
+def check_event_order(events, epochs: int) -> None:
+    """RunStarted; per epoch: BatchProgress+, EpochEnd, Evaluation(val); Evaluation(test); RunFinished."""
+    assert isinstance(events[0], RunStarted)
+    i = 1
+    for epoch in range(1, epochs + 1):
+        progress = []
+        while isinstance(events[i], BatchProgress):
+            progress.append(events[i])
+            i += 1
+        assert progress, f"no progress events in epoch {epoch}"
+        assert all(p.epoch == epoch and p.epochs == epochs for p in progress)
+        batches = [p.batch for p in progress]
+        assert batches == sorted(set(batches)), "batch numbers must increase"
+        assert batches[-1] == progress[-1].batches, "the last progress event of an epoch is its last batch"
+        end = events[i]
+        assert isinstance(end, EpochEnd) and end.epoch == epoch, end
+        i += 1
+        val = events[i]
+        assert isinstance(val, Evaluation) and val.split == "val" and val.epoch == epoch, val
+        i += 1
+    test = events[i]
+    assert isinstance(test, Evaluation) and test.split == "test"
+    assert isinstance(events[i + 1], RunFinished)
+    assert len(events) == i + 2, "RunFinished must be the last event"
+
+
+def test_events_come_in_order(synthetic, make_config, run_trainer, every_batch):
+    config = make_config(epochs=3, batch_size=256)
+    result, events, trainer = run_trainer(config, synthetic)
+    check_event_order(events, epochs=3)
+    started = events[0]
+    assert started.train_size == 1800 and started.val_size == 200 and started.test_size == 500
+    assert started.parameters == sum(p.numel() for p in trainer.model.parameters())
+    progress = [e for e in events if isinstance(e, BatchProgress)]
+    assert len(progress) == 3 * trainer.steps_per_epoch == 3 * math.ceil(1800 / 256)
+    test = events[-2]
+    assert test.epoch == result.best_epoch
+    assert sum(test.class_total) == 500
+    assert test.accuracy == result.test_accuracy
+
+
+def test_events_come_in_order_with_the_default_tick(synthetic, make_config, run_trainer):
+    _, events, _ = run_trainer(make_config(epochs=2), synthetic)
+    check_event_order(events, epochs=2)
+
+
+# -- control from other threads ------------------------------------------------------------------
+
+
+def run_in_thread(trainer):
+    results = []
+    thread = threading.Thread(target=lambda: results.append(trainer.run()), daemon=True)
+    thread.start()
+    return thread, results
+
+
+def test_stop_from_another_thread_ends_the_run_and_saves_a_partial_checkpoint(
+    synthetic, make_config, tmp_path, every_batch
+):
+    control = Control()
+    first_progress, stop_sent = threading.Event(), threading.Event()
+    events = []
+
+    def emit(event):
+        events.append(event)
+        if isinstance(event, BatchProgress) and not first_progress.is_set():
+            first_progress.set()
+            stop_sent.wait(WAIT_S)  # hold the loop here until the other thread has asked to stop
+
+    store = RunStore(tmp_path / "run")
+    trainer = engine.Trainer(make_config(epochs=3), synthetic, torch.device("cpu"), emit=emit, control=control, store=store)
+    thread, results = run_in_thread(trainer)
+    assert first_progress.wait(WAIT_S)
+    control.stop()
+    stop_sent.set()
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+    store.close()
+
+    result = results[0]
+    assert isinstance(result, RunFinished) and result.status == "stopped"
+    assert result.epochs_done == 0
+    assert result.test_accuracy is None, "no finished epoch, nothing to test"
+    assert isinstance(events[-1], RunFinished)
+    assert sum(isinstance(e, BatchProgress) for e in events) == 1
+    assert not any(isinstance(e, EpochEnd) for e in events)
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["partial_epoch"] is True
+    assert last["epoch"] == 0
+
+
+def test_stop_in_a_later_epoch_still_reports_on_the_test_set(synthetic, make_config, tmp_path, run_trainer, every_batch):
+    control = Control()
+
+    def on_event(event):
+        if isinstance(event, BatchProgress) and event.epoch == 2 and event.batch == 2:
+            control.stop()
+
+    store = RunStore(tmp_path / "run")
+    result, events, _ = run_trainer(make_config(epochs=5), synthetic, store=store, control=control, on_event=on_event)
+    assert result.status == "stopped" and result.epochs_done == 1
+    assert [e.batch for e in events if isinstance(e, BatchProgress) and e.epoch == 2] == [1, 2]
+    assert isinstance(events[-2], Evaluation) and events[-2].split == "test"
+    assert result.test_accuracy is not None
+    last = load_checkpoint(store.last_checkpoint)
+    assert last["partial_epoch"] is True and last["epoch"] == 1
+    assert load_checkpoint(store.best_checkpoint)["epoch"] == 1
+
+
+def test_pause_blocks_training_until_resume(synthetic, make_config, every_batch):
+    blocked = threading.Event()
+
+    class WatchedControl(Control):
+        def wait_if_paused(self):
+            if self.paused:
+                blocked.set()  # the loop has reached a batch boundary while paused
+            return super().wait_if_paused()
+
+    control = WatchedControl()
+    progress_while_paused = []
+    progress = []
+
+    def emit(event):
+        if isinstance(event, BatchProgress):
+            progress.append(event)
+            if len(progress) == 1:
+                control.pause()
+            elif control.paused:
+                progress_while_paused.append(event)
+
+    trainer = engine.Trainer(make_config(epochs=2), synthetic, torch.device("cpu"), emit=emit, control=control)
+    thread, results = run_in_thread(trainer)
+    assert blocked.wait(WAIT_S), "the loop never waited at a batch boundary"
+    assert thread.is_alive()
+    assert len(progress) == 1, "training went on while paused"
+    assert control.paused
+    control.resume()
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+    assert results[0].status == "completed" and results[0].epochs_done == 2
+    assert progress_while_paused == []
+    assert len(progress) == 2 * trainer.steps_per_epoch
+
+
+def test_stop_releases_a_paused_run(synthetic, make_config, every_batch):
+    blocked = threading.Event()
+
+    class WatchedControl(Control):
+        def wait_if_paused(self):
+            if self.paused:
+                blocked.set()
+            return super().wait_if_paused()
+
+    control = WatchedControl()
+
+    def emit(event):
+        if isinstance(event, BatchProgress) and event.batch == 1 and event.epoch == 1:
+            control.pause()
+
+    trainer = engine.Trainer(make_config(epochs=2), synthetic, torch.device("cpu"), emit=emit, control=control)
+    thread, results = run_in_thread(trainer)
+    assert blocked.wait(WAIT_S)
+    control.stop("stopped")
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+    assert results[0].status == "stopped"
+
+
+# -- divergence --------------------------------------------------------------------------------
+
+
+def test_huge_learning_rate_fails_with_nan_and_advice(synthetic, make_config, tmp_path, run_trainer):
+    store = RunStore(tmp_path / "run")
+    result, events, _ = run_trainer(make_config(optimizer="sgd", lr=1e6, epochs=3), synthetic, store=store)
+    assert isinstance(result, RunFailed) and result.reason == "nan"
+    assert events[-1] == result
+    assert not any(isinstance(e, RunFinished) for e in events)
+    assert result.epoch == 1 and result.batch is not None and result.batch >= 1
+    assert f"at epoch 1, batch {result.batch}" in result.message
+    assert "smaller learning rate" in result.message and "--lr 1e+05" in result.message
+    assert not store.best_checkpoint.exists(), "no epoch finished, so there is no best model"
+
+
+def test_nan_in_a_later_epoch_names_the_batch_and_keeps_best_from_a_good_epoch(
+    synthetic, make_config, tmp_path
+):
+    store = RunStore(tmp_path / "run")
+    events = []
+    trainer = engine.Trainer(make_config(epochs=4), synthetic, torch.device("cpu"), emit=events.append, store=store)
+    real_loss, calls = trainer.lossf, [0]
+    poisoned_call = trainer.steps_per_epoch + 3  # epoch 2, batch 3
+
+    def poisoned(out, target):
+        calls[0] += 1
+        loss = real_loss(out, target)
+        return loss * float("nan") if calls[0] == poisoned_call else loss
+
+    trainer.lossf = poisoned
+    result = trainer.run()
+    store.close()
+
+    assert isinstance(result, RunFailed) and result.reason == "nan"
+    assert (result.epoch, result.batch) == (2, 3)
+    assert "epoch 2, batch 3" in result.message
+    assert "smaller learning rate" in result.message
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1]
+    for name in ("best.pt", "last.pt"):
+        checkpoint = load_checkpoint(tmp_path / "run" / name)
+        assert checkpoint["epoch"] == 1, name
+        assert all(torch.isfinite(t).all() for t in checkpoint["model"].values()), f"{name} holds NaN weights"
+
+
+def test_nan_on_validation_is_caught_before_best_is_saved(synthetic, make_config, tmp_path, monkeypatch):
+    """Finite training losses but a model that outputs NaN at evaluation: still a NaN failure."""
+    store = RunStore(tmp_path / "run")
+    real_evaluate = engine.evaluate
+
+    def evaluate(model, x, y, config, split, epoch, **kw):
+        result = real_evaluate(model, x, y, config, split, epoch, **kw)
+        if split == "val" and epoch == 2:
+            result.loss = float("nan")
+        return result
+
+    monkeypatch.setattr(engine, "evaluate", evaluate)
+    events = []
+    trainer = engine.Trainer(make_config(epochs=3), synthetic, torch.device("cpu"), emit=events.append, store=store)
+    result = trainer.run()
+    store.close()
+    assert isinstance(result, RunFailed) and result.reason == "nan" and result.epoch == 2
+    assert load_checkpoint(store.best_checkpoint)["epoch"] == 1
+
+
+def test_an_unexpected_error_ends_in_run_failed_and_an_error_log(synthetic, make_config, tmp_path):
+    store = RunStore(tmp_path / "run")
+    events = []
+    trainer = engine.Trainer(make_config(), synthetic, torch.device("cpu"), emit=events.append, store=store)
+
+    def broken(out, target):
+        raise RuntimeError("something broke inside the loss")
+
+    trainer.lossf = broken
+    result = trainer.run()
+    store.close()
+    assert isinstance(result, RunFailed) and result.reason == "error"
+    assert "something broke inside the loss" in result.message
+    assert events[-1] == result
+    assert "something broke inside the loss" in (tmp_path / "run" / "error.log").read_text()
+
+
+def test_patience_stops_early_after_epochs_without_improvement(synthetic, make_config, run_trainer, monkeypatch):
+    """Validation accuracy 50, 60, 55, 58 %: with patience 2 the run stops after epoch 4 and the
+    test report uses the weights of epoch 2, the best one."""
+    accuracies = {1: 0.50, 2: 0.60, 3: 0.55, 4: 0.58}
+    real_evaluate = engine.evaluate
+
+    def evaluate(model, x, y, config, split, epoch, **kw):
+        result = real_evaluate(model, x, y, config, split, epoch, **kw)
+        if split == "val":
+            result.accuracy = accuracies.get(epoch, 0.0)
+        return result
+
+    monkeypatch.setattr(engine, "evaluate", evaluate)
+    result, events, _ = run_trainer(make_config(epochs=10, patience=2), synthetic)
+    assert result.status == "early-stopped"
+    assert result.epochs_done == 4
+    assert result.best_epoch == 2 and result.best_val_accuracy == 0.60
+    assert [e.is_best for e in events if isinstance(e, EpochEnd)] == [True, True, False, False]
+    assert events[-2].split == "test" and events[-2].epoch == 2
