@@ -153,12 +153,14 @@ class Trainer:
         store: RunStore | None = None,
         preset: str = "custom",
         device_label: str | None = None,
+        progress_interval: float | None = None,
     ):
         self.config, self.data, self.device = config, data, device
         self.control = control or Control()
         self.store, self.preset = store, preset
         self.device_label = device_label or str(device)
         self._emit_view = emit
+        self.progress_interval = TICK_S if progress_interval is None else progress_interval
         torch.manual_seed(config.seed)
         self.model = build_model(config).to(device)
         self.optimizer = build_optimizer(self.model, config, device)
@@ -280,7 +282,7 @@ class Trainer:
                 correct += (out.argmax(1) == yb).sum()
             seen += len(idx)
             now = time.perf_counter()
-            if now - last_tick >= TICK_S or b == steps - 1:
+            if now - last_tick >= self.progress_interval or b == steps - 1:
                 self._check_finite(batch_losses, checked, b + 1, epoch)
                 checked = b + 1
                 last_tick = now

@@ -306,3 +306,23 @@ def test_patience_stops_early_after_epochs_without_improvement(synthetic, make_c
     assert result.best_epoch == 2 and result.best_val_accuracy == 0.60
     assert [e.is_best for e in events if isinstance(e, EpochEnd)] == [True, True, False, False]
     assert events[-2].split == "test" and events[-2].epoch == 2
+
+
+def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(mnist_root, make_config, tmp_path):
+    """The app trains in a child process: its events arrive in order, and if the app goes away
+    (stdin closes) the run stops after the batch, saves its last checkpoint and says so."""
+    from mlp_tui.child import ChildRun
+    from mlp_tui.events import BatchProgress, RunFinished, RunStarted
+
+    config = make_config(hidden=(64,), epochs=50, subset=20000, batch_size=64)
+    run = ChildRun(config, "unit", mnist_root, tmp_path)
+    events = []
+    for event in run.events():
+        events.append(event)
+        if isinstance(event, BatchProgress) and len(events) == 2:
+            run.close()  # what the app's exit does to the child's stdin
+    assert isinstance(events[0], RunStarted)
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"
+    assert events[-1].epochs_done < 50
+    (run_dir,) = tmp_path.glob("*-unit")
+    assert (run_dir / "last.pt").is_file() and (run_dir / "metrics.jsonl").is_file()

@@ -166,9 +166,9 @@ def test_pause_and_resume_from_keys(mnist_root, tmp_path):
             training = app.screen
             await wait_until(pilot, lambda: training.state == "running")
             await pilot.press("space")
-            assert app.control.paused and "paused" in plain(training.query_one("#status", Static))
+            assert training.control.paused and "paused" in plain(training.query_one("#status", Static))
             await pilot.press("space")
-            assert not app.control.paused
+            assert not training.control.paused
             await pilot.press("s")
             await wait_until(pilot, lambda: training.result is not None)
             assert training.result.status == "stopped"
@@ -177,27 +177,24 @@ def test_pause_and_resume_from_keys(mnist_root, tmp_path):
 
 
 def test_missing_data_fails_in_app_and_app_keeps_running(tmp_path):
-    async def scenario() -> None:
-        app = create_app("tiny", data_dir=tmp_path / "nowhere", runs_root=tmp_path)
-        # No network in tests: make torchvision's download fail as it would offline.
-        import torchvision.datasets.mnist as tvm
+    # A damaged data file is refused before any download is tried, so this needs no network.
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 100)
 
-        original = tvm.MNIST.download
-        tvm.MNIST.download = lambda self: (_ for _ in ()).throw(RuntimeError("offline"))
-        try:
-            async with app.run_test(size=(120, 40)) as pilot:
-                await pilot.press("ctrl+r")
-                await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
-                training = app.screen
-                await wait_until(pilot, lambda: training.result is not None)
-                assert training.state == "failed"
-                status = plain(training.query_one("#status", Static))
-                assert "train-images-idx3-ubyte" in status
-                await pilot.press("n")
-                await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
-                assert app.is_running
-        finally:
-            tvm.MNIST.download = original
+    async def scenario() -> None:
+        app = create_app("tiny", data_dir=tmp_path / "data", runs_root=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            training = app.screen
+            await wait_until(pilot, lambda: training.result is not None)
+            assert training.state == "failed"
+            status = plain(training.query_one("#status", Static))
+            assert "train-images-idx3-ubyte" in status and "damaged" in status
+            await pilot.press("n")
+            await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
+            assert app.is_running
 
     asyncio.run(scenario())
 

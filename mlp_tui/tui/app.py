@@ -9,9 +9,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from ..child import ChildRun
 from ..config import Preset, RunConfig, list_presets
-from ..engine import Control, Trainer
-from ..events import Event, RunFailed
+from ..events import Event
 from .dialogs import ConfirmDialog
 from .screens.setup import SetupScreen
 from .screens.training import TrainingScreen
@@ -37,7 +37,7 @@ class MlpApp(App):
         super().__init__()
         self.presets, self.preset, self.config = presets, preset, config
         self.autostart, self.data_dir, self.runs_root = autostart, data_dir, runs_root
-        self.control = Control()
+        self.control: ChildRun | None = None
         self.training: TrainingScreen | None = None
         self.quitting = False
         self.device_label = _device_label()
@@ -50,34 +50,18 @@ class MlpApp(App):
 
     # -- runs -------------------------------------------------------------------------------
     def start_run(self, config: RunConfig, preset: str) -> None:
-        self.control = Control()
-        self.training = TrainingScreen(config, preset)
+        self.control = ChildRun(config, preset, self.data_dir, self.runs_root)
+        self.training = TrainingScreen(config, preset, self.control)
         self.push_screen(self.training)
 
-    def run_training(self, config: RunConfig, preset: str, post: Callable[[Event], None]) -> None:
-        """Called on the worker thread: prepare data and run directory, then train."""
-        from ..runner import open_store, prepare
-
+    @staticmethod
+    def relay_events(run: ChildRun, post: Callable[[Event], None]) -> None:
+        """Called on the screen's worker thread: relay the training process's events."""
         try:
-            prepared = prepare(config, self.data_dir)
-        except RuntimeError as exc:  # DataError, DeviceError: a message, not a crash
-            post(RunFailed(reason="data" if type(exc).__name__ == "DataError" else "error", message=str(exc)))
-            return
-        store = open_store(config, preset, None, self.runs_root)
-        try:
-            trainer = Trainer(
-                config,
-                prepared.data,
-                prepared.device,
-                emit=post,
-                control=self.control,
-                store=store,
-                preset=preset,
-                device_label=prepared.device_label,
-            )
-            trainer.run()
+            for event in run.events():
+                post(event)
         finally:
-            store.close()
+            run.close()
 
     def training_ended(self, screen: TrainingScreen) -> None:
         if self.quitting:
@@ -91,7 +75,7 @@ class MlpApp(App):
         def go_back(confirmed: bool | None = True) -> None:
             if not confirmed:
                 return
-            if self.run_in_progress:
+            if self.run_in_progress and self.control is not None:
                 self.control.stop("stopped")
             self.training = None
             self.pop_screen()
@@ -123,7 +107,8 @@ class MlpApp(App):
         def answer(confirmed: bool | None) -> None:
             if confirmed:
                 self.quitting = True
-                self.control.stop("stopped")  # the engine saves its last checkpoint, then we exit
+                if self.control is not None:
+                    self.control.stop("stopped")  # the engine saves its last checkpoint, then we exit
                 if self.training is not None:
                     self.training.state = "stopping"
                     self.training.update_status()

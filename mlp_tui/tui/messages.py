@@ -10,10 +10,9 @@ from ..events import BatchProgress, Event
 class EngineEvent(Message):
     """One engine event, posted from the worker thread (post_message is thread-safe)."""
 
-    def __init__(self, event: Event, run_id: int) -> None:
+    def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
-        self.run_id = run_id
 
     def can_replace(self, message: Message) -> bool:
         # A burst of progress collapses into the latest one; every other event is kept.

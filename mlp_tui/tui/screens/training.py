@@ -9,7 +9,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -46,8 +45,9 @@ class TrainingScreen(SizedScreen):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, config: RunConfig, preset: str) -> None:
+    def __init__(self, config: RunConfig, preset: str, control) -> None:
         super().__init__()
+        self.control = control  # pause/resume/stop/paused: the training process's handle
         self.config, self.preset = config, preset
         self.state = "starting"  # starting | running | paused | stopping | finished | failed
         self.started_at = time.monotonic()
@@ -58,7 +58,6 @@ class TrainingScreen(SizedScreen):
         self.device = "…"
         self.run_dir = ""
         self.result: RunFinished | RunFailed | None = None
-        self.run_id = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="top"):
@@ -93,18 +92,13 @@ class TrainingScreen(SizedScreen):
         self.query_one("#model-summary", Static).update(f"Preparing {self.config.architecture} …")
         self.set_interval(1.0, self.update_status)
         self.update_status()
-        self.start_training()
+        self.follow_training()
 
     # -- the worker -----------------------------------------------------------------------
-    def start_training(self) -> None:
-        self.run_id += 1
-        self.train(self.run_id)
-
-    @work(thread=True, exit_on_error=False, group="training", exclusive=False)
-    def train(self, run_id: int) -> None:
-        """Runs the engine on a thread; every event comes back to the UI as a message."""
-        post = lambda event: self.post_message(EngineEvent(event, run_id))  # noqa: E731
-        self.app.run_training(self.config, self.preset, post)
+    @work(thread=True, exit_on_error=False, group="training")
+    def follow_training(self) -> None:
+        """Reads the training process's events on a thread; each reaches the UI as a message."""
+        self.app.relay_events(self.control, lambda event: self.post_message(EngineEvent(event)))
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -129,7 +123,7 @@ class TrainingScreen(SizedScreen):
             self.show_failure(event)
 
     def show_start(self, event: RunStarted) -> None:
-        self.state = "paused" if self.app.control.paused else "running"
+        self.state = "paused" if self.control.paused else "running"
         self.device, self.run_dir = event.device, event.run_dir or ""
         self.epoch = event.start_epoch
         cfg = self.config
@@ -226,7 +220,7 @@ class TrainingScreen(SizedScreen):
 
     # -- actions --------------------------------------------------------------------------------
     def action_toggle_pause(self) -> None:
-        control = self.app.control
+        control = self.control
         if not self.running or self.state == "stopping":
             return
         if control.paused:
@@ -239,7 +233,7 @@ class TrainingScreen(SizedScreen):
 
     def action_stop(self) -> None:
         if self.running:
-            self.app.control.stop("stopped")
+            self.control.stop("stopped")
             self.state = "stopping"
             self.update_status()
 

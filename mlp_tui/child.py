@@ -1,0 +1,167 @@
+"""Runs one training job in its own process and streams its events as JSON lines.
+
+The app trains through this rather than in a thread of its own process: PyTorch's CPU kernels
+run about a third slower when driven from a non-main thread on a small machine (measured in
+benchmarks/tui_vs_headless.py), and a separate process also keeps a crash in native code from
+taking the UI down. The protocol is the one metrics.jsonl already uses:
+
+- parent -> child, stdin: one JSON job line, then commands: "pause", "resume", "stop".
+  End of stdin (the parent went away) stops the run the same way, so it is saved.
+- child -> parent, stdout: one `Event.to_dict()` JSON line per event.
+
+    python -m mlp_tui.child
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from .config import RunConfig, build_config
+from .events import Event, RunFailed, from_dict
+
+# Progress events a second the app gets. Every wake-up of the UI process costs the training
+# process more than its share of CPU on a small machine (its thread team waits at barriers
+# for a descheduled thread), so the bar moves 4 times a second rather than 10.
+PROGRESS_INTERVAL = 0.25
+
+
+def job_line(config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path) -> str:
+    return json.dumps(
+        {"config": config.to_dict(), "preset": preset, "data_dir": str(data_dir) if data_dir else None,
+         "runs_root": str(runs_root)}
+    )  # fmt: skip
+
+
+def _listen(control, stream) -> None:
+    for line in stream:
+        command = line.strip()
+        if command == "pause":
+            control.pause()
+        elif command == "resume":
+            control.resume()
+        elif command == "stop":
+            control.stop("stopped")
+    control.stop("stopped")  # parent gone: finish the batch, save, end
+
+
+def main() -> int:
+    # Events get the real stdout; anything else that prints (torchvision's downloader) goes to
+    # stderr so it cannot corrupt the event stream.
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def emit(event: Event) -> None:
+        events.write(json.dumps(event.to_dict()) + "\n")
+        events.flush()
+
+    job = json.loads(sys.stdin.readline())
+    config = build_config(job["config"])
+
+    from .engine import Control, Trainer
+    from .runner import STOP_SIGNALS, open_store, prepare
+
+    control = Control()
+    threading.Thread(target=_listen, args=(control, sys.stdin), daemon=True).start()
+    # The parent owns the keyboard: a Ctrl-C there must not kill this run unsaved. A hang-up
+    # (the SSH session dropped) or a polite kill stops it cleanly, like in a headless run.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig, reason in STOP_SIGNALS.items():
+        if sig != signal.SIGINT:
+            signal.signal(sig, lambda signum, frame, reason=reason: control.stop(reason))
+    try:
+        prepared = prepare(config, job["data_dir"])
+    except RuntimeError as exc:  # DataError, DeviceError
+        emit(RunFailed(reason="data" if type(exc).__name__ == "DataError" else "error", message=str(exc)))
+        return 2
+    store = open_store(config, job["preset"], None, Path(job["runs_root"]))
+    try:
+        Trainer(
+            config, prepared.data, prepared.device, emit=emit, control=control, store=store,
+            preset=job["preset"], device_label=prepared.device_label,
+            progress_interval=PROGRESS_INTERVAL,
+        ).run()  # fmt: skip
+    finally:
+        store.close()
+    return 0
+
+
+class ChildRun:
+    """The parent's handle on a training child: start it, read its events, send commands.
+
+    Offers the same pause/resume/stop/paused surface as engine.Control, so a view can use
+    either."""
+
+    def __init__(self, config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlp_tui.child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._paused = False
+        self._lock = threading.Lock()
+        self._stderr: list[str] = []
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._send(job_line(config, preset, data_dir, runs_root))
+
+    def _drain_stderr(self) -> None:
+        for line in self.process.stderr:
+            self._stderr = (self._stderr + [line.rstrip()])[-30:]
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            try:
+                self.process.stdin.write(line + "\n")
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # the child has ended; nothing left to control
+
+    def pause(self) -> None:
+        self._paused = True
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._paused = False
+        self._send("resume")
+
+    def stop(self, reason: str = "stopped") -> None:
+        self._paused = False
+        self._send("stop")
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def events(self) -> Iterator[Event]:
+        """Events as the child emits them; a final RunFailed if it died without a last word."""
+        last = None
+        for line in self.process.stdout:
+            try:
+                last = from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+            yield last
+        code = self.process.wait()
+        if last is None or last.kind not in ("run_finished", "run_failed"):
+            tail = "\n".join(self._stderr[-5:]) or "no output"
+            yield RunFailed(reason="error", message=f"the training process ended unexpectedly (exit {code}): {tail}")
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
