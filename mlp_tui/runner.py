@@ -16,7 +16,6 @@ from .engine import Control, Trainer
 from .events import Event, RunFailed, RunFinished
 from .headless import make_printer
 from .model import device_name, pick_device
-from .report import final_report
 from .runs import RunStore, new_run_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -43,9 +42,11 @@ def prepare(config: RunConfig, data_dir: str | Path | None) -> Prepared:
     return Prepared(device, device_name(device), data)
 
 
-def open_store(config: RunConfig, preset: str, run_dir: Path | None, runs_root: Path) -> RunStore:
+def open_store(
+    config: RunConfig, preset: str, run_dir: Path | None, runs_root: Path, reproduce: str | None = None
+) -> RunStore:
     path = Path(run_dir) if run_dir is not None else new_run_dir(preset, runs_root)
-    store = RunStore(path)
+    store = RunStore(path, reproduce)
     store.write_config(config, preset)
     return store
 
@@ -68,7 +69,7 @@ def run_headless(
     reproduce: str,
 ) -> int:
     prepared = prepare(config, data_dir)
-    store = open_store(config, preset, run_dir, runs_root)
+    store = open_store(config, preset, run_dir, runs_root, reproduce)
     printer = make_printer(reproduce=reproduce)
     control = Control()
     received: list[int] = []
@@ -97,8 +98,5 @@ def run_headless(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         printer.close()
-    if isinstance(result, RunFinished):
-        report = final_report(result, printer.test, width=100)
-        store.write_report(report + f"\nReproduce with: {reproduce}\n")
     store.close()
     return exit_code(result, 128 + received[0] if received else None)

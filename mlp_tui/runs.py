@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shlex
 import re
 import tempfile
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig, to_toml
-from .events import BatchProgress, Event
+from .events import BatchProgress, Evaluation, Event, RunFinished
+from .report import final_report
 
 CHECKPOINT_FORMAT = "mlp-tui-checkpoint-1"
 PROGRESS_EVERY_S = 2.0  # metrics.jsonl keeps batch progress at most this often
@@ -117,8 +119,11 @@ class RunStore:
     """Writes one run's directory. Every event goes to metrics.jsonl as one JSON line, flushed
     as written so `watch` sees it; batch progress is thinned."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, reproduce: str | None = None):
         self.path = Path(path)
+        # The command printed at the end of report.txt; by default, rerun this run's config.
+        self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.path / 'config.toml'))} --headless"
+        self._test: Evaluation | None = None
         self.path.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
         self._last_progress = 0.0
@@ -141,10 +146,15 @@ class RunStore:
             if now - self._last_progress < PROGRESS_EVERY_S and event.batch != event.batches:
                 return
             self._last_progress = now
+        if isinstance(event, Evaluation) and event.split == "test":
+            self._test = event
         record = event.to_dict()
         record["t"] = round(time.time(), 3)
         self._metrics.write(json.dumps(record, allow_nan=True) + "\n")
         self._metrics.flush()
+        if isinstance(event, RunFinished):
+            report = final_report(event, self._test, width=100)
+            self.write_report(f"{report}\nReproduce with: {self.reproduce}\n")
 
     def write_report(self, text: str) -> None:
         atomic_write_bytes(self.path / "report.txt", text.encode("utf-8"))

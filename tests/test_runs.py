@@ -198,7 +198,7 @@ def test_read_events_skips_a_half_written_last_line(tmp_path):
 def test_checkpoints_in_the_run_dir_are_loadable(finished_run):
     _, run_dir, _, _, _ = finished_run
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["best.pt", "config.toml", "last.pt", "metrics.jsonl"]
+    assert names == ["best.pt", "config.toml", "last.pt", "metrics.jsonl", "report.txt"]
     for name in ("best.pt", "last.pt"):
         assert load_checkpoint(run_dir / name)["model"]
 
@@ -209,3 +209,11 @@ def test_new_run_dirs_never_collide(tmp_path):
     odd = new_run_dir("../my preset", tmp_path)
     assert first != second and first.is_dir() and second.is_dir()
     assert odd.parent == tmp_path and "/" not in odd.name and " " not in odd.name
+
+
+def test_report_is_written_with_the_test_results_and_how_to_rerun(finished_run):
+    result, run_dir, _, _, _ = finished_run
+    report = (run_dir / "report.txt").read_text()
+    assert f"test accuracy {result.test_accuracy * 100:.2f} %" in report
+    assert "Per-class test accuracy" in report and report.count("/") >= 10
+    assert f"--preset {run_dir / 'config.toml'} --headless" in report

@@ -91,6 +91,7 @@ class SetupScreen(SizedScreen):
         presets = self.query_one("#presets", OptionList)
         presets.highlighted = presets.get_option_index(self.preset)
         presets.focus()
+        self.call_after_refresh(presets.scroll_to_highlight, top=True)  # the chosen one in view
         self.refresh_summary()
 
     @on(OptionList.OptionHighlighted, "#presets")

@@ -35,8 +35,8 @@ class TrainingScreen(SizedScreen):
         Binding("space,p", "toggle_pause", "Pause/resume"),
         Binding("s", "stop", "Stop"),
         Binding("n", "new_run", "New run"),
-        Binding("left_square_bracket,left", "mistake(-1)", "Prev digit", key_display="["),
-        Binding("right_square_bracket,right", "mistake(1)", "Next digit", key_display="]"),
+        Binding("left_square_bracket", "mistake(-1)", "Prev digit", key_display="["),
+        Binding("right_square_bracket", "mistake(1)", "Next digit", key_display="]"),
         Binding("1", "tab('charts')", "Charts", show=False),
         Binding("2", "tab('classes')", "Classes", show=False),
         Binding("3", "tab('mistakes')", "Mistakes", show=False),
@@ -183,6 +183,13 @@ class TrainingScreen(SizedScreen):
     def running(self) -> bool:
         return self.state in ("starting", "running", "paused", "stopping")
 
+    def finished_label(self) -> str:
+        status = self.result.status if isinstance(self.result, RunFinished) else "completed"
+        return {
+            "completed": "[green]✔ finished[/]",
+            "early-stopped": "[green]✔ stopped early[/] (no progress)",
+        }.get(status, f"[yellow]■ {status}[/]")
+
     def update_status(self) -> None:
         end = self.ended_at or time.monotonic()
         elapsed = end - self.started_at
@@ -195,7 +202,7 @@ class TrainingScreen(SizedScreen):
             "running": "[green]● training[/]",
             "paused": "[yellow]❚❚ paused[/]",
             "stopping": "[yellow]■ stopping…[/]",
-            "finished": "[green]✔ finished[/]",
+            "finished": self.finished_label(),
             "failed": "[red]✖ failed[/]",
         }[self.state]
         parts = [
@@ -214,7 +221,7 @@ class TrainingScreen(SizedScreen):
         elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
             line2 = (
                 f"[green]test accuracy {self.result.test_accuracy * 100:.2f}%[/] (best epoch "
-                f"{self.result.best_epoch}) · {self.run_dir} · press n for a new run"
+                f"{self.result.best_epoch}) · {self.run_dir} · n: new run"
             )
         self.query_one("#status", Static).update(f"{line1}\n{line2}", layout=False)
 

@@ -93,6 +93,6 @@ class MistakeGallery(Horizontal):
             f"  ({ev.split} set, epoch {ev.epoch}, most confident first)\n",
             ("predicted ", ""), (str(m.predicted), "bold red"), ("  true ", ""), (str(m.true), "bold green"),
             f"  confidence {m.confidence * 100:.1f}%\n",
-            ("[ / ] or ← / → to page\n", "dim"),
+            ("[ and ] page through them\n", "dim"),
         )
         info.update(Group(header, probability_text(m)))
