@@ -212,7 +212,7 @@ def test_new_run_dirs_never_collide(tmp_path):
 
 
 def test_report_is_written_with_the_test_results_and_how_to_rerun(finished_run):
-    result, run_dir, _, _, _ = finished_run
+    _, run_dir, result, _, _ = finished_run
     report = (run_dir / "report.txt").read_text()
     assert f"test accuracy {result.test_accuracy * 100:.2f} %" in report
     assert "Per-class test accuracy" in report and report.count("/") >= 10
