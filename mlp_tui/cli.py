@@ -33,11 +33,12 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 @contextlib.contextmanager
 def user_errors():
     """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
+    from .runinfo import RunNotFound
     from .runs import CheckpointError
 
     try:
         yield
-    except (ConfigError, CheckpointError) as exc:
+    except (ConfigError, CheckpointError, RunNotFound) as exc:
         fail(str(exc))
     except RuntimeError as exc:
         # DataError and DeviceError live in torch-importing modules; match them by name so this

@@ -1,0 +1,158 @@
+"""What state a run directory is in, for `runs`, `watch` and `--resume`, from any process.
+
+A run writes `process.json` (pid, host) when it starts and events to `metrics.jsonl`; a run that
+ended says so in its last event. One that has not ended is running if its process is alive
+(same host), died if not, and stale if nothing was written for a while (another host, or hung).
+Commands for a running run go through the small `control` file, polled by the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runs import atomic_write_bytes, read_events
+
+PROCESS_FILE = "process.json"
+CONTROL_FILE = "control"
+METRICS_FILE = "metrics.jsonl"
+STALE_S = 120.0  # no event for this long and no live process we can see: stale
+COMMANDS = ("pause", "resume", "stop")
+FINAL_EVENTS = ("run_finished", "run_failed")
+
+
+class RunNotFound(LookupError):
+    """No such run directory. Shown without a traceback, exit 2."""
+
+
+def write_process_file(run_dir: Path) -> None:
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    atomic_write_bytes(Path(run_dir) / PROCESS_FILE, json.dumps(info).encode())
+
+
+def read_process_file(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(run_dir) / PROCESS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def write_command(run_dir: Path, command: str) -> None:
+    """Ask a running run to pause, resume or stop (honoured at its next batch boundary)."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
+    atomic_write_bytes(Path(run_dir) / CONTROL_FILE, f"{command}\n".encode())
+
+
+def read_command(run_dir: Path) -> str | None:
+    try:
+        text = (Path(run_dir) / CONTROL_FILE).read_text().strip()
+    except OSError:
+        return None
+    return text if text in COMMANDS else None
+
+
+def run_status(run_dir: Path, records: list[dict] | None = None, now: float | None = None) -> str:
+    """running | paused | stale | died | failed | empty, or the final status of an ended run
+    (completed, early-stopped, stopped, interrupted, terminated, hung up)."""
+    run_dir = Path(run_dir)
+    if records is None:
+        path = run_dir / METRICS_FILE
+        records = read_events(path) if path.is_file() else []
+    if not records:
+        return "empty"
+    last = records[-1]
+    if last.get("event") == "run_finished":
+        return last.get("status", "completed")
+    if last.get("event") == "run_failed":
+        return "failed"
+    now = time.time() if now is None else now
+    process = read_process_file(run_dir)
+    if process and process.get("host") == socket.gethostname():
+        if not pid_alive(int(process.get("pid", -1))):
+            return "died"
+        return "paused" if read_command(run_dir) == "pause" else "running"
+    written = last.get("t")
+    if written is None or now - float(written) > STALE_S:
+        return "stale"
+    return "running"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: Path
+    preset: str
+    status: str
+    epochs_done: int
+    epochs: int
+    best_val_accuracy: float | None
+    test_accuracy: float | None
+    started: float | None
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+
+def summarize(run_dir: Path) -> RunSummary:
+    run_dir = Path(run_dir)
+    path = run_dir / METRICS_FILE
+    records = read_events(path) if path.is_file() else []
+    start = next((r for r in records if r.get("event") == "run_started"), {})
+    epochs = [r for r in records if r.get("event") == "epoch_end"]
+    vals = [r["val_accuracy"] for r in epochs if r.get("val_accuracy") is not None]
+    finished = next((r for r in reversed(records) if r.get("event") == "run_finished"), {})
+    config = start.get("config", {})
+    return RunSummary(
+        path=run_dir,
+        preset=start.get("preset", "?"),
+        status=run_status(run_dir, records),
+        epochs_done=max((r["epoch"] for r in epochs), default=0),
+        epochs=int(config.get("epochs", 0)),
+        best_val_accuracy=max(vals) if vals else None,
+        test_accuracy=finished.get("test_accuracy"),
+        started=start.get("time") or (records[0].get("t") if records else None),
+    )
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run directories under root (those holding metrics.jsonl or config.toml), newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if p.is_dir() and ((p / METRICS_FILE).exists() or (p / "config.toml").exists())]
+    return sorted(runs, key=lambda p: (p / METRICS_FILE).stat().st_mtime if (p / METRICS_FILE).exists() else 0.0,
+                  reverse=True)  # fmt: skip
+
+
+def _started(run_dir: Path) -> float:
+    config = run_dir / "config.toml"  # written once, when the run starts
+    return (config if config.exists() else run_dir).stat().st_mtime
+
+
+def resolve_run(name: str, root: Path) -> Path:
+    """A run directory from a path, a directory name under root, or `latest`."""
+    if name == "latest":
+        runs = sorted(find_runs(root), key=_started, reverse=True)
+        if not runs:
+            raise RunNotFound(f"no runs under {root}; start one with `mlp-tui run --headless`")
+        return runs[0]
+    for candidate in (Path(name).expanduser(), Path(root) / name):
+        if candidate.is_dir() and ((candidate / METRICS_FILE).exists() or (candidate / "config.toml").exists()):
+            return candidate
+    raise RunNotFound(f"no run at '{name}' (looked for a run directory there and under {root}); "
+                      "`mlp-tui runs` lists them")  # fmt: skip
