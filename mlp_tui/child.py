@@ -32,10 +32,10 @@ from .events import Event, RunFailed, from_dict
 PROGRESS_INTERVAL = 0.25
 
 
-def job_line(config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path) -> str:
+def job_line(config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path, resume: Path | None) -> str:
     return json.dumps(
         {"config": config.to_dict(), "preset": preset, "data_dir": str(data_dir) if data_dir else None,
-         "runs_root": str(runs_root)}
+         "runs_root": str(runs_root), "resume": str(resume) if resume else None}
     )  # fmt: skip
 
 
@@ -65,8 +65,9 @@ def main() -> int:
     job = json.loads(sys.stdin.readline())
     config = build_config(job["config"])
 
-    from .engine import Control, Trainer
-    from .runner import STOP_SIGNALS, open_store, prepare
+    from .engine import Control
+    from .runner import STOP_SIGNALS, load_resume, make_trainer, open_store, prepare
+    from .runs import RunStore
 
     control = Control()
     threading.Thread(target=_listen, args=(control, sys.stdin), daemon=True).start()
@@ -76,18 +77,22 @@ def main() -> int:
     for sig, reason in STOP_SIGNALS.items():
         if sig != signal.SIGINT:
             signal.signal(sig, lambda signum, frame, reason=reason: control.stop(reason))
+    resume = None
     try:
+        if job.get("resume"):
+            resume = load_resume(Path(job["resume"]), config.device)
         prepared = prepare(config, job["data_dir"])
-    except RuntimeError as exc:  # DataError, DeviceError
+    except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
         emit(RunFailed(reason="data" if type(exc).__name__ == "DataError" else "error", message=str(exc)))
         return 2
-    store = open_store(config, job["preset"], None, Path(job["runs_root"]))
+    if resume is not None:
+        store = RunStore(resume.run_dir)
+    else:
+        store = open_store(config, job["preset"], None, Path(job["runs_root"]))
     try:
-        Trainer(
-            config, prepared.data, prepared.device, emit=emit, control=control, store=store,
-            preset=job["preset"], device_label=prepared.device_label,
-            progress_interval=PROGRESS_INTERVAL,
-        ).run()  # fmt: skip
+        make_trainer(
+            config, job["preset"], prepared, store, emit, resume, control, progress_interval=PROGRESS_INTERVAL
+        ).run()
     finally:
         store.close()
     return 0
@@ -99,7 +104,9 @@ class ChildRun:
     Offers the same pause/resume/stop/paused surface as engine.Control, so a view can use
     either."""
 
-    def __init__(self, config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path) -> None:
+    def __init__(
+        self, config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path, resume: Path | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlp_tui.child"],
             stdin=subprocess.PIPE,
@@ -112,7 +119,7 @@ class ChildRun:
         self._lock = threading.Lock()
         self._stderr: list[str] = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        self._send(job_line(config, preset, data_dir, runs_root))
+        self._send(job_line(config, preset, data_dir, runs_root, resume))
 
     def _drain_stderr(self) -> None:
         for line in self.process.stderr:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from .config import ConfigError, build_config, list_presets, override_flags, resolve_preset
+from .config import ConfigError, build_config, cli_flag, list_presets, override_flags, resolve_preset
 
 app = typer.Typer(
     add_completion=False,
@@ -129,6 +129,9 @@ def run(
     ),
     run_dir: Optional[Path] = typer.Option(None, help="Directory for this run (default: runs/<time>-<preset>)."),
     runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder for new run directories."),
+    resume: Optional[str] = typer.Option(
+        None, help="Continue a stopped, interrupted or killed run: its directory, its name under --runs, or 'latest'."
+    ),
 ) -> None:
     """Train a model. With --headless, print progress instead of opening the app."""
     values = _overrides(
@@ -138,6 +141,13 @@ def run(
         val_split=val_split, patience=patience, seed=seed, device=device, subset=subset,
     )  # fmt: skip
     with user_errors():
+        if resume is not None:
+            values.pop("device", None)
+            if values or run_dir is not None:
+                flags = " ".join(cli_flag(k) for k in values) or "--run-dir"
+                fail(f"--resume continues a run exactly as it was configured; drop {flags}")
+            code = _resume(resume, headless, device=device, data_dir=data_dir, runs_root=runs_root)
+            raise typer.Exit(code)
         chosen = resolve_preset(preset)
         config = build_config(values, source="command line", base=chosen.config)
         if run_dir is not None:
@@ -157,6 +167,203 @@ def run(
             config, chosen.name, data_dir=data_dir, run_dir=run_dir, runs_root=runs_root, reproduce=reproduce
         )
     raise typer.Exit(code)
+
+
+@app.command()
+def watch(
+    run: str = typer.Argument("latest", help="A run directory, its name under --runs, or 'latest'."),
+    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
+) -> None:
+    """Watch a run, e.g. one started with --headless on this server: replay its epochs so far,
+    then follow it live. Pause, resume and stop it from here; quitting leaves it running."""
+    from .config import load_preset_file
+    from .runinfo import resolve_run, summarize
+
+    with user_errors():
+        run_dir = resolve_run(run, runs_root)
+        config_file = run_dir / "config.toml"
+        config = load_preset_file(config_file).config
+        from .tui.app import create_app
+
+        create_app(summarize(run_dir).preset, config, runs_root=runs_root, watch=run_dir).run()
+
+
+def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> int:
+    from .runinfo import resolve_run
+    from .runner import load_resume, run_headless
+
+    run_dir = resolve_run(name, runs_root)
+    resumed = load_resume(run_dir, device)
+    if not headless:
+        from .tui.app import create_app
+
+        create_app(resumed.preset, resumed.config, autostart=True, data_dir=data_dir, runs_root=runs_root,
+                   resume=run_dir).run()  # fmt: skip
+        return EXIT_OK
+    reproduce = shlex.join(["mlp-tui", "run", "--preset", str(run_dir / "config.toml"), "--headless"])
+    return run_headless(resumed.config, resumed.preset, data_dir=data_dir, run_dir=run_dir, runs_root=runs_root,
+                        reproduce=reproduce, resume=resumed)  # fmt: skip
+
+
+# -- runs, eval, predict: look into saved runs (non-CLI logic in runinfo, evaluate, digit_input) --
+
+
+def _run_rows(root: Path) -> list[tuple[str, ...]]:
+    """One row of text per run under root, newest (by start time) first."""
+    import time
+
+    from .runinfo import RunSummary, find_runs, summarize
+
+    summaries = []
+    for path in find_runs(root):
+        try:
+            summaries.append(summarize(path))
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged metrics.jsonl: still listed
+            summaries.append(RunSummary(path=path, preset="?", status="unreadable", epochs_done=0, epochs=0,
+                                        best_val_accuracy=None, test_accuracy=None, started=None))  # fmt: skip
+    summaries.sort(key=lambda s: s.started or 0.0, reverse=True)  # stable: find_runs' order for ties
+
+    def acc(x: Optional[float]) -> str:
+        return "-" if x is None else f"{x * 100:.2f} %"
+
+    return [
+        (
+            s.id,
+            s.preset,
+            s.status,
+            f"{s.epochs_done}/{s.epochs}" if s.epochs else str(s.epochs_done),
+            acc(s.best_val_accuracy),
+            acc(s.test_accuracy),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-",
+        )
+        for s in summaries
+    ]
+
+
+RUNS_HEADERS = ("id", "preset", "status", "epochs", "best val", "test", "started")
+_RUNS_RIGHT = {3, 4, 5}  # columns aligned right: numbers
+_STATUS_STYLE = {"completed": "green", "early-stopped": "green", "running": "cyan", "paused": "yellow",
+                 "stale": "yellow", "died": "red", "failed": "red", "unreadable": "red"}  # fmt: skip
+
+
+def _print_runs_plain(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(RUNS_HEADERS)]
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if i in _RUNS_RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    typer.echo(line(RUNS_HEADERS).rstrip())
+    for row in rows:
+        typer.echo(line(row).rstrip())
+
+
+def _print_runs_rich(rows: list[tuple[str, ...]], root: Path) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text  # cells as Text: a "[" in a run's name is not markup
+
+    # One space between columns: the usual row (a 20-character id, a time) fits 80 columns.
+    table = Table(title=Text(f"Runs in {root}"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=0)  # fmt: skip
+    for i, header in enumerate(RUNS_HEADERS):
+        # Only the id may fold onto a second line when the terminal is narrow; the rest stay whole.
+        table.add_column(header, justify="right" if i in _RUNS_RIGHT else "left", no_wrap=i != 0, overflow="fold")
+    for row in rows:
+        cells = [Text(cell) for cell in row]
+        cells[2].stylize(_STATUS_STYLE.get(row[2], ""))
+        table.add_row(*cells)
+    Console().print(table)
+
+
+@app.command("runs")
+def list_runs(
+    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
+) -> None:
+    """List the runs, newest first: status, epochs, best validation and test accuracy."""
+    rows = _run_rows(runs_root)
+    if not rows:
+        typer.echo(f"No runs in {runs_root} yet. Start one with `mlp-tui run --headless` (or just `mlp-tui`).")
+        return
+    if sys.stdout.isatty():
+        _print_runs_rich(rows, runs_root)
+    else:
+        _print_runs_plain(rows)
+
+
+RUN_ARGUMENT_HELP = "A run directory, its name under --runs, or `latest`."
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (default: auto)."
+
+
+@app.command("eval")
+def eval_run(
+    run_name: str = typer.Argument(..., metavar="RUN", help=RUN_ARGUMENT_HELP),
+    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
+    data_dir: Optional[Path] = typer.Option(
+        None, help="Folder holding MNIST/raw (default: $MLP_TUI_DATA, else the user cache)."
+    ),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+) -> None:
+    """Test a run's best weights (best.pt) on the MNIST test set and print the report."""
+    import shutil
+
+    with user_errors():
+        from .runinfo import resolve_run
+
+        run_dir = resolve_run(run_name, runs_root)
+        from .evaluate import eval_report, evaluate_run, load_run
+        from .render import wants_ascii
+
+        loaded = load_run(run_dir, device)
+        finished, test = evaluate_run(loaded, data_dir)
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    typer.echo(eval_report(loaded, finished, test, width=width, ascii=wants_ascii()).rstrip())
+
+
+@app.command("predict")
+def predict_digit(
+    run_name: str = typer.Argument(..., metavar="RUN", help=RUN_ARGUMENT_HELP),
+    image: Path = typer.Argument(
+        ..., metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
+    ),
+    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+) -> None:
+    """Read a handwritten digit from a picture with a run's best weights."""
+    with user_errors():
+        from .digit_input import ImageError, load_digit
+        from .runinfo import resolve_run
+
+        run_dir = resolve_run(run_name, runs_root)
+        try:
+            digit = load_digit(image)
+        except ImageError as exc:
+            fail(str(exc))
+        from .evaluate import load_run, predict
+        from .render import digit_lines, probability_lines, wants_ascii
+
+        loaded = load_run(run_dir, device)
+        probs = predict(loaded, digit.pixels)
+    ascii = wants_ascii()
+    art, bars = digit_lines(digit.pixels, ascii), probability_lines(probs, ascii=ascii)
+    while art and not art[0].strip():  # the digit sits in a 20x20 box: drop the blank margin
+        art.pop(0)
+    while art and not art[-1].strip():
+        art.pop()
+    height = max(len(art), len(bars))
+    art_top, bars_top = (height - len(art)) // 2, (height - len(bars)) // 2
+    typer.echo(loaded.header())
+    if loaded.note:
+        typer.echo(loaded.note)
+    typer.echo(f"input {image}: {digit.describe()}")
+    typer.echo()
+    for i in range(height):
+        left = art[i - art_top] if 0 <= i - art_top < len(art) else ""
+        right = bars[i - bars_top] if 0 <= i - bars_top < len(bars) else ""
+        typer.echo(f"{left:<28}    {right}".rstrip())
+    best = max(range(len(probs)), key=probs.__getitem__)
+    typer.echo()
+    typer.echo(f"prediction: {best} ({probs[best] * 100:.1f} %)")
 
 
 def _check_run_dir(path: Path) -> None:

@@ -28,13 +28,45 @@ N_MISCLASSIFIED = 48
 
 
 class Control:
-    """Thread-safe commands from a view to the loop, honoured at batch boundaries."""
+    """Thread-safe commands from a view to the loop, honoured at batch boundaries.
 
-    def __init__(self) -> None:
+    `commands`, if given, is polled at most every POLL_S seconds for "pause", "resume" or
+    "stop" (e.g. read from a run directory's control file by another process)."""
+
+    POLL_S = 0.5
+
+    def __init__(self, commands: Callable[[], str | None] | None = None) -> None:
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
         self.stop_reason = "stopped"
+        self._commands = None
+        self._last_poll = 0.0
+        self._last_command: str | None = None
+        if commands is not None:
+            self.set_commands(commands)
+
+    def set_commands(self, commands: Callable[[], str | None]) -> None:
+        self._commands = commands
+        self._last_command = commands()  # whatever is there already is old news
+
+    def poll(self) -> None:
+        if self._commands is None:
+            return
+        now = time.monotonic()
+        if now - self._last_poll < self.POLL_S:
+            return
+        self._last_poll = now
+        command = self._commands()
+        if command == self._last_command:
+            return
+        self._last_command = command
+        if command == "pause":
+            self.pause()
+        elif command == "resume":
+            self.resume()
+        elif command == "stop":
+            self.stop("stopped")
 
     def pause(self) -> None:
         self._running.clear()
@@ -58,11 +90,12 @@ class Control:
 
     def wait_if_paused(self) -> float:
         """Block while paused; return the seconds spent waiting."""
+        self.poll()
         if self._running.is_set():
             return 0.0
         start = time.perf_counter()
         while not self._running.wait(0.1):
-            pass
+            self.poll()
         return time.perf_counter() - start
 
 
@@ -174,6 +207,8 @@ class Trainer:
         self.best_val_accuracy: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.since_best = 0
+        self._resume_from: dict | None = None  # mid-epoch state from a partial checkpoint
+        self._epoch_state: dict = {}
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -251,6 +286,10 @@ class Trainer:
         epoch = self.epoch + 1
         model.train()
         n = len(data.train_x)
+        resume, self._resume_from = self._resume_from, None
+        if resume is not None:  # the shuffle of the interrupted epoch, replayed
+            self.generator.set_state(resume["epoch_generator_state"])
+        generator_state = self.generator.get_state()
         perm = torch.randperm(n, generator=self.generator, device=self.device)
         steps = self.steps_per_epoch
         batch_losses = torch.zeros(steps, device=self.device)
@@ -258,8 +297,18 @@ class Trainer:
         correct = torch.zeros((), dtype=torch.long, device=self.device)
         start = last_tick = time.perf_counter()
         paused = 0.0
-        checked = seen = 0
-        for b in range(steps):
+        checked = seen = first = 0
+        if resume is not None:
+            first = checked = resume["batches_done"]
+            seen = resume["seen"]
+            loss_sum += resume["loss_sum"].to(self.device)
+            correct += resume["correct"].to(self.device)
+        seen0 = seen
+        for b in range(first, steps):
+            self._epoch_state = {
+                "epoch_generator_state": generator_state, "batches_done": b, "seen": seen,
+                "loss_sum": loss_sum, "correct": correct,
+            }  # fmt: skip
             paused += self.control.wait_if_paused()
             if self.control.stopped:
                 self._check_finite(batch_losses, checked, b, epoch)
@@ -295,11 +344,11 @@ class Trainer:
                         batches=steps,
                         loss=loss_sum.item() / seen,
                         accuracy=correct.item() / seen,
-                        samples_per_s=seen / elapsed,
+                        samples_per_s=(seen - seen0) / elapsed,
                     )
                 )
         train_seconds = max(time.perf_counter() - start - paused, 1e-9)
-        self._end_epoch(epoch, loss_sum.item() / n, correct.item() / n, train_seconds, n / train_seconds)
+        self._end_epoch(epoch, loss_sum.item() / n, correct.item() / n, train_seconds, (n - seen0) / train_seconds)
         return True
 
     def _check_finite(self, batch_losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
@@ -398,9 +447,35 @@ class Trainer:
             "best_val_accuracy": self.best_val_accuracy,
             "since_best": self.since_best,
             "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
             "rng_generator": self.generator.get_state(),
         }
+        if partial and self._epoch_state:
+            mid = dict(self._epoch_state)
+            mid["loss_sum"], mid["correct"] = mid["loss_sum"].cpu(), mid["correct"].cpu()
+            state["mid_epoch"] = mid
         atomic_save(state, self.store.last_checkpoint)
+
+    def restore(self, checkpoint: dict, best: dict | None = None) -> None:
+        """Continue from a `last.pt` (and `best.pt`): weights, optimizer, schedule, epoch
+        counter, early-stopping state and random streams, so the run goes on as if never
+        interrupted. A checkpoint saved mid-epoch resumes at its next batch."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.scheduler is not None and checkpoint.get("scheduler") is not None:
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.epoch = int(checkpoint["epoch"])
+        self.best_epoch = checkpoint.get("best_epoch")
+        self.best_key = tuple(checkpoint["best_key"]) if checkpoint.get("best_key") else None
+        self.best_val_accuracy = checkpoint.get("best_val_accuracy")
+        self.since_best = int(checkpoint.get("since_best", 0))
+        torch.set_rng_state(checkpoint["rng_cpu"])
+        if self.device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(checkpoint["rng_cuda"], self.device)
+        self.generator.set_state(checkpoint["rng_generator"])
+        self._resume_from = checkpoint.get("mid_epoch") if checkpoint.get("partial_epoch") else None
+        if best is not None:
+            self.best_state = {k: v.to(self.device) for k, v in best["model"].items()}
 
     def _try_save_last(self) -> None:
         try:

@@ -82,13 +82,13 @@ def run_status(run_dir: Path, records: list[dict] | None = None, now: float | No
         return "failed"
     now = time.time() if now is None else now
     process = read_process_file(run_dir)
-    if process and process.get("host") == socket.gethostname():
-        if not pid_alive(int(process.get("pid", -1))):
-            return "died"
-        return "paused" if read_command(run_dir) == "pause" else "running"
+    if process and process.get("host") == socket.gethostname() and not pid_alive(int(process.get("pid", -1))):
+        return "died"
+    if read_command(run_dir) == "pause":
+        return "paused"
     written = last.get("t")
     if written is None or now - float(written) > STALE_S:
-        return "stale"
+        return "stale"  # alive but silent (hung?), or on another host we cannot look at
     return "running"
 
 

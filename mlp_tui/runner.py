@@ -10,13 +10,14 @@ from pathlib import Path
 
 import torch
 
-from .config import RunConfig
+from .config import CLI_SOURCE, ConfigError, RunConfig, build_config
 from .data import Dataset, load_mnist
 from .engine import Control, Trainer
 from .events import Event, RunFailed, RunFinished
 from .headless import make_printer
 from .model import device_name, pick_device
-from .runs import RunStore, new_run_dir
+from .runinfo import CONTROL_FILE, read_command, read_process_file, run_status, write_process_file
+from .runs import RunStore, load_checkpoint, new_run_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
@@ -51,6 +52,61 @@ def open_store(
     return store
 
 
+@dataclass
+class Resume:
+    """What `--resume` continues from: the run's directory, config and checkpoints."""
+
+    run_dir: Path
+    config: RunConfig
+    preset: str
+    last: dict
+    best: dict | None
+
+
+def load_resume(run_dir: Path, device: str | None = None) -> Resume:
+    """Check that a run can be resumed and load its checkpoints (weights_only)."""
+    status = run_status(run_dir)
+    if status in ("completed", "early-stopped"):
+        raise ConfigError(f"run {run_dir} already finished ({status}); nothing to resume")
+    if status in ("running", "paused"):
+        pid = (read_process_file(run_dir) or {}).get("pid")
+        raise ConfigError(f"run {run_dir} is still running (pid {pid}); watch it with: mlp-tui watch {run_dir}")
+    last_path = Path(run_dir) / "last.pt"
+    if not last_path.is_file():
+        raise ConfigError(f"run {run_dir} has no last.pt (it stopped before its first checkpoint); start it anew")
+    last = load_checkpoint(last_path)
+    best = load_checkpoint(Path(run_dir) / "best.pt") if (Path(run_dir) / "best.pt").is_file() else None
+    config = build_config(last["config"])
+    if device is not None:
+        config = build_config({"device": device}, source=CLI_SOURCE, base=config)
+    return Resume(Path(run_dir), config, str(last.get("preset", "custom")), last, best)
+
+
+def make_trainer(
+    config: RunConfig,
+    preset: str,
+    prepared: Prepared,
+    store: RunStore,
+    emit,
+    resume: Resume | None = None,
+    control: Control | None = None,
+    **options,
+) -> Trainer:
+    """A Trainer wired to its run directory: process file for `runs`/`watch`, commands from
+    the directory's control file, and the checkpoints to continue from when resuming."""
+    write_process_file(store.path)
+    (store.path / CONTROL_FILE).unlink(missing_ok=True)  # an old command is not for this process
+    control = control or Control()
+    control.set_commands(lambda: read_command(store.path))
+    trainer = Trainer(
+        config, prepared.data, prepared.device, emit=emit, control=control, store=store, preset=preset,
+        device_label=prepared.device_label, **options,
+    )  # fmt: skip
+    if resume is not None:
+        trainer.restore(resume.last, resume.best)
+    return trainer
+
+
 def exit_code(result: Event, signal_code: int | None) -> int:
     if isinstance(result, RunFailed):
         return EXIT_USAGE if result.reason == "data" else EXIT_FAILED
@@ -67,9 +123,13 @@ def run_headless(
     run_dir: Path | None,
     runs_root: Path,
     reproduce: str,
+    resume: Resume | None = None,
 ) -> int:
     prepared = prepare(config, data_dir)
-    store = open_store(config, preset, run_dir, runs_root, reproduce)
+    if resume is not None:
+        store = RunStore(resume.run_dir, reproduce)  # appends to the run's metrics.jsonl
+    else:
+        store = open_store(config, preset, run_dir, runs_root, reproduce)
     printer = make_printer(reproduce=reproduce)
     control = Control()
     received: list[int] = []
@@ -83,16 +143,7 @@ def run_headless(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
-        trainer = Trainer(
-            config,
-            prepared.data,
-            prepared.device,
-            emit=printer.handle,
-            control=control,
-            store=store,
-            preset=preset,
-            device_label=prepared.device_label,
-        )
+        trainer = make_trainer(config, preset, prepared, store, printer.handle, resume, control)
         result = trainer.run()
     finally:
         for sig, handler in previous.items():

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from ..child import ChildRun
 from ..config import Preset, RunConfig, list_presets
 from ..events import Event
+from ..follow import RunWatch
 from .dialogs import ConfirmDialog
 from .screens.setup import SetupScreen
 from .screens.training import TrainingScreen
@@ -33,8 +34,12 @@ class MlpApp(App):
         autostart: bool = False,
         data_dir: Path | None = None,
         runs_root: Path = Path("runs"),
+        resume: Path | None = None,
+        watch: Path | None = None,
     ) -> None:
         super().__init__()
+        self.watch = watch  # a run directory to follow instead of training
+        self.resume = resume  # a run directory to continue, with autostart
         self.presets, self.preset, self.config = presets, preset, config
         self.autostart, self.data_dir, self.runs_root = autostart, data_dir, runs_root
         self.control: ChildRun | None = None
@@ -43,6 +48,10 @@ class MlpApp(App):
         self.device_label = _device_label()
 
     def on_mount(self) -> None:
+        if self.watch is not None:
+            self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watch), watching=True)
+            self.push_screen(self.training)
+            return
         self.push_screen(SetupScreen(self.presets, self.preset, self.config))
         if self.autostart:
             config = self.config or next(p.config for p in self.presets if p.name == self.preset)
@@ -50,7 +59,8 @@ class MlpApp(App):
 
     # -- runs -------------------------------------------------------------------------------
     def start_run(self, config: RunConfig, preset: str) -> None:
-        self.control = ChildRun(config, preset, self.data_dir, self.runs_root)
+        self.control = ChildRun(config, preset, self.data_dir, self.runs_root, self.resume)
+        self.resume = None  # only the first run continues an old one
         self.training = TrainingScreen(config, preset, self.control)
         self.push_screen(self.training)
 
@@ -69,7 +79,8 @@ class MlpApp(App):
 
     @property
     def run_in_progress(self) -> bool:
-        return self.training is not None and self.training.running
+        """A run this app owns is going (a watched run is not ours to stop by quitting)."""
+        return self.training is not None and self.training.running and self.watch is None
 
     def new_run(self) -> None:
         def go_back(confirmed: bool | None = True) -> None:
@@ -141,6 +152,8 @@ def create_app(
     data_dir: Path | None = None,
     runs_root: Path = Path("runs"),
     presets: list[Preset] | None = None,
+    resume: Path | None = None,
+    watch: Path | None = None,
 ) -> MlpApp:
     """The one factory for the app, used by the CLI and the tests."""
     return MlpApp(
@@ -150,4 +163,6 @@ def create_app(
         autostart=autostart,
         data_dir=data_dir,
         runs_root=runs_root,
+        resume=resume,
+        watch=watch,
     )

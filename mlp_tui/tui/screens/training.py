@@ -14,6 +14,8 @@ from textual.worker import Worker, WorkerState
 
 from ...config import RunConfig
 from ...events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
+from ...follow import RunStatus
+from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
 from ..widgets.chart import MetricChart
 from ..widgets.class_table import ClassTable
@@ -45,12 +47,13 @@ class TrainingScreen(SizedScreen):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, config: RunConfig, preset: str, control) -> None:
+    def __init__(self, config: RunConfig, preset: str, control, watching: bool = False) -> None:
         super().__init__()
         self.control = control  # pause/resume/stop/paused: the training process's handle
+        self.watching = watching  # following a run another process started (mlp-tui watch)
         self.config, self.preset = config, preset
-        self.state = "starting"  # starting | running | paused | stopping | finished | failed
-        self.started_at = time.monotonic()
+        self.state = "starting"  # starting | running | paused | stopping | finished | failed | stale | died
+        self.started_at = time.time()  # wall clock: a watcher takes the run's own start
         self.ended_at: float | None = None
         self.epoch = 0
         self.epoch_seconds: list[float] = []
@@ -107,9 +110,14 @@ class TrainingScreen(SizedScreen):
             self.show_failure(RunFailed(reason="error", message=str(event.worker.error)))
 
     # -- engine events ----------------------------------------------------------------------
+    def on_unmount(self) -> None:
+        self.control.close()  # ends the event relay; a live child run stops and saves
+
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        if isinstance(event, BatchProgress):
+        if isinstance(event, RunStatus):
+            self.show_run_status(event.status)
+        elif isinstance(event, BatchProgress):
             self.show_progress(event)
         elif isinstance(event, EpochEnd):
             self.show_epoch(event)
@@ -122,7 +130,21 @@ class TrainingScreen(SizedScreen):
         elif isinstance(event, RunFailed):
             self.show_failure(event)
 
+    def show_run_status(self, status: str) -> None:
+        """What the watcher sees of a run's process; a run's own events say more, later."""
+        if status in ("stale", "died"):
+            self.state = status
+        elif status in ("running", "paused") and self.state in ("starting", "stale", "running", "paused"):
+            self.state = status
+        self.update_status()
+
     def show_start(self, event: RunStarted) -> None:
+        # A resumed run starts again in the same directory: its epochs continue the charts.
+        self.result, self.ended_at = None, None
+        if event.time:
+            self.started_at = event.time
+        for chart in self.query(MetricChart):
+            chart.truncate(event.start_epoch)
         self.state = "paused" if self.control.paused else "running"
         self.device, self.run_dir = event.device, event.run_dir or ""
         self.epoch = event.start_epoch
@@ -164,7 +186,7 @@ class TrainingScreen(SizedScreen):
         self.query_one(ConfusionView).show(event)
 
     def show_finished(self, event: RunFinished) -> None:
-        self.result, self.state, self.ended_at = event, "finished", time.monotonic()
+        self.result, self.state, self.ended_at = event, "finished", self.started_at + event.seconds
         test = "" if event.test_accuracy is None else f": test accuracy {event.test_accuracy * 100:.2f}%"
         self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
         self.update_status()
@@ -173,7 +195,7 @@ class TrainingScreen(SizedScreen):
     def show_failure(self, event: RunFailed) -> None:
         if self.result is not None:
             return
-        self.result, self.state, self.ended_at = event, "failed", time.monotonic()
+        self.result, self.state, self.ended_at = event, "failed", time.time()
         self.notify(event.message, title="Run failed", severity="error", timeout=30)
         self.update_status()
         self.app.training_ended(self)
@@ -181,7 +203,7 @@ class TrainingScreen(SizedScreen):
     # -- status line ----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.state in ("starting", "running", "paused", "stopping")
+        return self.state in ("starting", "running", "paused", "stopping", "stale")
 
     def finished_label(self) -> str:
         status = self.result.status if isinstance(self.result, RunFinished) else "completed"
@@ -191,7 +213,7 @@ class TrainingScreen(SizedScreen):
         }.get(status, f"[yellow]■ {status}[/]")
 
     def update_status(self) -> None:
-        end = self.ended_at or time.monotonic()
+        end = self.ended_at or time.time()
         elapsed = end - self.started_at
         total = self.config.epochs
         eta = None
@@ -204,6 +226,8 @@ class TrainingScreen(SizedScreen):
             "stopping": "[yellow]■ stopping…[/]",
             "finished": self.finished_label(),
             "failed": "[red]✖ failed[/]",
+            "stale": "[yellow]⚠ stale: no news for a while[/]",
+            "died": "[red]✖ process gone, run not finished[/]",
         }[self.state]
         parts = [
             f"{state}  [b]{self.preset}[/]",
@@ -216,6 +240,8 @@ class TrainingScreen(SizedScreen):
             parts.pop(1)  # narrow terminal: the model is on the Model tab anyway
         line1 = " · ".join(parts)
         line2 = f"[dim]{self.device}  ·  {self.run_dir or 'run directory: pending'}[/]"
+        if self.state == "died":
+            line2 = f"[red]resume it with: mlp-tui run --resume {self.run_dir} --headless[/]"
         if isinstance(self.result, RunFailed):
             line2 = f"[red]{self.result.message}[/]"
         elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
@@ -239,10 +265,23 @@ class TrainingScreen(SizedScreen):
         self.update_status()
 
     def action_stop(self) -> None:
-        if self.running:
-            self.control.stop("stopped")
-            self.state = "stopping"
-            self.update_status()
+        if not self.running:
+            return
+        if self.watching:
+            question = "Stop the run you are watching? It finishes its batch, saves and ends."
+            self.app.push_screen(ConfirmDialog(question, "Stop run"), lambda yes: yes and self.stop_now())
+        else:
+            self.stop_now()
+
+    def stop_now(self) -> None:
+        self.control.stop("stopped")
+        self.state = "stopping"
+        self.update_status()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "new_run" and self.watching:
+            return False  # a watcher does not start runs; hide the key
+        return True
 
     def action_new_run(self) -> None:
         self.app.new_run()

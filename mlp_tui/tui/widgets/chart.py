@@ -31,6 +31,12 @@ class MetricChart(PlotextPlot):
             points.clear()
         self.replot()
 
+    def truncate(self, last_epoch: int) -> None:
+        """Forget points after `last_epoch` (a resumed run redoes the epoch it lost)."""
+        for name, points in self.series.items():
+            self.series[name] = [(e, v) for e, v in points if e <= last_epoch]
+        self.replot()
+
     def points(self, name: str) -> list[tuple[int, float]]:
         return list(self.series[name])
 

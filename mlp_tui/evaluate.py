@@ -1,0 +1,169 @@
+"""A saved run's model, loaded again: re-test it on MNIST (`mlp-tui eval`) or read one digit
+(`mlp-tui predict`). No UI library here; the command line prints what these return."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import RunConfig, build_config
+from .data import load_mnist, normalize
+from .events import Evaluation, RunFinished
+from .model import build_model, device_name, pick_device, probabilities
+from .report import final_report
+from .runs import CheckpointError, load_checkpoint
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    checkpoint: Path
+    note: str | None  # said to the user, e.g. that last.pt stands in for a missing best.pt
+    config: RunConfig
+    model: torch.nn.Module
+    device: torch.device
+    device_label: str
+    epoch: int  # epochs of training behind these weights
+    val_accuracy: float | None
+    preset: str
+
+    def header(self) -> str:
+        return (
+            f"run {self.run_dir}  checkpoint {self.checkpoint.name} (epoch {self.epoch})  "
+            f"model {self.config.architecture}  device {self.device_label}"
+        )
+
+
+def checkpoint_path(run_dir: Path) -> tuple[Path, str | None]:
+    """best.pt, else last.pt with a note saying so."""
+    run_dir = Path(run_dir)
+    best, last = run_dir / "best.pt", run_dir / "last.pt"
+    if best.is_file():
+        return best, None
+    if last.is_file():
+        return last, f"note: {run_dir} has no best.pt; using last.pt (the weights at the last save)"
+    raise CheckpointError(
+        f"{run_dir}: no checkpoint (best.pt or last.pt); the run ended before its first epoch finished"
+    )
+
+
+def load_run(run_dir: Path, device: str | None = None) -> LoadedRun:
+    """The run's best weights in the model its checkpoint's config describes, in eval mode.
+
+    Raises CheckpointError (missing, damaged, or weights that do not fit the config), ConfigError
+    (a config the checkpoint carries that is not valid), DeviceError."""
+    path, note = checkpoint_path(run_dir)
+    checkpoint = load_checkpoint(path)
+    values = checkpoint.get("config")
+    state = checkpoint.get("model")
+    if not isinstance(values, dict) or not isinstance(state, dict):
+        missing = "config" if not isinstance(values, dict) else "model weights"
+        raise CheckpointError(f"{path}: incomplete checkpoint (it holds no {missing})")
+    config = build_config(values, source=f"{path} (its config)")
+    if device is not None:
+        config = build_config({"device": device}, source="command line", base=config)
+    else:
+        config = build_config({"device": "auto"}, base=config)
+    model = build_model(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise CheckpointError(_mismatch(path, config, model, state)) from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: the saved weights cannot be used ({type(exc).__name__}: {exc})") from None
+    target = pick_device(config.device)
+    model.to(target).eval()
+    if checkpoint.get("partial_epoch"):
+        extra = "its last epoch was cut short"
+        note = f"{note}; {extra}" if note else f"note: {path.name}: {extra}"
+    epoch = checkpoint.get("epoch")
+    return LoadedRun(
+        run_dir=Path(run_dir),
+        checkpoint=path,
+        note=note,
+        config=config,
+        model=model,
+        device=target,
+        device_label=device_name(target),
+        epoch=int(epoch) if isinstance(epoch, int) else 0,
+        val_accuracy=checkpoint.get("val_accuracy", checkpoint.get("best_val_accuracy")),
+        preset=str(checkpoint.get("preset", "?")),
+    )
+
+
+def weights_architecture(state: dict[str, Any]) -> str:
+    """The layer widths the saved weights have, e.g. 784-16-10 (from the Linear weight shapes)."""
+
+    def order(key: str) -> tuple[int, str]:
+        head = key.split(".")[0]
+        return (int(head), key) if head.isdigit() else (1 << 30, key)
+
+    linear = [state[k] for k in sorted(state, key=order) if k.endswith("weight") and getattr(state[k], "ndim", 0) == 2]
+    if not linear:
+        return "no linear layers"
+    widths = [int(linear[0].shape[1])] + [int(w.shape[0]) for w in linear]
+    text = "-".join(str(n) for n in widths)
+    if any(k.endswith("running_mean") for k in state):
+        text += " with batch norm"
+    return text
+
+
+def _mismatch(path: Path, config: RunConfig, model: torch.nn.Module, state: dict[str, Any]) -> str:
+    extras = [name for name, on in (("input dropout", config.input_dropout), ("batch norm", config.batch_norm),
+                                    ("dropout", config.dropout)) if on]  # fmt: skip
+    wanted = config.architecture + (f" with {' and '.join(extras)}" if extras else "")
+    found = weights_architecture(state)
+    text = f"{path}: its weights are for a {found} network, but its config describes a {wanted} network"
+    if found.split()[0] == config.architecture:  # same widths: the layers differ in kind or place
+        text += (
+            f" (weighted layers at positions {_positions(state)} in the checkpoint, "
+            f"{_positions(model.state_dict())} in the model its config builds)"
+        )
+    return text + "; the checkpoint is inconsistent (edited, or written by another version)"
+
+
+def _positions(state: dict[str, Any]) -> str:
+    heads = {k.split(".")[0] for k in state if k.endswith(".weight")}
+    return ", ".join(sorted(heads, key=lambda h: (not h.isdigit(), int(h) if h.isdigit() else 0, h)))
+
+
+def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinished, Evaluation]:
+    """Test-set loss, accuracy, per-class counts, confusion and mistakes of the loaded weights."""
+    from .engine import evaluate  # the training loop's own evaluation, so numbers match the run's
+
+    config = run.config
+    data = load_mnist(data_dir, val_split=config.val_split, seed=config.seed, device=run.device, subset=config.subset)
+    started = time.perf_counter()
+    result = evaluate(run.model, data.test_x, data.test_y, config, "test", run.epoch)
+    finished = RunFinished(
+        status="evaluated",
+        epochs_done=run.epoch,
+        best_epoch=run.epoch if run.checkpoint.name == "best.pt" else None,
+        best_val_accuracy=run.val_accuracy,
+        test_loss=result.loss,
+        test_accuracy=result.accuracy,
+        seconds=time.perf_counter() - started,
+    )
+    return finished, result.event
+
+
+def eval_report(
+    run: LoadedRun, finished: RunFinished, test: Evaluation, *, width: int = 100, ascii: bool = False
+) -> str:
+    lines = [run.header()]
+    if run.note:
+        lines.append(run.note)
+    lines += ["", final_report(finished, test, width=width, ascii=ascii)]
+    return "\n".join(lines)
+
+
+@torch.inference_mode()
+def predict(run: LoadedRun, pixels: bytes) -> list[float]:
+    """Class probabilities for one 28x28 uint8 digit (row-major bytes)."""
+    x = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).reshape(1, -1).to(run.device)
+    output = run.model(normalize(x))
+    return probabilities(output, run.config)[0].float().cpu().tolist()
