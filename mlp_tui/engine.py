@@ -8,108 +8,27 @@ read once per progress tick (about 10 per second).
 from __future__ import annotations
 
 import math
-import threading
 import time
 import traceback
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from .config import RunConfig
+from .control import Control  # noqa: F401  (part of the engine API)
 from .data import Dataset, normalize
-from .events import BatchProgress, EpochEnd, Evaluation, Event, Misclassified, RunFailed, RunFinished, RunStarted
-from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, loss_fn, probabilities
+from .events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
+from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, loss_fn
 from .runs import CHECKPOINT_FORMAT, RunStore, atomic_save
+from .scoring import evaluate
 
 TICK_S = 0.1  # progress events at most this often
-EVAL_BATCH = 10_000
-N_MISCLASSIFIED = 48
-
-
-class Control:
-    """Thread-safe commands from a view to the loop, honoured at batch boundaries.
-
-    `commands`, if given, is polled at most every POLL_S seconds for "pause", "resume" or
-    "stop" (e.g. read from a run directory's control file by another process)."""
-
-    POLL_S = 0.5
-
-    def __init__(self, commands: Callable[[], str | None] | None = None) -> None:
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
-        self.stop_reason = "stopped"
-        self._commands = None
-        self._last_poll = 0.0
-        self._last_command: str | None = None
-        if commands is not None:
-            self.set_commands(commands)
-
-    def set_commands(self, commands: Callable[[], str | None]) -> None:
-        self._commands = commands
-        self._last_command = commands()  # whatever is there already is old news
-
-    def poll(self) -> None:
-        if self._commands is None:
-            return
-        now = time.monotonic()
-        if now - self._last_poll < self.POLL_S:
-            return
-        self._last_poll = now
-        command = self._commands()
-        if command == self._last_command:
-            return
-        self._last_command = command
-        if command == "pause":
-            self.pause()
-        elif command == "resume":
-            self.resume()
-        elif command == "stop":
-            self.stop("stopped")
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def stop(self, reason: str = "stopped") -> None:
-        if not self._stop.is_set():
-            self.stop_reason = reason
-        self._stop.set()
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_if_paused(self) -> float:
-        """Block while paused; return the seconds spent waiting."""
-        self.poll()
-        if self._running.is_set():
-            return 0.0
-        start = time.perf_counter()
-        while not self._running.wait(0.1):
-            self.poll()
-        return time.perf_counter() - start
 
 
 class NonFiniteLoss(Exception):
     def __init__(self, epoch: int, batch: int, value: float):
         super().__init__(f"loss became {value} at epoch {epoch}, batch {batch}")
         self.epoch, self.batch, self.value = epoch, batch, value
-
-
-@dataclass
-class EvalResult:
-    loss: float
-    accuracy: float
-    event: Evaluation
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
@@ -120,56 +39,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_st
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     return None
-
-
-@torch.inference_mode()
-def evaluate(model, x, y, config: RunConfig, split: str, epoch: int, keep: int = N_MISCLASSIFIED) -> EvalResult:
-    """Loss, accuracy, per-class counts, confusion matrix and the most confident mistakes."""
-    was_training = model.training
-    model.eval()
-    lossf = loss_fn(config)
-    n = len(x)
-    loss_total = torch.zeros((), device=x.device)
-    probs_all = []
-    for start in range(0, n, EVAL_BATCH):
-        out = model(normalize(x[start : start + EVAL_BATCH]))
-        yb = y[start : start + EVAL_BATCH]
-        loss_total += lossf(out, yb) * len(yb)
-        probs_all.append(probabilities(out, config).float())
-    model.train(was_training)
-    probs = torch.cat(probs_all)
-    pred = probs.argmax(1)
-    confusion = torch.bincount(y * 10 + pred, minlength=100).view(10, 10).cpu()
-    wrong = (pred != y).nonzero().squeeze(1)
-    confidence = probs[wrong, pred[wrong]]
-    chosen = wrong[confidence.argsort(descending=True)[:keep]]
-    chosen_pixels = x[chosen].cpu().numpy()
-    chosen_probs = probs[chosen].cpu().tolist()
-    chosen_pred, chosen_true = pred[chosen].cpu().tolist(), y[chosen].cpu().tolist()
-    mistakes = tuple(
-        Misclassified(
-            index=int(i),
-            pixels=chosen_pixels[k].tobytes(),
-            predicted=chosen_pred[k],
-            true=chosen_true[k],
-            probabilities=tuple(round(p, 5) for p in chosen_probs[k]),
-        )
-        for k, i in enumerate(chosen.cpu().tolist())
-    )
-    correct = confusion.diag()
-    loss = loss_total.item() / max(n, 1)
-    accuracy = correct.sum().item() / max(n, 1)
-    event = Evaluation(
-        split=split,
-        epoch=epoch,
-        loss=loss,
-        accuracy=accuracy,
-        class_correct=tuple(correct.tolist()),
-        class_total=tuple(confusion.sum(1).tolist()),
-        confusion=tuple(tuple(row) for row in confusion.tolist()),
-        misclassified=mistakes,
-    )
-    return EvalResult(loss, accuracy, event)
 
 
 class Trainer:

@@ -1,0 +1,79 @@
+"""Commands from a view to a running training loop: pause, resume, stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+
+class Control:
+    """Thread-safe commands from a view to the loop, honoured at batch boundaries.
+
+    `commands`, if given, is polled at most every POLL_S seconds for "pause", "resume" or
+    "stop" (e.g. read from a run directory's control file by another process)."""
+
+    POLL_S = 0.5
+
+    def __init__(self, commands: Callable[[], str | None] | None = None) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self.stop_reason = "stopped"
+        self._commands = None
+        self._last_poll = 0.0
+        self._last_command: str | None = None
+        if commands is not None:
+            self.set_commands(commands)
+
+    def set_commands(self, commands: Callable[[], str | None]) -> None:
+        self._commands = commands
+        self._last_command = commands()  # whatever is there already is old news
+
+    def poll(self) -> None:
+        if self._commands is None:
+            return
+        now = time.monotonic()
+        if now - self._last_poll < self.POLL_S:
+            return
+        self._last_poll = now
+        command = self._commands()
+        if command == self._last_command:
+            return
+        self._last_command = command
+        if command == "pause":
+            self.pause()
+        elif command == "resume":
+            self.resume()
+        elif command == "stop":
+            self.stop("stopped")
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self, reason: str = "stopped") -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_if_paused(self) -> float:
+        """Block while paused; return the seconds spent waiting."""
+        self.poll()
+        if self._running.is_set():
+            return 0.0
+        start = time.perf_counter()
+        while not self._running.wait(0.1):
+            self.poll()
+        return time.perf_counter() - start
