@@ -1,0 +1,101 @@
+"""Epoch throughput of mlp-tui's training loop vs the tutorial pipeline, and FLOP/s vs a matmul.
+
+All in one process, on the same architecture (784-512-512-10, dropout 0.2):
+- tutorial: torchvision MNIST with ToTensor()+Normalize per sample, DataLoader(batch 20),
+  SGD lr 0.01 (the pipeline the `dropout` preset comes from);
+- mlp-tui: the engine's loop with the `dropout` preset (data on the device, index slices).
+Goals (issue 5): ratio >= 4x (never below 3x); achieved FLOP/s >= 75 % of a large matmul's.
+
+    python benchmarks/throughput.py [--data-dir DIR] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+from common import append_result, mnist_dir
+
+import torch
+from torch import nn
+
+from mlp_tui.config import resolve_preset
+from mlp_tui.engine import Trainer
+from mlp_tui.events import EpochEnd
+from mlp_tui.model import build_model, count_parameters
+from mlp_tui.runner import prepare
+
+
+def tutorial_rate(data_dir, max_batches: int) -> float:
+    """Images/s of the classic DataLoader pipeline (timed over `max_batches` batches of 20)."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    train = datasets.MNIST(str(data_dir), train=True, download=False, transform=transform)
+    loader = DataLoader(train, batch_size=20, shuffle=True)
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.2), nn.Linear(512, 10),
+    )  # fmt: skip
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    seen, start = 0, time.perf_counter()
+    for i, (x, y) in enumerate(loader):
+        if i == max_batches:
+            break
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        seen += len(x)
+    return seen / (time.perf_counter() - start)
+
+
+def product_rate(data_dir, epochs: int) -> tuple[float, int]:
+    config = dataclasses.replace(resolve_preset("dropout").config, epochs=epochs)
+    prepared = prepare(config, data_dir)
+    rates = []
+    emit = lambda e: rates.append(e.samples_per_s) if isinstance(e, EpochEnd) else None  # noqa: E731
+    Trainer(config, prepared.data, prepared.device, emit=emit).run()
+    return max(rates), count_parameters(build_model(config))
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--tutorial-batches", type=int, default=1500, help="30,000 images at batch 20")
+    args = parser.parse_args()
+    data_dir = mnist_dir(args.data_dir)
+
+    peak = statistics.median(matmul_flops() for _ in range(3))
+    tutorial = tutorial_rate(data_dir, args.tutorial_batches)
+    ours, params = product_rate(data_dir, args.epochs)
+    achieved = 6 * params * ours  # forward + backward: about 6 FLOPs per parameter per image
+    lines = [
+        f"tutorial pipeline {tutorial:,.0f} img/s ({60000 / tutorial:.1f} s/epoch); mlp-tui {ours:,.0f} img/s "
+        f"({60000 / ours:.1f} s/epoch): ratio {ours / tutorial:.1f}x (goal >= 4x, never below 3x)",
+        f"training at {achieved / 1e9:.0f} GFLOP/s vs a 2048^2 fp32 matmul at {peak / 1e9:.0f} GFLOP/s: "
+        f"{achieved / peak:.0%} (goal >= 75 %)",
+    ]
+    for line in lines:
+        print(line)
+    append_result("Throughput vs the tutorial pipeline (784-512-512-10, dropout 0.2)", lines)
+
+
+if __name__ == "__main__":
+    main()
