@@ -41,13 +41,7 @@ def job_line(config: RunConfig, preset: str, data_dir: Path | None, runs_root: P
 
 def _listen(control, stream) -> None:
     for line in stream:
-        command = line.strip()
-        if command == "pause":
-            control.pause()
-        elif command == "resume":
-            control.resume()
-        elif command == "stop":
-            control.stop("stopped")
+        control.apply(line.strip())
     control.stop("stopped")  # parent gone: finish the batch, save, end
 
 

@@ -41,6 +41,10 @@ class Control:
         if command == self._last_command:
             return
         self._last_command = command
+        self.apply(command)
+
+    def apply(self, command: str | None) -> None:
+        """Carry out "pause", "resume" or "stop"; anything else is ignored."""
         if command == "pause":
             self.pause()
         elif command == "resume":

@@ -52,6 +52,15 @@ async def set_field(pilot, app, key: str, text: str) -> None:
     await pilot.pause()
 
 
+async def start_training(pilot, app) -> TrainingScreen:
+    """Press the start key and wait until the run's first batches are under way."""
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+    training = app.screen
+    await wait_until(pilot, lambda: training.state == "running")
+    return training
+
+
 def run_short_training(size: tuple[int, int], mnist_root, tmp_path) -> None:
     async def scenario() -> None:
         app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
@@ -138,10 +147,7 @@ def test_quit_during_run_asks_first_and_saves(mnist_root, tmp_path):
     async def scenario() -> None:
         app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
-            training = app.screen
-            await wait_until(pilot, lambda: training.state == "running")
+            training = await start_training(pilot, app)
             await pilot.press("q")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("n")  # changed my mind: the run goes on
@@ -161,10 +167,7 @@ def test_pause_and_resume_from_keys(mnist_root, tmp_path):
     async def scenario() -> None:
         app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
-            training = app.screen
-            await wait_until(pilot, lambda: training.state == "running")
+            training = await start_training(pilot, app)
             await pilot.press("space")
             assert training.control.paused and "paused" in plain(training.query_one("#status", Static))
             await pilot.press("space")
