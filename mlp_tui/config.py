@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,7 +181,9 @@ def _valid_device(value: str) -> bool:
     if value in DEVICES:
         return True
     kind, _, index = value.partition(":")
-    return kind == "cuda" and index.isdigit()
+    # Only what torch.device accepts: ASCII digits, no leading zero ("cuda:01" and "cuda:٣" are
+    # refused by torch with a RuntimeError), and an index torch can parse.
+    return kind == "cuda" and re.fullmatch(r"0|[1-9][0-9]{0,3}", index) is not None
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -253,6 +256,8 @@ def load_preset_file(path: Path) -> Preset:
         raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     meta = {}
     for key in META_KEYS:
         if key in data:

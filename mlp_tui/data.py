@@ -81,15 +81,34 @@ def check_files(raw: Path) -> tuple[list[str], list[str]]:
         try:
             actual = path.stat().st_size
             with open(path, "rb") as f:
-                head = f.read(4)
+                head = f.read(16)
         except OSError as exc:
             problems.append(f"{path}: cannot be read ({exc.strerror})")
             continue
-        if int.from_bytes(head, "big") != magic:
+        if int.from_bytes(head[:4], "big") != magic:
             problems.append(f"{path}: not an MNIST IDX file (wrong magic number)")
         elif actual != size:
             problems.append(f"{path}: {actual} bytes, expected {size} (truncated or damaged)")
+        elif (dims := _idx_dims(head, magic)) != (expected := _expected_dims(magic, size)):
+            # Right size, but the header disagrees (e.g. a label count that does not match the
+            # images): torchvision would fail with a bare "shape is invalid" that names no file.
+            problems.append(
+                f"{path}: header gives dimensions {'x'.join(map(str, dims))}, expected "
+                f"{'x'.join(map(str, expected))} (damaged)"
+            )
     return missing, problems
+
+
+def _idx_dims(head: bytes, magic: int) -> tuple[int, ...]:
+    """The dimensions an IDX header declares: magic's low byte is how many there are."""
+    ndim = magic & 0xFF
+    return tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+
+
+def _expected_dims(magic: int, size: int) -> tuple[int, ...]:
+    if magic & 0xFF == 1:  # labels: one byte each after an 8-byte header
+        return (size - 8,)
+    return ((size - 16) // (28 * 28), 28, 28)
 
 
 def _where_to_put(root: Path) -> str:
@@ -102,6 +121,12 @@ def _where_to_put(root: Path) -> str:
 def ensure_mnist(root: Path, download: bool = True) -> Path:
     """Make sure the four IDX files are present and sound under root/MNIST/raw; download if allowed."""
     raw = root / "MNIST" / "raw"
+    for folder in (root, root / "MNIST", raw):
+        if folder.exists() and not folder.is_dir():
+            raise DataError(
+                f"{folder}: is a file, not a folder. Point --data-dir or ${DATA_ENV} at a folder that holds "
+                "MNIST/raw/ (or at an empty folder to download MNIST into)."
+            )
     missing, problems = check_files(raw)
     if problems:
         raise DataError(

@@ -31,6 +31,14 @@ class NonFiniteLoss(Exception):
         self.epoch, self.batch, self.value = epoch, batch, value
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """CUDA raises torch.OutOfMemoryError; the CPU and MPS allocators raise a plain RuntimeError."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
@@ -127,16 +135,16 @@ class Trainer:
                 exc.epoch,
                 exc.batch,
             )
-        except torch.OutOfMemoryError:
-            self._try_save_last()
-            return self._fail(
-                "out-of-memory",
-                f"the device ran out of memory at batch size {self.config.batch_size}; "
-                f"try --batch-size {max(1, self.config.batch_size // 4)} or a smaller model.",
-                self.epoch + 1,
-                None,
-            )
         except Exception as exc:  # any other fault ends the run with a message, not a crash
+            if out_of_memory(exc):
+                self._try_save_last()
+                return self._fail(
+                    "out-of-memory",
+                    f"the device ran out of memory at batch size {self.config.batch_size}; "
+                    f"try --batch-size {max(1, self.config.batch_size // 4)} or a smaller model.",
+                    self.epoch + 1,
+                    None,
+                )
             if self.store is not None:
                 try:
                     (self.store.path / "error.log").write_text(traceback.format_exc())

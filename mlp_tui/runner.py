@@ -144,9 +144,11 @@ def run_headless(
     try:
         trainer = make_trainer(config, preset, prepared, store, printer.handle, resume, control)
         result = trainer.run()
+        store.close()
     finally:
+        printer.close()
+        # Only now: a second Ctrl+C while the metrics are being flushed still exits at once
+        # (instead of raising KeyboardInterrupt into the end of the run).
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        printer.close()
-    store.close()
     return exit_code(result, 128 + received[0] if received else None)
