@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,8 @@ def make_trainer(
     the directory's control file, and the checkpoints to continue from when resuming."""
     write_process_file(store.path)
     (store.path / CONTROL_FILE).unlink(missing_ok=True)  # an old command is not for this process
+    for leftover in store.path.glob(".*.tmp"):  # saves cut short by kill -9: never valid files
+        leftover.unlink(missing_ok=True)
     control = control or Control()
     control.set_commands(lambda: read_command(store.path))
     trainer = Trainer(
@@ -124,7 +127,11 @@ def run_headless(
     reproduce: str,
     resume: Resume | None = None,
 ) -> int:
-    prepared = prepare(config, data_dir)
+    try:
+        prepared = prepare(config, data_dir)
+    except KeyboardInterrupt:  # Ctrl-C while loading: nothing to save yet
+        print("mlp-tui: interrupted before training started; nothing was written", file=sys.stderr)
+        return 130
     if resume is not None:
         store = RunStore(resume.run_dir, reproduce)  # appends to the run's metrics.jsonl
     else:
