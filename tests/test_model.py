@@ -112,3 +112,19 @@ def test_explicit_inits_zero_the_biases(init):
     for m in model:
         if isinstance(m, nn.Linear):
             assert torch.count_nonzero(m.bias) == 0
+
+
+def test_cpu_dropout_drops_the_right_share_and_keeps_the_mean():
+    from mlp_tui.model import Dropout
+
+    torch.manual_seed(0)
+    layer = Dropout(0.2)
+    x = torch.ones(400, 500, requires_grad=True)
+    out = layer(x)
+    kept = (out != 0).float().mean().item()
+    assert abs(kept - 0.8) < 0.01
+    assert torch.allclose(out[out != 0], torch.full_like(out[out != 0], 1 / 0.8))
+    out.sum().backward()  # gradients flow only through kept units, scaled the same way
+    assert torch.equal(x.grad, out.detach())
+    layer.eval()
+    assert torch.equal(layer(x), x)
