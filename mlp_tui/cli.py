@@ -65,7 +65,14 @@ def main_callback(
         open_app(chosen, None, autostart=False, data_dir=data_dir, runs_root=runs_root)
 
 
+def _interactive() -> bool:
+    """The app needs a terminal on both ends (not nohup, a pipe or a log file)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_root: Path) -> None:
+    if not _interactive():
+        fail("the app needs a terminal; for logs and servers use: mlp-tui run --preset NAME --headless")
     from .tui.app import create_app
 
     presets = list_presets()
@@ -156,6 +163,9 @@ def run(
         if "--seed" not in words:
             words += ["--seed", str(config.seed)]
         reproduce = shlex.join(words)
+        if not headless and not _interactive():
+            typer.echo("mlp-tui: not a terminal, so training headless (add --headless to say so)", err=True)
+            headless = True
         if not headless:
             if run_dir is not None:
                 fail("--run-dir works with --headless only; the app names its runs under --runs")
@@ -181,6 +191,8 @@ def watch(
 
     with user_errors():
         run_dir = resolve_run(run, runs_root)
+        if not _interactive():
+            fail(f"watch needs a terminal; in a script, read {run_dir / 'metrics.jsonl'} or use `mlp-tui runs`")
         config_file = run_dir / "config.toml"
         config = load_preset_file(config_file).config
         from .tui.app import create_app
@@ -194,7 +206,7 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
 
     run_dir = resolve_run(name, runs_root)
     resumed = load_resume(run_dir, device)
-    if not headless:
+    if not headless and _interactive():
         from .tui.app import create_app
 
         create_app(resumed.preset, resumed.config, autostart=True, data_dir=data_dir, runs_root=runs_root,

@@ -128,3 +128,21 @@ def test_truncated_data_file_exits_2_naming_the_file(tmp_path, mnist_root):
     )
     assert str(damaged) in output
     assert "truncated or damaged" in output
+
+
+def test_without_a_terminal_the_app_is_refused_and_run_goes_headless(mnist_root, tmp_path):
+    """nohup, pipes and log files cannot show the app: say so rather than paint escape codes."""
+    from typer.testing import CliRunner
+
+    from mlp_tui.cli import app
+
+    runner = CliRunner()
+    bare = runner.invoke(app, [])
+    assert bare.exit_code == 2 and "needs a terminal" in bare.output
+    run = runner.invoke(
+        app,
+        ["run", "--preset", "tiny", "--epochs", "1", "--subset", "2000", "--data-dir", str(mnist_root),
+         "--runs", str(tmp_path)],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert "training headless" in run.output and "Per-class test accuracy" in run.output
