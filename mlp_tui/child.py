@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .config import RunConfig, build_config
-from .events import Event, RunFailed, from_dict
+from .events import Event, RunFailed, RunFinished, from_dict
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
 # process more than its share of CPU on a small machine (its thread team waits at barriers
@@ -53,17 +53,21 @@ def main() -> int:
     sys.stdout = sys.stderr
 
     def emit(event: Event) -> None:
-        events.write(json.dumps(event.to_dict()) + "\n")
-        events.flush()
+        try:
+            events.write(json.dumps(event.to_dict()) + "\n")
+            events.flush()
+        except (BrokenPipeError, OSError):
+            control.stop("stopped")  # the app is gone: finish the batch, save, end
 
+    from .control import Control
+
+    control = Control()
     job = json.loads(sys.stdin.readline())
     config = build_config(job["config"])
 
-    from .engine import Control
     from .runner import STOP_SIGNALS, load_resume, make_trainer, open_store, prepare
-    from .runs import RunStore
+    from .runs import CheckpointError, RunStore
 
-    control = Control()
     threading.Thread(target=_listen, args=(control, sys.stdin), daemon=True).start()
     # The parent owns the keyboard: a Ctrl-C there must not kill this run unsaved. A hang-up
     # (the SSH session dropped) or a polite kill stops it cleanly, like in a headless run.
@@ -79,14 +83,23 @@ def main() -> int:
     except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
         emit(RunFailed(reason="data" if type(exc).__name__ == "DataError" else "error", message=str(exc)))
         return 2
+    if control.stopped:  # the app went away or stopped it while the data loaded: leave no trace
+        emit(RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,
+                         test_loss=None, test_accuracy=None, seconds=0.0, message="stopped before training"))  # fmt: skip
+        return 0
     if resume is not None:
         store = RunStore(resume.run_dir)
     else:
         store = open_store(config, job["preset"], None, Path(job["runs_root"]))
     try:
-        make_trainer(
-            config, job["preset"], prepared, store, emit, resume, control, progress_interval=PROGRESS_INTERVAL
-        ).run()
+        try:
+            trainer = make_trainer(
+                config, job["preset"], prepared, store, emit, resume, control, progress_interval=PROGRESS_INTERVAL
+            )
+        except CheckpointError as exc:  # a last.pt that cannot be continued
+            emit(RunFailed(reason="error", message=str(exc)))
+            return 2
+        trainer.run()
     finally:
         store.close()
     return 0

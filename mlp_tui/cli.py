@@ -46,6 +46,9 @@ def user_errors():
         if type(exc).__name__ in ("DataError", "DeviceError"):
             fail(str(exc))
         raise
+    except OSError as exc:  # e.g. an unwritable --runs folder, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}")
 
 
 @app.callback(invoke_without_command=True)
@@ -233,7 +236,6 @@ def _run_rows(root: Path) -> list[tuple[str, ...]]:
         except (OSError, ValueError, KeyError, TypeError):  # a damaged metrics.jsonl: still listed
             summaries.append(RunSummary(path=path, preset="?", status="unreadable", epochs_done=0, epochs=0,
                                         best_val_accuracy=None, test_accuracy=None, started=None))  # fmt: skip
-    summaries.sort(key=lambda s: s.started or 0.0, reverse=True)  # stable: find_runs' order for ties
 
     def acc(x: Optional[float]) -> str:
         return "-" if x is None else f"{x * 100:.2f} %"

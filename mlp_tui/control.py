@@ -21,6 +21,7 @@ class Control:
         self._stop = threading.Event()
         self.stop_reason = "stopped"
         self._commands = None
+        self.on_command: Callable[[str], None] | None = None
         self._last_poll = 0.0
         self._last_command: str | None = None
         if commands is not None:
@@ -54,15 +55,28 @@ class Control:
 
     def pause(self) -> None:
         self._running.clear()
+        self._record("pause")
 
     def resume(self) -> None:
         self._running.set()
+        self._record("resume")
 
     def stop(self, reason: str = "stopped") -> None:
         if not self._stop.is_set():
             self.stop_reason = reason
         self._stop.set()
         self._running.set()
+
+    def _record(self, command: str) -> None:
+        """Write the state where other processes look (the run's control file), whoever asked:
+        a run paused from the app then shows as paused to `runs` and `watch`, not stale."""
+        if self._commands is None or self.on_command is None:
+            return
+        self._last_command = command
+        try:
+            self.on_command(command)
+        except OSError:
+            pass  # an unwritable run directory must not stop a pause
 
     @property
     def paused(self) -> bool:

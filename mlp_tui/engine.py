@@ -91,7 +91,14 @@ class Trainer:
     def emit(self, event: Event) -> None:
         if self.store is not None:
             self.store.append(event)
-        self._emit_view(event)
+        if self._emit_view is None:
+            return
+        try:
+            self._emit_view(event)
+        except Exception:
+            # The view went away (a closed pipe, a hung-up terminal): training and the run
+            # directory carry on without it; nothing is lost.
+            self._emit_view = None
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> RunFinished | RunFailed:
@@ -150,6 +157,7 @@ class Trainer:
                     (self.store.path / "error.log").write_text(traceback.format_exc())
                 except OSError:
                     pass
+            self._try_save_last()
             return self._fail("error", f"{type(exc).__name__}: {exc}", self.epoch + 1, None)
 
     def _fail(self, reason: str, message: str, epoch: int | None, batch: int | None) -> RunFailed:
@@ -224,8 +232,14 @@ class Trainer:
                         samples_per_s=(seen - seen0) / elapsed,
                     )
                 )
+        # All batches done, validation pending: a fault from here on resumes straight into it.
+        self._epoch_state = {
+            "epoch_generator_state": generator_state, "batches_done": steps, "seen": seen,
+            "loss_sum": loss_sum, "correct": correct,
+        }  # fmt: skip
         train_seconds = max(time.perf_counter() - start - paused, 1e-9)
         self._end_epoch(epoch, loss_sum.item() / n, correct.item() / n, train_seconds, (n - seen0) / train_seconds)
+        self._epoch_state = {}
         return True
 
     def _check_finite(self, batch_losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
@@ -238,7 +252,6 @@ class Trainer:
             raise NonFiniteLoss(epoch, lo + i + 1, float(window[i]))
 
     def _end_epoch(self, epoch: int, train_loss: float, train_acc: float, seconds: float, rate: float) -> None:
-        self.epoch = epoch
         val = None
         if len(self.data.val_x):
             val = evaluate(self.model, self.data.val_x, self.data.val_y, self.config, "val", epoch)
@@ -247,6 +260,7 @@ class Trainer:
             key = (val.accuracy, -val.loss)
         else:
             key = (train_acc, -train_loss)
+        self.epoch = epoch  # only now: a fault in validation leaves the epoch to be finished
         is_best = self.best_key is None or key > self.best_key
         if is_best:
             self.best_key, self.best_epoch, self.since_best = key, epoch, 0
@@ -349,7 +363,12 @@ class Trainer:
         torch.set_rng_state(checkpoint["rng_cpu"])
         if self.device.type == "cuda" and checkpoint.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(checkpoint["rng_cuda"], self.device)
-        self.generator.set_state(checkpoint["rng_generator"])
+        try:
+            self.generator.set_state(checkpoint["rng_generator"])
+        except RuntimeError:
+            # Saved on another kind of device (GPU run resumed on a CPU, or the reverse): its
+            # shuffling stream cannot move, so continue with a fresh one (not bit-identical).
+            self.generator.manual_seed(self.config.seed + self.epoch)
         self._resume_from = checkpoint.get("mid_epoch") if checkpoint.get("partial_epoch") else None
         if best is not None:
             self.best_state = {k: v.to(self.device) for k, v in best["model"].items()}

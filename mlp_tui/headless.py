@@ -81,6 +81,7 @@ class RichPrinter(PlainPrinter):
             TimeRemainingColumn(),
             console=self.console,
             transient=True,
+            auto_refresh=False,  # redraw on our own ticks: no extra thread beside the training
         )
         self.task = None
 
@@ -95,7 +96,7 @@ class RichPrinter(PlainPrinter):
                 self.task = self.progress.add_task(
                     "train", total=event.batches, epoch=f"{event.epoch}/{event.epochs}", **fields
                 )
-            self.progress.update(self.task, completed=event.batch, **fields)
+            self.progress.update(self.task, completed=event.batch, refresh=True, **fields)
             return
         if isinstance(event, (EpochEnd, RunFinished, RunFailed)) and self.task is not None:
             self.progress.remove_task(self.task)

@@ -130,13 +130,13 @@ def summarize(run_dir: Path) -> RunSummary:
 
 
 def find_runs(root: Path) -> list[Path]:
-    """Run directories under root (those holding metrics.jsonl or config.toml), newest first."""
+    """Run directories under root (those holding metrics.jsonl or config.toml), newest first:
+    by when they started (config.toml is written once, at the start), as `latest` means."""
     root = Path(root)
     if not root.is_dir():
         return []
     runs = [p for p in root.iterdir() if p.is_dir() and ((p / METRICS_FILE).exists() or (p / "config.toml").exists())]
-    return sorted(runs, key=lambda p: (p / METRICS_FILE).stat().st_mtime if (p / METRICS_FILE).exists() else 0.0,
-                  reverse=True)  # fmt: skip
+    return sorted(runs, key=_started, reverse=True)
 
 
 def _started(run_dir: Path) -> float:
@@ -147,7 +147,7 @@ def _started(run_dir: Path) -> float:
 def resolve_run(name: str, root: Path) -> Path:
     """A run directory from a path, a directory name under root, or `latest`."""
     if name == "latest":
-        runs = sorted(find_runs(root), key=_started, reverse=True)
+        runs = find_runs(root)
         if not runs:
             raise RunNotFound(f"no runs under {root}; start one with `mlp-tui run --headless`")
         return runs[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,10 @@ from .engine import Control, Trainer
 from .events import Event, RunFailed, RunFinished
 from .headless import make_printer
 from .model import device_name, pick_device
-from .runinfo import CONTROL_FILE, read_command, read_process_file, run_status, write_process_file
-from .runs import RunStore, load_checkpoint, new_run_dir
+from .runinfo import (
+    CONTROL_FILE, pid_alive, read_command, read_process_file, run_status, write_command, write_process_file,
+)  # fmt: skip
+from .runs import CheckpointError, RunStore, load_checkpoint, new_run_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
@@ -68,9 +71,12 @@ def load_resume(run_dir: Path, device: str | None = None) -> Resume:
     status = run_status(run_dir)
     if status in ("completed", "early-stopped"):
         raise ConfigError(f"run {run_dir} already finished ({status}); nothing to resume")
-    if status in ("running", "paused"):
-        pid = (read_process_file(run_dir) or {}).get("pid")
-        raise ConfigError(f"run {run_dir} is still running (pid {pid}); watch it with: mlp-tui watch {run_dir}")
+    process = read_process_file(run_dir) or {}
+    alive = process.get("host") == socket.gethostname() and pid_alive(int(process.get("pid", -1)))
+    if status in ("running", "paused") or alive:
+        raise ConfigError(
+            f"run {run_dir} is still running (pid {process.get('pid')}); watch it with: mlp-tui watch {run_dir}"
+        )
     last_path = Path(run_dir) / "last.pt"
     if not last_path.is_file():
         raise ConfigError(f"run {run_dir} has no last.pt (it stopped before its first checkpoint); start it anew")
@@ -100,12 +106,18 @@ def make_trainer(
         leftover.unlink(missing_ok=True)
     control = control or Control()
     control.set_commands(lambda: read_command(store.path))
+    control.on_command = lambda command: write_command(store.path, command)
     trainer = Trainer(
         config, prepared.data, prepared.device, emit=emit, control=control, store=store, preset=preset,
         device_label=prepared.device_label, **options,
     )  # fmt: skip
     if resume is not None:
-        trainer.restore(resume.last, resume.best)
+        try:
+            trainer.restore(resume.last, resume.best)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(
+                f"{resume.run_dir / 'last.pt'}: cannot continue from it ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
     return trainer
 
 
