@@ -63,11 +63,11 @@ class RunWatch:
 
     def events(self) -> Iterator[Event | RunStatus]:
         tail = MetricsTail(self.run_dir / METRICS_FILE)
-        records: list[dict] = []
+        last: list[dict] = []  # only the newest record matters for the status
         last_status, since_status = None, STATUS_EVERY_S
         while not self._closed.is_set():
             new = tail.read()
-            records += new
+            last = new[-1:] or last
             for record in new:
                 try:
                     yield from_dict(record)
@@ -76,7 +76,7 @@ class RunWatch:
             since_status += POLL_S
             if new or since_status >= STATUS_EVERY_S:
                 since_status = 0.0
-                status = run_status(self.run_dir, records[-1:] if records else [])
+                status = run_status(self.run_dir, last)
                 if status != last_status:
                     last_status = status
                     yield RunStatus(status)

@@ -326,3 +326,45 @@ def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(
     assert events[-1].epochs_done < 50
     (run_dir,) = tmp_path.glob("*-unit")
     assert (run_dir / "last.pt").is_file() and (run_dir / "metrics.jsonl").is_file()
+
+
+def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_path):
+    """A closed pipe or a hung-up terminal stops the printing, not the training: the run
+    directory still records every epoch and the end."""
+    from mlp_tui.engine import Trainer
+    from mlp_tui.runs import RunStore, read_events
+
+    def broken_view(event):
+        if isinstance(event, EpochEnd):
+            raise BrokenPipeError("the terminal went away")
+
+    store = RunStore(tmp_path / "run")
+    result = Trainer(make_config(epochs=3), synthetic, torch.device("cpu"), emit=broken_view, store=store).run()
+    store.close()
+    assert isinstance(result, RunFinished) and result.status == "completed" and result.epochs_done == 3
+    kinds = [r["event"] for r in read_events(tmp_path / "run" / "metrics.jsonl")]
+    assert kinds.count("epoch_end") == 3 and kinds[-1] == "run_finished"
+
+
+def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config, tmp_path):
+    """The app pauses its training process over a pipe; `runs` and `watch` read the run
+    directory, so the pause must show there too (not 'stale')."""
+    from mlp_tui.runinfo import read_command
+    from mlp_tui.runner import Prepared, make_trainer
+    from mlp_tui.runs import RunStore
+
+    store = RunStore(tmp_path / "run")
+    control = Control()
+    on_disk = []  # what another process would read, after each key (the view's errors are swallowed)
+
+    def view(event):
+        if isinstance(event, BatchProgress) and not on_disk:
+            control.pause()  # as the app's key does, from the UI side
+            on_disk.append(read_command(store.path))
+            control.resume()
+            on_disk.append(read_command(store.path))
+
+    prepared = Prepared(torch.device("cpu"), "CPU", synthetic)
+    result = make_trainer(make_config(epochs=1), "unit", prepared, store, view, control=control).run()
+    store.close()
+    assert on_disk == ["pause", "resume"] and result.status == "completed"

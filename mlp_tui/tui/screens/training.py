@@ -188,7 +188,8 @@ class TrainingScreen(SizedScreen):
     def show_finished(self, event: RunFinished) -> None:
         self.result, self.state, self.ended_at = event, "finished", self.started_at + event.seconds
         test = "" if event.test_accuracy is None else f": test accuracy {event.test_accuracy * 100:.2f}%"
-        self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
+        if not self.watching:  # a watcher replays old sessions' ends too; the status line says it
+            self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
         self.update_status()
         self.app.training_ended(self)
 
@@ -196,7 +197,8 @@ class TrainingScreen(SizedScreen):
         if self.result is not None:
             return
         self.result, self.state, self.ended_at = event, "failed", time.time()
-        self.notify(event.message, title="Run failed", severity="error", timeout=30)
+        if not self.watching:
+            self.notify(event.message, title="Run failed", severity="error", timeout=30)
         self.update_status()
         self.app.training_ended(self)
 
