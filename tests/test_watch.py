@@ -241,3 +241,17 @@ def test_resume_refuses_a_finished_run_and_changed_settings(mnist_root, tmp_path
     assert result.exit_code == 2 and "--lr" in result.output
     result = runner.invoke(app, ["run", "--resume", str(tmp_path / "nope"), "--headless"])
     assert result.exit_code == 2 and "no run at" in result.output
+
+
+def test_a_live_run_cannot_be_resumed_a_second_time(tmp_path):
+    """Even a run that looks stale (hung, or paused in an app) is refused while its process lives:
+    two writers in one run directory would clobber each other's checkpoints."""
+    from mlp_tui.config import ConfigError
+    from mlp_tui.runner import load_resume
+
+    run_dir = tmp_path / "run"
+    write_metrics(run_dir, {"event": "run_started", "t": time.time() - 10 * STALE_S})
+    (run_dir / "process.json").write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename}))
+    assert run_status(run_dir) == "stale"
+    with pytest.raises(ConfigError, match="still running"):
+        load_resume(run_dir)
