@@ -249,7 +249,7 @@ class TrainingScreen(SizedScreen):
         elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
             line2 = (
                 f"[green]test accuracy {self.result.test_accuracy * 100:.2f}%[/] (best epoch "
-                f"{self.result.best_epoch}) · {self.run_dir} · n: new run"
+                f"{self.result.best_epoch}) · {self.run_dir}{'' if self.watching else ' · n: new run'}"
             )
         self.query_one("#status", Static).update(f"{line1}\n{line2}", layout=False)
 
