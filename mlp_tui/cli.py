@@ -223,86 +223,21 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
 # -- runs, eval, predict: look into saved runs (non-CLI logic in runinfo, evaluate, digit_input) --
 
 
-def _run_rows(root: Path) -> list[tuple[str, ...]]:
-    """One row of text per run under root, newest (by start time) first."""
-    import time
-
-    from .runinfo import RunSummary, find_runs, summarize
-
-    summaries = []
-    for path in find_runs(root):
-        try:
-            summaries.append(summarize(path))
-        except (OSError, ValueError, KeyError, TypeError):  # a damaged metrics.jsonl: still listed
-            summaries.append(RunSummary(path=path, preset="?", status="unreadable", epochs_done=0, epochs=0,
-                                        best_val_accuracy=None, test_accuracy=None, started=None))  # fmt: skip
-
-    def acc(x: Optional[float]) -> str:
-        return "-" if x is None else f"{x * 100:.2f} %"
-
-    return [
-        (
-            s.id,
-            s.preset,
-            s.status,
-            f"{s.epochs_done}/{s.epochs}" if s.epochs else str(s.epochs_done),
-            acc(s.best_val_accuracy),
-            acc(s.test_accuracy),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-",
-        )
-        for s in summaries
-    ]
-
-
-RUNS_HEADERS = ("id", "preset", "status", "epochs", "best val", "test", "started")
-_RUNS_RIGHT = {3, 4, 5}  # columns aligned right: numbers
-_STATUS_STYLE = {"completed": "green", "early-stopped": "green", "running": "cyan", "paused": "yellow",
-                 "stale": "yellow", "died": "red", "failed": "red", "unreadable": "red"}  # fmt: skip
-
-
-def _print_runs_plain(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(RUNS_HEADERS)]
-
-    def line(cells) -> str:
-        return "  ".join(c.rjust(w) if i in _RUNS_RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    typer.echo(line(RUNS_HEADERS).rstrip())
-    for row in rows:
-        typer.echo(line(row).rstrip())
-
-
-def _print_runs_rich(rows: list[tuple[str, ...]], root: Path) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text  # cells as Text: a "[" in a run's name is not markup
-
-    # One space between columns: the usual row (a 20-character id, a time) fits 80 columns.
-    table = Table(title=Text(f"Runs in {root}"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  padding=0)  # fmt: skip
-    for i, header in enumerate(RUNS_HEADERS):
-        # Only the id may fold onto a second line when the terminal is narrow; the rest stay whole.
-        table.add_column(header, justify="right" if i in _RUNS_RIGHT else "left", no_wrap=i != 0, overflow="fold")
-    for row in rows:
-        cells = [Text(cell) for cell in row]
-        cells[2].stylize(_STATUS_STYLE.get(row[2], ""))
-        table.add_row(*cells)
-    Console().print(table)
-
-
 @app.command("runs")
 def list_runs(
     runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
 ) -> None:
     """List the runs, newest first: status, epochs, best validation and test accuracy."""
-    rows = _run_rows(runs_root)
+    from . import runs_table
+
+    rows = runs_table.run_rows(runs_root)
     if not rows:
         typer.echo(f"No runs in {runs_root} yet. Start one with `mlp-tui run --headless` (or just `mlp-tui`).")
         return
     if sys.stdout.isatty():
-        _print_runs_rich(rows, runs_root)
+        runs_table.print_rich(rows, runs_root)
     else:
-        _print_runs_plain(rows)
+        runs_table.print_plain(rows)
 
 
 RUN_ARGUMENT_HELP = "A run directory, its name under --runs, or `latest`."
