@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import RunConfig
+from .summary import format_rows, rows_from
 
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -143,33 +144,19 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def summary_rows(model: nn.Sequential) -> list[tuple[str, str, int]]:
-    """(layer, output shape, parameters) per layer, like Keras's model.summary()."""
-    rows = []
-    width = N_INPUTS
-    counts: dict[str, int] = {}
+    """(layer, output shape, parameters) per layer of a built model."""
+    layers, width = [], N_INPUTS
     for module in model:
-        kind = type(module).__name__
-        counts[kind] = counts.get(kind, 0) + 1
         if isinstance(module, nn.Linear):
             width = module.out_features
-        name = f"{kind.lower()}_{counts[kind]}" if counts[kind] > 1 else kind.lower()
-        rows.append((f"{name} ({kind})", f"(None, {width})", sum(p.numel() for p in module.parameters())))
-    return rows
+        kind = "Dropout" if isinstance(module, nn.Dropout) else type(module).__name__
+        layers.append((kind, width, sum(p.numel() for p in module.parameters())))
+    return rows_from(layers)
 
 
 def format_summary(model: nn.Sequential) -> str:
-    rows = summary_rows(model)
-    headers = ("Layer (type)", "Output Shape", "Param #")
-    w0 = max(len(headers[0]), *(len(r[0]) for r in rows))
-    w1 = max(len(headers[1]), *(len(r[1]) for r in rows))
-    w2 = max(len(headers[2]), *(len(f"{r[2]:,}") for r in rows))
-    line = "-" * (w0 + w1 + w2 + 4)
-    out = [f"{headers[0]:<{w0}}  {headers[1]:<{w1}}  {headers[2]:>{w2}}", line]
-    out += [f"{a:<{w0}}  {b:<{w1}}  {c:>{w2},}" for a, b, c in rows]
-    total = count_parameters(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}"]
-    return "\n".join(out)
+    return format_rows(summary_rows(model), trainable)
 
 
 def pick_device(name: str) -> torch.device:

@@ -128,3 +128,25 @@ def test_cpu_dropout_drops_the_right_share_and_keeps_the_mean():
     assert torch.equal(x.grad, out.detach())
     layer.eval()
     assert torch.equal(layer(x), x)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"hidden": (784, 16), "loss": "cross-entropy"},
+        {"hidden": (64, 32, 16), "dropout": 0.3, "input_dropout": 0.1, "batch_norm": True, "loss": "mse"},
+        {"hidden": (8,), "activation": "mish", "loss": "nll"},
+    ],
+)
+def test_summary_from_the_config_matches_the_built_model(overrides):
+    """The setup screen shows the summary without building the model; it must be the same."""
+    import dataclasses
+
+    from mlp_tui.config import RunConfig
+    from mlp_tui.summary import config_rows, parameter_count
+
+    config = dataclasses.replace(RunConfig(), **overrides)
+    model = build_model(config)
+    assert config_rows(config) == summary_rows(model)
+    assert parameter_count(config) == count_parameters(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -13,6 +14,7 @@ from ..child import ChildRun
 from ..config import Preset, RunConfig, list_presets
 from ..events import Event
 from ..follow import RunWatch
+from ..summary import config_rows, format_rows, parameter_count
 from .dialogs import ConfirmDialog
 from .screens.setup import SetupScreen
 from .screens.training import TrainingScreen
@@ -45,9 +47,11 @@ class MlpApp(App):
         self.control: ChildRun | None = None
         self.training: TrainingScreen | None = None
         self.quitting = False
-        self.device_label = _device_label()
+        self.device_label = "detecting…"
 
     def on_mount(self) -> None:
+        if self.watch is None:
+            self.detect_device()
         if self.watch is not None:
             self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watch), watching=True)
             self.push_screen(self.training)
@@ -100,14 +104,23 @@ class MlpApp(App):
             go_back()
 
     def model_summary(self, config: RunConfig) -> tuple[str, int]:
-        """The summary table and parameter count, without allocating the model."""
-        import torch
+        """The summary table and parameter count, from the config alone (no torch here)."""
+        return format_rows(config_rows(config)), parameter_count(config)
 
-        from ..model import build_model, count_parameters, format_summary
+    @work(thread=True, exit_on_error=False)
+    def detect_device(self) -> None:
+        """Importing torch takes a second or two: do it off the UI thread, after the first
+        paint. (Training itself runs in its own process.)"""
+        from ..model import device_name, pick_device
 
-        with torch.device("meta"):  # shapes and counts only: no memory, no init cost
-            model = build_model(config)
-        return format_summary(model), count_parameters(model)
+        label = device_name(pick_device("auto"))
+        self.call_from_thread(self.show_device, label)
+
+    def show_device(self, label: str) -> None:
+        self.device_label = label
+        for screen in self.screen_stack:
+            if isinstance(screen, SetupScreen):
+                screen.refresh_summary()
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -136,12 +149,6 @@ class MlpApp(App):
             yield SystemCommand("New run", "Back to the setup screen", screen.action_new_run)
         if isinstance(screen, SetupScreen):
             yield SystemCommand("Start training", "Train with the current settings", screen.action_start)
-
-
-def _device_label() -> str:
-    from ..model import device_name, pick_device
-
-    return device_name(pick_device("auto"))
 
 
 def create_app(
