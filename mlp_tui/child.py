@@ -105,6 +105,22 @@ def main() -> int:
     return 0
 
 
+def _history(run_dir: Path) -> list[Event]:
+    from .runs import read_events
+
+    path = Path(run_dir) / "metrics.jsonl"
+    events = []
+    for record in read_events(path) if path.is_file() else []:
+        kind = record.get("event")
+        if kind in ("batch_progress", "run_finished", "run_failed") or record.get("split") == "test":
+            continue
+        try:
+            events.append(from_dict(record))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return events
+
+
 class ChildRun:
     """The parent's handle on a training child: start it, read its events, send commands.
 
@@ -125,6 +141,9 @@ class ChildRun:
         self._paused = False
         self._lock = threading.Lock()
         self._stderr: list[str] = []
+        # A resumed run's story so far, read before the child can add to it: the charts and
+        # tables pick up where the run left off. Old endings and progress are left out.
+        self._history = _history(resume) if resume is not None else []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         self._send(job_line(config, preset, data_dir, runs_root, resume))
 
@@ -158,6 +177,7 @@ class ChildRun:
 
     def events(self) -> Iterator[Event]:
         """Events as the child emits them; a final RunFailed if it died without a last word."""
+        yield from self._history
         last = None
         for line in self.process.stdout:
             try:

@@ -235,3 +235,48 @@ def test_switching_to_sgd_suggests_a_learning_rate_unless_one_was_typed(tmp_path
             assert screen.config.lr == 0.03  # the user's own choice stays
 
     asyncio.run(scenario())
+
+
+def test_resuming_in_the_app_continues_the_charts(mnist_root, tmp_path):
+    """A run stopped after two epochs and resumed in the app shows all its epochs, not just the
+    new ones."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    first = subprocess.run(
+        [sys.executable, "-m", "mlp_tui", "run", "--preset", "tiny", "--headless", "--epochs", "4",
+         "--subset", "5000", "--run-dir", str(run_dir), "--data-dir", str(mnist_root)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert first.returncode == 0
+    # Make it look like it was killed after epoch 2: keep its records up to the second epoch_end.
+    import json
+
+    from mlp_tui.runs import read_events
+
+    records = read_events(run_dir / "metrics.jsonl")
+    cut = [i for i, r in enumerate(records) if r["event"] == "epoch_end"][1]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[: cut + 2]))
+    from mlp_tui.runs import atomic_save, load_checkpoint
+
+    # last.pt from the end of epoch 4 would finish at once; rewind its counter for the test
+    last = load_checkpoint(run_dir / "last.pt")
+    last["epoch"] = 2
+    atomic_save(last, run_dir / "last.pt")
+
+    async def scenario() -> None:
+        from mlp_tui.runner import load_resume
+
+        resumed = load_resume(run_dir)
+        app = create_app("tiny", resumed.config, autostart=True, data_dir=mnist_root, runs_root=tmp_path,
+                         resume=run_dir)  # fmt: skip
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.result is not None)
+            assert screen.state == "finished", screen.result
+            epochs = [e for e, _ in screen.query_one("#loss-chart", MetricChart).points("train")]
+            assert epochs == [1, 2, 3, 4]
+
+    asyncio.run(scenario())
