@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .config import RunConfig, build_config
+from .errors import DataError
 from .events import Event, RunFailed, RunFinished, from_dict
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
@@ -81,7 +82,7 @@ def main() -> int:
             resume = load_resume(Path(job["resume"]), config.device)
         prepared = prepare(config, job["data_dir"])
     except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
-        emit(RunFailed(reason="data" if type(exc).__name__ == "DataError" else "error", message=str(exc)))
+        emit(RunFailed(reason="data" if isinstance(exc, DataError) else "error", message=str(exc)))
         return 2
     if control.stopped:  # the app went away or stopped it while the data loaded: leave no trace
         emit(RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,

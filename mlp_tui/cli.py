@@ -33,19 +33,14 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 @contextlib.contextmanager
 def user_errors():
     """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
+    from .errors import DataError, DeviceError
     from .runinfo import RunNotFound
     from .runs import CheckpointError
 
     try:
         yield
-    except (ConfigError, CheckpointError, RunNotFound) as exc:
+    except (ConfigError, CheckpointError, RunNotFound, DataError, DeviceError) as exc:
         fail(str(exc))
-    except RuntimeError as exc:
-        # DataError and DeviceError live in torch-importing modules; match them by name so this
-        # module stays light.
-        if type(exc).__name__ in ("DataError", "DeviceError"):
-            fail(str(exc))
-        raise
     except OSError as exc:  # e.g. an unwritable --runs folder, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}")

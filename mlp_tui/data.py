@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import DataError
+
 DATA_ENV = "MLP_TUI_DATA"
 MEAN, STD = 0.1307, 0.3081  # MNIST training-set pixel statistics (of x / 255)
 
@@ -25,8 +27,6 @@ MNIST_FILES = {
 }
 
 
-class DataError(RuntimeError):
-    """The data cannot be had: missing, damaged or unreadable. Shown without a traceback, exit 2."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .config import RunConfig
 from .control import Control  # noqa: F401  (part of the engine API)
 from .data import Dataset, normalize
 from .events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
-from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, loss_fn
+from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, linear_weights, loss_fn
 from .runs import CHECKPOINT_FORMAT, RunStore, atomic_save
 from .scoring import evaluate
 
@@ -78,6 +78,7 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch * config.epochs)
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.lossf = loss_fn(config)
+        self.l1_weights = linear_weights(self.model)  # found once, not every batch
         self.epoch = 0  # epochs completed
         self.best_epoch: int | None = None
         self.best_key: tuple[float, float] | None = None  # (accuracy, -loss): larger is better
@@ -203,7 +204,7 @@ class Trainer:
             out = model(xb)
             loss = self.lossf(out, yb)
             if cfg.l1:
-                loss = loss + cfg.l1 * l1_penalty(model)
+                loss = loss + cfg.l1 * l1_penalty(self.l1_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

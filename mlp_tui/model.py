@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import RunConfig
+from .errors import DeviceError
 from .summary import format_rows, rows_from
 
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
@@ -86,7 +87,10 @@ def loss_fn(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.T
         return F.cross_entropy
 
     def mse(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(probs, F.one_hot(target, N_CLASSES).to(probs.dtype))
+        # scatter, not F.one_hot: one_hot checks the labels' range on the host (a GPU sync
+        # every batch).
+        one_hot = torch.zeros_like(probs).scatter_(1, target.unsqueeze(1), 1.0)
+        return F.mse_loss(probs, one_hot)
 
     return mse
 
@@ -135,8 +139,13 @@ def _with_fused(cls, params, fused: bool, **kwargs) -> torch.optim.Optimizer:
     return cls(params, foreach=True, **kwargs)
 
 
-def l1_penalty(model: nn.Module) -> torch.Tensor:
-    return sum(m.weight.abs().sum() for m in model.modules() if isinstance(m, nn.Linear))
+def linear_weights(model: nn.Module) -> list[torch.Tensor]:
+    return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def l1_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
+    """Sum of |w| over the Linear weights (biases are not penalised)."""
+    return torch.stack([w.abs().sum() for w in weights]).sum()
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -191,5 +200,3 @@ def device_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-class DeviceError(RuntimeError):
-    """The requested device is not available. Shown without a traceback, exit 2."""

@@ -150,3 +150,23 @@ def test_summary_from_the_config_matches_the_built_model(overrides):
     model = build_model(config)
     assert config_rows(config) == summary_rows(model)
     assert parameter_count(config) == count_parameters(model)
+
+
+def test_mse_and_l1_match_their_textbook_definitions():
+    """The MSE loss compares softmax outputs with one-hot targets; L1 sums |w| of the Linear
+    weights only (written without host syncs, so check them against the plain formulas)."""
+    import dataclasses
+
+    import torch.nn.functional as F
+
+    from mlp_tui.config import RunConfig
+    from mlp_tui.model import l1_penalty, linear_weights
+
+    config = dataclasses.replace(RunConfig(), hidden=(8,), loss="mse")
+    probs = torch.softmax(torch.randn(5, 10), dim=1)
+    target = torch.tensor([0, 3, 9, 3, 1])
+    expected = F.mse_loss(probs, F.one_hot(target, 10).float())
+    assert torch.allclose(loss_fn(config)(probs, target), expected)
+    model = build_model(config)
+    manual = sum(m.weight.abs().sum() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    assert torch.allclose(l1_penalty(linear_weights(model)), manual)
