@@ -129,6 +129,9 @@ def run(
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
     subset: Optional[int] = typer.Option(None, help="Train on only this many images (0: all)."),
+    augment: Optional[float] = typer.Option(
+        None, help="Distort training digits on the fly (rotate/scale/shift), strength 0 to 1."
+    ),
     data_dir: Optional[Path] = typer.Option(
         None, help="Folder holding MNIST/raw (default: $MLP_TUI_DATA, else the user cache)."
     ),
@@ -143,7 +146,7 @@ def run(
         epochs=epochs, lr=lr, loss=loss, optimizer=optimizer, batch_size=batch_size, hidden=hidden,
         activation=activation, dropout=dropout, input_dropout=input_dropout, batch_norm=batch_norm,
         init=init, momentum=momentum, schedule=schedule, weight_decay=weight_decay, l1=l1,
-        val_split=val_split, patience=patience, seed=seed, device=device, subset=subset,
+        val_split=val_split, patience=patience, seed=seed, device=device, subset=subset, augment=augment,
     )  # fmt: skip
     with user_errors():
         if resume is not None:

@@ -16,7 +16,7 @@ import torch
 
 from .config import RunConfig
 from .control import Control  # noqa: F401  (part of the engine API)
-from .data import Dataset, normalize
+from .data import Dataset, augment_batch, normalize
 from .events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
 from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, linear_weights, loss_fn
 from .runs import CHECKPOINT_FORMAT, RunStore, atomic_save
@@ -200,7 +200,8 @@ class Trainer:
                 self._check_finite(batch_losses, checked, b, epoch)
                 return False
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            xb, yb = normalize(data.train_x[idx]), data.train_y[idx]
+            xb, yb = data.train_x[idx], data.train_y[idx]
+            xb = normalize(augment_batch(xb, cfg.augment) if cfg.augment else xb)
             out = model(xb)
             loss = self.lossf(out, yb)
             if cfg.l1:

@@ -19,7 +19,7 @@ from mlp_tui.config import (
     to_toml,
 )
 
-BUILTIN_NAMES = ["tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout"]
+BUILTIN_NAMES = ["tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best"]
 
 
 def write_preset(tmp_path, text: str | bytes, name: str = "bad.toml"):

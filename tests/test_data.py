@@ -101,3 +101,33 @@ def test_tiny_preset_reaches_90_percent_on_real_mnist_in_one_epoch(mnist_root):
     result = Trainer(config, data, CPU).run()
     assert isinstance(result, RunFinished) and result.status == "completed"
     assert result.test_accuracy >= 0.90, f"test accuracy {result.test_accuracy:.2%}"
+
+
+def test_augmentation_moves_digits_but_keeps_them_digits():
+    """On-the-fly distortions (the `augment` setting): off at 0, different every draw, the same
+    for the same seed, and the ink stays roughly the same amount and inside the frame."""
+    import torch
+
+    from mlp_tui.data import augment_batch
+
+    x = torch.zeros(64, 784, dtype=torch.uint8)
+    x.view(64, 28, 28)[:, 8:20, 11:17] = 255  # a bar in the middle of each image
+    assert torch.allclose(augment_batch(x, 0.0), x.float(), atol=1e-3)
+    torch.manual_seed(1)
+    a = augment_batch(x, 1.0)
+    torch.manual_seed(1)
+    assert torch.equal(augment_batch(x, 1.0), a)
+    assert not torch.allclose(a, x.float())
+    assert len({tuple(row.round().tolist()) for row in a}) == 64  # each image its own distortion
+    ink = a.sum(1) / x.float().sum(1)
+    assert ((ink > 0.6) & (ink < 1.5)).all()
+    border = a.view(64, 28, 28)[:, [0, -1], :].sum() + a.view(64, 28, 28)[:, :, [0, -1]].sum()
+    assert border == 0
+
+
+def test_augment_strength_is_validated():
+    from mlp_tui.config import ConfigError, build_config
+
+    assert build_config({"augment": 0.5}).augment == 0.5
+    with pytest.raises(ConfigError, match="augment"):
+        build_config({"augment": 1.5})
