@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from .config import ConfigError, build_config, cli_flag, list_presets, override_flags, resolve_preset
+from .errors import EXIT_OK, EXIT_USAGE
 
 app = typer.Typer(
     add_completion=False,
@@ -21,7 +22,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_PRESET = "dropout"
 
 

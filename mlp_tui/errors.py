@@ -4,6 +4,8 @@ They live here, free of torch, so the command line can catch them by type withou
 the modules that raise them.
 """
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # the README's table; signals add 128 + signum
+
 
 class DataError(RuntimeError):
     """The data cannot be had: missing, damaged or unreadable."""

@@ -7,7 +7,6 @@ through the run's control file; watching itself never writes anything else.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Iterator
 
 from .events import Event, from_dict
 from .runinfo import METRICS_FILE, read_command, run_status, write_command
+from .runs import MetricsTail  # noqa: F401  (the watcher's reader)
 
 POLL_S = 0.25  # new lines show up within this (the issue asks for a second)
 STATUS_EVERY_S = 1.0
@@ -26,34 +26,6 @@ class RunStatus:
 
     status: str
     kind = "run_status"
-
-
-class MetricsTail:
-    """Reads whole new lines from a metrics.jsonl that may still be being written."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-
-    def read(self) -> list[dict]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(chunk)
-        data = self.partial + chunk
-        lines = data.split(b"\n")
-        self.partial = lines.pop()  # an unfinished last line waits for the rest
-        records = []
-        for line in lines:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue  # a damaged line is skipped, never fatal
-        return records
 
 
 class RunWatch:

@@ -6,6 +6,7 @@ import shutil
 import sys
 from typing import TextIO
 
+from .config import build_config
 from .events import BatchProgress, EpochEnd, Evaluation, Event, RunFailed, RunFinished, RunStarted
 from .render import wants_ascii
 from .report import epoch_line, final_report
@@ -13,7 +14,7 @@ from .report import epoch_line, final_report
 
 def _start_lines(e: RunStarted) -> list[str]:
     cfg = e.config
-    arch = "-".join(str(n) for n in (784, *cfg["hidden"], 10))
+    arch = build_config(cfg).architecture
     return [
         f"mlp-tui: preset {e.preset}  model {arch}  {e.parameters:,} parameters  device {e.device}",
         f"loss {cfg['loss']}  optimizer {cfg['optimizer']}  lr {cfg['lr']:g}  batch {cfg['batch_size']}  "

@@ -14,6 +14,7 @@ import torch
 from .config import CLI_SOURCE, ConfigError, RunConfig, build_config
 from .data import Dataset, load_mnist
 from .engine import Control, Trainer
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .events import Event, RunFailed, RunFinished
 from .headless import make_printer
 from .model import device_name, pick_device
@@ -22,7 +23,6 @@ from .runinfo import (
 )  # fmt: skip
 from .runs import CheckpointError, RunStore, load_checkpoint, new_run_dir
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):
     STOP_SIGNALS[signal.SIGHUP] = "hung up"

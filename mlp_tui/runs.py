@@ -171,15 +171,34 @@ class RunStore:
             self._metrics.close()
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl; a half-written last line (run still writing) is skipped."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
+class MetricsTail:
+    """Reads whole new lines from a metrics.jsonl that may still be being written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        data = self.partial + chunk
+        lines = data.split(b"\n")
+        self.partial = lines.pop()  # an unfinished last line waits for the rest
+        records = []
+        for line in lines:
             try:
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
+            except ValueError:
+                continue  # a damaged line is skipped, never fatal
+        return records
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl; a half-written last line (run still writing) is skipped."""
+    return MetricsTail(Path(path)).read()
