@@ -55,6 +55,8 @@ class RunConfig:
     device: str = "auto"
     subset: int = 0
     augment: float = 0.0
+    elastic: float = 0.0
+    compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -88,6 +90,8 @@ FIELD_HELP = {
     "device": "auto, cpu, cuda, cuda:N or mps",
     "subset": "train on only this many images (0 = all), for quick experiments",
     "augment": "random rotation/scale/shift of training digits, strength 0 (off) to 1 (15 deg, 15 %, 3 px)",
+    "elastic": "elastic distortion of training digits, up to this many pixels, 0 (off) to 4",
+    "compile": "true or false: torch.compile the model (worth it on a GPU; a minute's start-up on a CPU)",
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
@@ -151,6 +155,8 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
         if key == "lr" and value <= 0:
             raise bad(f"{value} is not > 0")
         if key == "augment" and not 0 <= value <= 1:
+            raise bad(f"{value} is out of range")
+        if key == "elastic" and not 0 <= value <= 4:
             raise bad(f"{value} is out of range")
         if key in ("dropout", "input_dropout", "momentum") and not 0 <= value < 1:
             raise bad(f"{value} is out of range")

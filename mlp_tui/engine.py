@@ -39,6 +39,16 @@ def out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
+def compile_model(model: torch.nn.Module):
+    """torch.compile for the training steps. Where compiling fails (no C++ compiler for a CPU
+    build, an unsupported GPU), dynamo falls back to running the model as it is."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    # Static shapes: the one shorter last batch of an epoch costs a single extra compile.
+    return torch.compile(model, dynamic=False)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
@@ -79,6 +89,8 @@ class Trainer:
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.lossf = loss_fn(config)
         self.l1_weights = linear_weights(self.model)  # found once, not every batch
+        # Training steps go through `forward`; checkpoints and evaluation use the plain model.
+        self.forward = compile_model(self.model) if config.compile else self.model
         self.epoch = 0  # epochs completed
         self.best_epoch: int | None = None
         self.best_key: tuple[float, float] | None = None  # (accuracy, -loss): larger is better
@@ -169,6 +181,7 @@ class Trainer:
     def _train_epoch(self) -> bool:
         """One pass over the training set. False if a stop came before the end."""
         cfg, data, model = self.config, self.data, self.model
+        forward = self.forward
         epoch = self.epoch + 1
         model.train()
         n = len(data.train_x)
@@ -201,8 +214,8 @@ class Trainer:
                 return False
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = data.train_x[idx], data.train_y[idx]
-            xb = normalize(augment_batch(xb, cfg.augment) if cfg.augment else xb)
-            out = model(xb)
+            xb = normalize(augment_batch(xb, cfg.augment, cfg.elastic) if cfg.augment or cfg.elastic else xb)
+            out = forward(xb)
             loss = self.lossf(out, yb)
             if cfg.l1:
                 loss = loss + cfg.l1 * l1_penalty(self.l1_weights)

@@ -26,16 +26,45 @@ ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
 N_INPUTS, N_CLASSES = 784, 10
 
 
+class _MaskedScale(torch.autograd.Function):
+    """x * mask, where the mask (0 or 1/(1-p)) is saved for the backward pass."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (mask,) = ctx.saved_tensors
+        return grad * mask, None
+
+
+def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """A float mask of 0 (probability p) or 1/(1 - p) shaped like x, from 16 random bits per unit.
+
+    On the CPU, PyTorch's random floats cost about 5.5 ns each; filling 64-bit integers and
+    reading them as four 16-bit lanes costs a quarter of that, and building the mask with
+    float arithmetic avoids mixed bool/float products (20x slower than float ones). p is
+    rounded to a multiple of 1/65536 and the scale uses the rounded value, so the expected
+    output still equals the input."""
+    n = x.numel()
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
+    lanes = bits.view(torch.int16)[:n].view(x.shape)  # uniform over -32768..32767
+    threshold = round(p * 65536) - 32768  # drop a unit when its lane is below this
+    scale = 1.0 / (1.0 - (threshold + 32768) / 65536)
+    # lane - threshold + 1 is >= 1 for kept units and <= 0 for dropped ones
+    return lanes.to(x.dtype).sub_(threshold - 1).clamp_(0, 1).mul_(scale)
+
+
 class Dropout(nn.Dropout):
-    """nn.Dropout with a faster CPU path: the same Bernoulli(1 - p) mask and 1/(1 - p) scaling,
-    drawn with torch.rand (about 2.5x quicker than bernoulli_ on the CPU, where dropout was a
-    third of the step time). Other devices keep PyTorch's fused kernel."""
+    """nn.Dropout with a faster CPU path (same keep probability and 1/(1 - p) scaling): on the
+    CPU dropout was a third of the training step. Other devices keep PyTorch's fused kernel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
             return super().forward(x)
-        keep = torch.rand_like(x) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
+        return _MaskedScale.apply(x, dropout_mask(x, self.p))
 
 
 def build_model(config: RunConfig) -> nn.Sequential:

@@ -93,6 +93,34 @@ def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
     assert resolve_data_dir(None) == tmp_path
 
 
+def test_images_and_labels_read_as_torchvision_reads_them(mnist_root):
+    """The IDX files are read without torchvision; the pixels and labels must be its own."""
+    from torchvision.datasets import MNIST
+
+    data = load_mnist(mnist_root, val_split=0.0, seed=0, device=CPU, download=False)
+    test = MNIST(str(mnist_root), train=False, download=False)
+    assert torch.equal(data.test_x, test.data.reshape(-1, 784))
+    assert torch.equal(data.test_y, test.targets)
+    train = MNIST(str(mnist_root), train=True, download=False)
+    assert sorted(data.train_y.tolist()) == sorted(train.targets.tolist())
+    assert data.train_x.dtype == torch.uint8 and data.train_x.shape == (60000, 784)
+
+
+def test_loading_present_data_does_not_import_torchvision(mnist_root):
+    """torchvision costs 170 MB and over a second to import; it is only needed to download."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from mlp_tui.data import load_mnist\n"
+        f"load_mnist({str(mnist_root)!r}, val_split=0.1, seed=0, device=torch.device('cpu'), download=False)\n"
+        "print('torchvision' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_tiny_preset_reaches_90_percent_on_real_mnist_in_one_epoch(mnist_root):
     config = dataclasses.replace(resolve_preset("tiny").config, epochs=1, device="cpu")
     data = load_mnist(mnist_root, val_split=config.val_split, seed=config.seed, device=CPU, download=False)
@@ -123,6 +151,15 @@ def test_augmentation_moves_digits_but_keeps_them_digits():
     assert ((ink > 0.6) & (ink < 1.5)).all()
     border = a.view(64, 28, 28)[:, [0, -1], :].sum() + a.view(64, 28, 28)[:, :, [0, -1]].sum()
     assert border == 0
+
+
+def test_distortion_grid_is_the_one_affine_grid_would_build():
+    """augment_batch builds grid_sample's grid with one matmul instead of affine_grid."""
+    from mlp_tui.data import affine_grid
+
+    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.affine_grid(theta, [5, 1, 28, 28], align_corners=False)
+    assert torch.allclose(affine_grid(theta), expected, atol=1e-6)
 
 
 def test_augment_strength_is_validated():

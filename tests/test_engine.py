@@ -368,3 +368,22 @@ def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config
     result = make_trainer(make_config(epochs=1), "unit", prepared, store, view, control=control).run()
     store.close()
     assert on_disk == ["pause", "resume"] and result.status == "completed"
+
+
+def test_compiled_model_trains_like_the_plain_one_and_saves_plain_checkpoints(
+    synthetic, make_config, run_trainer, tmp_path
+):
+    """--compile (meant for GPUs) works on the CPU too: same learning, checkpoints that load into
+    an ordinary model (no torch.compile wrapper names in the keys)."""
+    from mlp_tui.model import build_model
+
+    config = make_config(batch_size=120)  # 1800 / 120: every batch the same shape, one compile
+    eager, _, _ = run_trainer(config, synthetic)
+    store = RunStore(tmp_path / "run")
+    compiled, _, _ = run_trainer(make_config(batch_size=120, compile=True), synthetic, store=store)
+    assert isinstance(compiled, RunFinished) and compiled.status == "completed"
+    assert abs(compiled.test_accuracy - eager.test_accuracy) < 0.05
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    plain = build_model(config)
+    assert set(best["model"]) == set(plain.state_dict())
+    plain.load_state_dict(best["model"])

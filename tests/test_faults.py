@@ -213,6 +213,12 @@ BAD_VALUES = {
         st.just("nan"),
         _letters,
     ),
+    "--elastic": st.one_of(
+        _num(st.floats(min_value=4.0, exclude_min=True)),
+        _num(st.floats(max_value=0.0, exclude_max=True)),
+        st.just("nan"),
+        _letters,
+    ),
 }
 
 
@@ -304,7 +310,7 @@ def test_fewer_labels_than_images_exits_2_naming_the_labels_file(tmp_path, mnist
 
 
 def test_label_count_in_the_header_that_does_not_match_exits_2_naming_the_file(tmp_path, mnist_root):
-    """Right size, but the header says 59,999 labels: torchvision alone fails with a bare
+    """Right size, but the header says 59,999 labels: a plain reader fails with a bare
     "shape '[59999]' is invalid" that names no file."""
     good = _labels(mnist_root, "train-labels-idx1-ubyte")
     data, damaged = _data_dir_with(

@@ -130,6 +130,18 @@ def test_cpu_dropout_drops_the_right_share_and_keeps_the_mean():
     assert torch.equal(layer(x), x)
 
 
+def test_cpu_dropout_masks_are_fresh_and_every_unit_is_dropped_alike():
+    """The mask packs four units into each 64-bit random draw: no unit may be favoured."""
+    from mlp_tui.model import dropout_mask
+
+    torch.manual_seed(0)
+    masks = torch.stack([dropout_mask(torch.ones(2000, 8), 0.3) for _ in range(2)])
+    dropped = (masks == 0).float()
+    assert not torch.equal(masks[0], masks[1])
+    per_unit = dropped.mean(dim=(0, 1))  # each column sits in a fixed 16-bit lane
+    assert torch.all((per_unit - 0.3).abs() < 0.02), per_unit
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

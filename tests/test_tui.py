@@ -221,7 +221,9 @@ def test_switching_to_sgd_suggests_a_learning_rate_unless_one_was_typed(tmp_path
         app = create_app("dropout", runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
-            assert screen.config.lr == 0.002  # the preset's own, untouched on opening
+            from mlp_tui.config import resolve_preset
+
+            assert screen.config.lr == resolve_preset("dropout").config.lr  # untouched on opening
             screen.query_one("#f-loss", Select).value = "mse"
             screen.query_one("#f-optimizer", Select).value = "momentum"
             await pilot.pause()
