@@ -66,32 +66,46 @@ def augment_batch(x: torch.Tensor, strength: float, elastic: float = 0.0) -> tor
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     shift = r[:, 2:] * (3 * 2 / 28)  # grid coordinates span 2 over 28 pixels
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = affine_grid(theta)
+    coarse = None
     if elastic:
         coarse = torch.rand(n, 2, 7, 7, device=x.device).mul_(2 * elastic * 2 / 28).sub_(elastic * 2 / 28)
-        field = torch.nn.functional.interpolate(coarse, size=(28, 28), mode="bicubic", align_corners=True)
-        grid = grid + field.permute(0, 2, 3, 1)
+    grid = sampling_grid(theta, coarse)
     return torch.nn.functional.grid_sample(images, grid, align_corners=False).view(n, 784)
 
 
-def affine_grid(theta: torch.Tensor) -> torch.Tensor:
-    """F.affine_grid(theta, (n, 1, 28, 28), align_corners=False) as one (784 x 3) @ (3 x 2n)
-    product: affine_grid runs n tiny batched matmuls, 20x slower on the CPU (an eighth of a
-    training step with augmentation)."""
+def sampling_grid(theta: torch.Tensor, coarse: torch.Tensor | None = None) -> torch.Tensor:
+    """grid_sample's grid (n, 28, 28, 2) for the affine maps theta (n, 2, 3), plus, if given, a
+    displacement field set on a 7x7 lattice (n, 2, 7, 7) and interpolated bicubically.
+
+    The same as F.affine_grid(theta, (n, 1, 28, 28), align_corners=False) + F.interpolate(coarse,
+    (28, 28), mode="bicubic", align_corners=True), but both are linear in their inputs, so the
+    whole grid is one (784 x 52) @ (52 x 2n) product. On the CPU affine_grid runs n tiny
+    batched matmuls and bicubic interpolation is slower still: together they cost more than
+    the training step they feed."""
     n = theta.shape[0]
-    return (_base_grid(theta.device) @ theta.reshape(n * 2, 3).T).view(784, n, 2).transpose(0, 1).reshape(n, 28, 28, 2)
+    rows = theta.reshape(n * 2, 3)  # per image: the x row, then the y row
+    basis = _grid_basis(theta.device)
+    if coarse is None:
+        basis = basis[:, :3]
+    else:
+        rows = torch.cat([rows, coarse.reshape(n * 2, 49)], 1)
+    return (basis @ rows.T).view(784, n, 2).transpose(0, 1).reshape(n, 28, 28, 2)
 
 
-_BASE_GRIDS: dict[torch.device, torch.Tensor] = {}
+_GRID_BASES: dict[torch.device, torch.Tensor] = {}
 
 
-def _base_grid(device: torch.device) -> torch.Tensor:
-    """(x, y, 1) of each pixel centre in grid_sample's [-1, 1] coordinates (align_corners=False)."""
-    if device not in _BASE_GRIDS:
+def _grid_basis(device: torch.device) -> torch.Tensor:
+    """(784, 3 + 49): each pixel centre's (x, y, 1) in grid_sample's [-1, 1] coordinates
+    (align_corners=False), then its bicubic weights on the 7x7 lattice."""
+    if device not in _GRID_BASES:
         centres = (torch.arange(28, dtype=torch.float32) * 2 + 1) / 28 - 1
         ys, xs = torch.meshgrid(centres, centres, indexing="ij")
-        _BASE_GRIDS[device] = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(784)], 1).to(device)
-    return _BASE_GRIDS[device]
+        lattice = torch.eye(49).view(49, 1, 7, 7)
+        weights = torch.nn.functional.interpolate(lattice, size=(28, 28), mode="bicubic", align_corners=True)
+        basis = torch.cat([torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(784)], 1), weights.view(49, 784).T], 1)
+        _GRID_BASES[device] = basis.to(device)
+    return _GRID_BASES[device]
 
 
 def default_data_dir() -> Path:

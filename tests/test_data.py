@@ -153,13 +153,17 @@ def test_augmentation_moves_digits_but_keeps_them_digits():
     assert border == 0
 
 
-def test_distortion_grid_is_the_one_affine_grid_would_build():
-    """augment_batch builds grid_sample's grid with one matmul instead of affine_grid."""
-    from mlp_tui.data import affine_grid
+def test_distortion_grid_is_the_one_affine_grid_and_interpolate_would_build():
+    """augment_batch builds grid_sample's grid with one matmul instead of affine_grid and a
+    bicubic interpolation of the elastic field."""
+    from mlp_tui.data import sampling_grid
 
-    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
-    expected = torch.nn.functional.affine_grid(theta, [5, 1, 28, 28], align_corners=False)
-    assert torch.allclose(affine_grid(theta), expected, atol=1e-6)
+    gen = torch.Generator().manual_seed(0)
+    theta, coarse = torch.randn(5, 2, 3, generator=gen), torch.randn(5, 2, 7, 7, generator=gen) * 0.1
+    affine = torch.nn.functional.affine_grid(theta, [5, 1, 28, 28], align_corners=False)
+    assert torch.allclose(sampling_grid(theta), affine, atol=1e-5)
+    field = torch.nn.functional.interpolate(coarse, size=(28, 28), mode="bicubic", align_corners=True)
+    assert torch.allclose(sampling_grid(theta, coarse), affine + field.permute(0, 2, 3, 1), atol=1e-5)
 
 
 def test_augment_strength_is_validated():

@@ -25,6 +25,8 @@ FIELDS = (
     ("hidden", "Hidden layers", str),
     ("activation", "Activation", ACTIVATIONS),
     ("dropout", "Dropout", float),
+    ("augment", "Distortion", float),
+    ("elastic", "Elastic (px)", float),
 )
 
 
