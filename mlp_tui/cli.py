@@ -21,6 +21,10 @@ app = typer.Typer(
     add_completion=False,
     help="Train multilayer perceptrons on MNIST and watch them learn, in your terminal.",
     context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain help and usage errors: Rich's help panels pull in markdown-it and friends, half of
+    # the start-up time of `mlp-tui --help`.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 
 DEFAULT_PRESET = "dropout"
@@ -193,8 +197,10 @@ def watch(
     run: str = typer.Argument("latest", help="A run directory, its name under --runs, or 'latest'."),
     runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
 ) -> None:
-    """Watch a run, e.g. one started with --headless on this server: replay its epochs so far,
-    then follow it live. Pause, resume and stop it from here; quitting leaves it running."""
+    """Watch a run live: its epochs so far, then each new one.
+
+    For a run started with --headless on this server, say. Pause, resume and stop it from here;
+    quitting leaves it running."""
     from .config import load_preset_file
     from .runinfo import resolve_run, summarize
 
