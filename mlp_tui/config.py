@@ -67,6 +67,12 @@ class RunConfig:
     def architecture(self) -> str:
         return "-".join(str(n) for n in (784, *self.hidden, 10))
 
+    def training_extras(self) -> list[str]:
+        """Settings that change training beyond the usual line, for the run headers."""
+        extras = [f"augment {self.augment:g}"] if self.augment else []
+        extras += [f"elastic {self.elastic:g} px"] if self.elastic else []
+        return extras + (["compiled"] if self.compile else [])
+
 
 FIELD_HELP = {
     "hidden": "hidden layer sizes, e.g. [512, 512]",
@@ -91,7 +97,7 @@ FIELD_HELP = {
     "subset": "train on only this many images (0 = all), for quick experiments",
     "augment": "random rotation/scale/shift of training digits, strength 0 (off) to 1 (15 deg, 15 %, 3 px)",
     "elastic": "elastic distortion of training digits, up to this many pixels, 0 (off) to 4",
-    "compile": "true or false: torch.compile the model (worth it on a GPU; a minute's start-up on a CPU)",
+    "compile": "true or false: torch.compile the model (worth it on a GPU; slow to start on a CPU)",
 }
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}

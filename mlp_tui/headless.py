@@ -14,11 +14,11 @@ from .report import epoch_line, final_report
 
 def _start_lines(e: RunStarted) -> list[str]:
     cfg = e.config
-    arch = build_config(cfg).architecture
+    config = build_config(cfg)
     return [
-        f"mlp-tui: preset {e.preset}  model {arch}  {e.parameters:,} parameters  device {e.device}",
+        f"mlp-tui: preset {e.preset}  model {config.architecture}  {e.parameters:,} parameters  device {e.device}",
         f"loss {cfg['loss']}  optimizer {cfg['optimizer']}  lr {cfg['lr']:g}  batch {cfg['batch_size']}  "
-        f"epochs {cfg['epochs']}  schedule {cfg['schedule']}",
+        f"epochs {cfg['epochs']}  schedule {cfg['schedule']}" + "".join(f"  {x}" for x in config.training_extras()),
         f"data: {e.train_size:,} train / {e.val_size:,} validation / {e.test_size:,} test images"
         + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
     ]

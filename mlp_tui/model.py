@@ -26,20 +26,6 @@ ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
 N_INPUTS, N_CLASSES = 784, 10
 
 
-class _MaskedScale(torch.autograd.Function):
-    """x * mask, where the mask (0 or 1/(1-p)) is saved for the backward pass."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(mask)
-        return x * mask
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (mask,) = ctx.saved_tensors
-        return grad * mask, None
-
-
 def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     """A float mask of 0 (probability p) or 1/(1 - p) shaped like x, from 16 random bits per unit.
 
@@ -51,7 +37,7 @@ def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     n = x.numel()
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_(-(2**63), None)
     lanes = bits.view(torch.int16)[:n].view(x.shape)  # uniform over -32768..32767
-    threshold = round(p * 65536) - 32768  # drop a unit when its lane is below this
+    threshold = min(round(p * 65536), 65535) - 32768  # drop a unit when its lane is below this
     scale = 1.0 / (1.0 - (threshold + 32768) / 65536)
     # lane - threshold + 1 is >= 1 for kept units and <= 0 for dropped ones
     return lanes.to(x.dtype).sub_(threshold - 1).clamp_(0, 1).mul_(scale)
@@ -64,7 +50,7 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
             return super().forward(x)
-        return _MaskedScale.apply(x, dropout_mask(x, self.p))
+        return x * dropout_mask(x, self.p)  # autograd keeps the mask for the backward pass
 
 
 def build_model(config: RunConfig) -> nn.Sequential:

@@ -243,3 +243,14 @@ def test_override_flags_rebuild_the_config():
     # Feeding the flags' values back through the command-line path gives the same config.
     values = {"hidden": "64,32", "batch_norm": True, "lr": 0.01, "subset": 500}
     assert build_config(values, source="command line", base=base) == changed
+
+
+def test_run_headers_name_the_distortions_when_a_preset_uses_them():
+    """The default preset trains on distorted digits: the run's header must say so."""
+    import dataclasses
+
+    dropout = resolve_preset("dropout").config
+    assert f"augment {dropout.augment:g}" in dropout.training_extras()
+    assert resolve_preset("tiny").config.training_extras() == []
+    both = dataclasses.replace(dropout, elastic=1.5, compile=True)
+    assert both.training_extras() == [f"augment {dropout.augment:g}", "elastic 1.5 px", "compiled"]

@@ -151,7 +151,9 @@ class TrainingScreen(SizedScreen):
         cfg = self.config
         self.query_one("#model-summary", Static).update(
             f"{event.summary}\n\npreset {self.preset} · loss {cfg.loss} · optimizer {cfg.optimizer} · "
-            f"lr {cfg.lr:g} · batch {cfg.batch_size} · schedule {cfg.schedule} · dropout {cfg.dropout:g}\n"
+            f"lr {cfg.lr:g} · batch {cfg.batch_size} · schedule {cfg.schedule} · dropout {cfg.dropout:g}"
+            + "".join(f" · {x}" for x in cfg.training_extras())
+            + "\n"
             f"data: {event.train_size:,} train / {event.val_size:,} validation / {event.test_size:,} test images"
         )
         self.update_status()
