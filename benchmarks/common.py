@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,8 +37,32 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
-def append_result(title: str, lines: list[str]) -> None:
+def report(title: str, lines: list[str]) -> None:
+    """Print the figures and append them, stamped with time and machine, to RESULTS.md."""
+    for line in lines:
+        print(line)
     stamp = time.strftime("%Y-%m-%d %H:%M")
     block = [f"## {title}", "", f"{stamp} · {machine()}", ""] + [f"- {line}" for line in lines] + [""]
     with open(RESULTS, "a", encoding="utf-8") as f:
         f.write("\n".join(block) + "\n")
+
+
+def headless_run(preset: str, data_dir: Path) -> tuple[float, int | None, float, float]:
+    """(test accuracy %, best epoch, wall seconds, peak RSS MB) of `mlp-tui run --preset P --headless`."""
+    env = dict(os.environ, MLP_TUI_DATA=str(data_dir))
+    with tempfile.TemporaryDirectory() as runs, tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mlp_tui", "run", "--preset", preset, "--headless", "--runs", runs],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        out = log.read()
+    if child.returncode != 0:
+        raise SystemExit(f"{preset}: exit {child.returncode}\n{out[-2000:]}")
+    accuracy = float(re.search(r"test accuracy ([\d.]+) %", out).group(1))
+    best = re.search(r"best epoch (\d+)", out)
+    return accuracy, int(best.group(1)) if best else None, seconds, usage.ru_maxrss / 1024

@@ -11,16 +11,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-from common import append_result, mnist_dir
+from common import headless_run, mnist_dir, report
 
 
 def wall(cmd: list[str], repeats: int = 5) -> float:
@@ -41,14 +37,7 @@ def main() -> None:
     help_s = wall(cli + ["--help"])
     presets_s = wall(cli + ["presets"])
 
-    env = dict(os.environ, MLP_TUI_DATA=str(mnist_dir(args.data_dir)))
-    with tempfile.TemporaryDirectory() as runs:
-        start = time.perf_counter()
-        out = subprocess.run(cli + ["run", "--preset", "dropout", "--headless", "--runs", runs],
-                             capture_output=True, text=True, env=env, check=True).stdout  # fmt: skip
-        seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
-    accuracy = float(re.search(r"test accuracy ([\d.]+) %", out).group(1))
+    accuracy, _, seconds, peak_mb = headless_run("dropout", mnist_dir(args.data_dir))
     lines = [
         f"`mlp-tui --help` {help_s:.2f} s, `mlp-tui presets` {presets_s:.2f} s "
         f"(bare `python -c pass` {python:.2f} s) (goal <= 0.3 s)",
@@ -56,9 +45,7 @@ def main() -> None:
         "imports and data loading included (goal >= 98 % within 20 s)",
         f"peak resident memory of that run {peak_mb:.0f} MB (goal <= 800 MB)",
     ]
-    for line in lines:
-        print(line)
-    append_result("Start-up, time to accuracy and memory", lines)
+    report("Start-up, time to accuracy and memory", lines)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import dataclasses
 import statistics
 import time
 
-from common import append_result, mnist_dir
+from common import mnist_dir, report
 
 import torch
 from torch import nn
@@ -102,9 +102,7 @@ def main() -> None:
         f"the `dropout` preset as shipped, with its distortions on: {distorted:,.0f} img/s "
         f"({distorted / tutorial:.1f}x the tutorial)",
     ]
-    for line in lines:
-        print(line)
-    append_result("Throughput vs the tutorial pipeline (784-512-512-10, dropout 0.2)", lines)
+    report("Throughput vs the tutorial pipeline (784-512-512-10, dropout 0.2)", lines)
 
 
 if __name__ == "__main__":

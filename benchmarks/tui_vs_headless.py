@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import append_result, mnist_dir
+from common import mnist_dir, report
 from textual import events
 
 from mlp_tui.config import resolve_preset
@@ -95,9 +95,7 @@ def main() -> None:
         f"key press to re-rendered status line during training: median "
         f"{statistics.median(all_latencies) * 1000:.0f} ms, worst {max(all_latencies) * 1000:.0f} ms (goal <= 100 ms)",
     ]
-    for line in lines:
-        print(line)
-    append_result(f"TUI vs headless (dropout preset, {args.epochs} epochs a run)", lines)
+    report(f"TUI vs headless (dropout preset, {args.epochs} epochs a run)", lines)
 
 
 if __name__ == "__main__":
