@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .config import RunConfig, build_config
-from .errors import DataError
+from .errors import DataError, exit_now
 from .events import Event, RunFailed, RunFinished, from_dict
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
@@ -107,11 +107,11 @@ def main() -> int:
 
 
 def _history(run_dir: Path) -> list[Event]:
-    from .runs import read_events
+    from .runs import METRICS_FILE, read_events
 
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS_FILE
     events = []
-    for record in read_events(path) if path.is_file() else []:
+    for record in read_events(path):
         kind = record.get("event")
         if kind in ("batch_progress", "run_finished", "run_failed") or record.get("split") == "test":
             continue
@@ -199,4 +199,4 @@ class ChildRun:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -6,7 +6,6 @@ Heavy imports (torch, textual) happen inside the commands, so --help and `preset
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Optional
 import typer
 
 from .config import ConfigError, build_config, cli_flag, list_presets, override_flags, resolve_preset
-from .errors import EXIT_OK, EXIT_USAGE
+from .errors import EXIT_OK, EXIT_USAGE, exit_now
 
 app = typer.Typer(
     add_completion=False,
@@ -224,8 +223,11 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
     if not headless and _interactive():
         from .tui.app import create_app
 
-        create_app(resumed.preset, resumed.config, autostart=True, data_dir=data_dir, runs_root=runs_root,
-                   resume=run_dir).run()  # fmt: skip
+        # Checked and loaded here so problems show before the app opens; the training process
+        # loads the checkpoints itself, so the app keeps only what it shows.
+        preset, config = resumed.preset, resumed.config
+        del resumed
+        create_app(preset, config, autostart=True, data_dir=data_dir, runs_root=runs_root, resume=run_dir).run()
         return EXIT_OK
     reproduce = shlex.join(["mlp-tui", "run", "--preset", str(run_dir / "config.toml"), "--headless"])
     return run_headless(resumed.config, resumed.preset, data_dir=data_dir, run_dir=run_dir, runs_root=runs_root,
@@ -340,16 +342,11 @@ def main() -> None:
     except SystemExit as exc:
         if "torch" not in sys.modules:
             raise
-        # Tearing down torch's 2,000-odd modules at interpreter exit takes about a second and
-        # touches 100 MB more memory. Every run file is closed and synced by now: flush the
-        # terminal and leave at once.
         code = exc.code
         if code is not None and not isinstance(code, int):
             print(code, file=sys.stderr)
             code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code or 0)
+        exit_now(code or 0)
 
 
 if __name__ == "__main__":

@@ -237,23 +237,29 @@ def load_mnist(
     subset: int = 0,
     download: bool = True,
 ) -> Dataset:
+    (train_x, train_y), (test_x, test_y) = _read_splits(data_dir, download, "train", "t10k")
+    return split_dataset(
+        train_x, train_y, test_x, test_y, val_split=val_split, seed=seed, device=device, subset=subset
+    )
+
+
+def load_mnist_test(data_dir: str | Path | None, *, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 10k test images (uint8 rows) and labels on `device`, without reading the training set."""
+    [(x, y)] = _read_splits(data_dir, True, "t10k")
+    return x.to(device), y.long().to(device)
+
+
+def _read_splits(data_dir: str | Path | None, download: bool, *prefixes: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(images as (N, 784) uint8 rows, uint8 labels) of each split ("train", "t10k"), checked first."""
     root = resolve_data_dir(data_dir)
     raw = ensure_mnist(root, download=download)
     try:
-        train_x, train_y = read_idx(raw / "train-images-idx3-ubyte"), read_idx(raw / "train-labels-idx1-ubyte")
-        test_x, test_y = read_idx(raw / "t10k-images-idx3-ubyte"), read_idx(raw / "t10k-labels-idx1-ubyte")
+        return [
+            (read_idx(raw / f"{p}-images-idx3-ubyte").view(-1, 784), read_idx(raw / f"{p}-labels-idx1-ubyte"))
+            for p in prefixes
+        ]
     except OSError as exc:
         raise DataError(f"cannot read MNIST from {raw}: {exc}. " + _where_to_put(root)) from None
-    return split_dataset(
-        train_x.view(-1, 784),
-        train_y,
-        test_x.view(-1, 784),
-        test_y,
-        val_split=val_split,
-        seed=seed,
-        device=device,
-        subset=subset,
-    )
 
 
 def split_dataset(

@@ -11,11 +11,11 @@ from typing import Any
 import torch
 
 from .config import RunConfig, build_config
-from .data import load_mnist, normalize
+from .data import load_mnist_test, normalize
 from .events import Evaluation, RunFinished
 from .model import build_model, device_name, pick_device, probabilities
 from .report import final_report
-from .runs import CheckpointError, load_checkpoint
+from .runs import CheckpointError, load_run_checkpoint
 
 
 @dataclass
@@ -57,12 +57,8 @@ def load_run(run_dir: Path, device: str | None = None) -> LoadedRun:
     Raises CheckpointError (missing, damaged, or weights that do not fit the config), ConfigError
     (a config the checkpoint carries that is not valid), DeviceError."""
     path, note = checkpoint_path(run_dir)
-    checkpoint = load_checkpoint(path)
-    values = checkpoint.get("config")
-    state = checkpoint.get("model")
-    if not isinstance(values, dict) or not isinstance(state, dict):
-        missing = "config" if not isinstance(values, dict) else "model weights"
-        raise CheckpointError(f"{path}: incomplete checkpoint (it holds no {missing})")
+    checkpoint = load_run_checkpoint(path)
+    values, state = checkpoint["config"], checkpoint["model"]
     config = build_config(values, source=f"{path} (its config)")
     if device is not None:
         config = build_config({"device": device}, source="command line", base=config)
@@ -136,9 +132,9 @@ def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinish
     from .engine import evaluate  # the training loop's own evaluation, so numbers match the run's
 
     config = run.config
-    data = load_mnist(data_dir, val_split=config.val_split, seed=config.seed, device=run.device, subset=config.subset)
+    test_x, test_y = load_mnist_test(data_dir, device=run.device)
     started = time.perf_counter()
-    result = evaluate(run.model, data.test_x, data.test_y, config, "test", run.epoch)
+    result = evaluate(run.model, test_x, test_y, config, "test", run.epoch)
     finished = RunFinished(
         status="evaluated",
         epochs_done=run.epoch,

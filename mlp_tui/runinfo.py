@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runs import atomic_write_bytes, read_events
+from .runs import METRICS_FILE, atomic_write_bytes, read_events
 
 PROCESS_FILE = "process.json"
 CONTROL_FILE = "control"
-METRICS_FILE = "metrics.jsonl"
 STALE_S = 120.0  # no event for this long and no live process we can see: stale
 COMMANDS = ("pause", "resume", "stop")
 FINAL_EVENTS = ("run_finished", "run_failed")
@@ -72,7 +71,7 @@ def run_status(run_dir: Path, records: list[dict] | None = None, now: float | No
     run_dir = Path(run_dir)
     if records is None:
         path = run_dir / METRICS_FILE
-        records = read_events(path) if path.is_file() else []
+        records = read_events(path)
     if not records:
         return "empty"
     last = records[-1]
@@ -111,7 +110,7 @@ class RunSummary:
 def summarize(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     path = run_dir / METRICS_FILE
-    records = read_events(path) if path.is_file() else []
+    records = read_events(path)
     start = next((r for r in records if r.get("event") == "run_started"), {})
     epochs = [r for r in records if r.get("event") == "epoch_end"]
     vals = [r["val_accuracy"] for r in epochs if r.get("val_accuracy") is not None]

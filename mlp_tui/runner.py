@@ -21,7 +21,7 @@ from .model import device_name, pick_device
 from .runinfo import (
     CONTROL_FILE, pid_alive, read_command, read_process_file, run_status, write_command, write_process_file,
 )  # fmt: skip
-from .runs import CheckpointError, RunStore, load_checkpoint, new_run_dir
+from .runs import CheckpointError, RunStore, load_run_checkpoint, new_run_dir
 
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):
@@ -80,8 +80,8 @@ def load_resume(run_dir: Path, device: str | None = None) -> Resume:
     last_path = Path(run_dir) / "last.pt"
     if not last_path.is_file():
         raise ConfigError(f"run {run_dir} has no last.pt (it stopped before its first checkpoint); start it anew")
-    last = load_checkpoint(last_path)
-    best = load_checkpoint(Path(run_dir) / "best.pt") if (Path(run_dir) / "best.pt").is_file() else None
+    last = load_run_checkpoint(last_path)
+    best = load_run_checkpoint(Path(run_dir) / "best.pt") if (Path(run_dir) / "best.pt").is_file() else None
     config = build_config(last["config"])
     if device is not None:
         config = build_config({"device": device}, source=CLI_SOURCE, base=config)

@@ -16,6 +16,8 @@ from .config import RunConfig, to_toml
 from .events import BatchProgress, Evaluation, Event, RunFinished
 from .report import final_report
 
+METRICS_FILE = "metrics.jsonl"
+
 CHECKPOINT_FORMAT = "mlp-tui-checkpoint-1"
 PROGRESS_EVERY_S = 2.0  # metrics.jsonl keeps batch progress at most this often
 
@@ -120,6 +122,15 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     return data
 
 
+def load_run_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A run's best.pt or last.pt: load_checkpoint, and it must hold a config and weights."""
+    data = load_checkpoint(path, map_location)
+    for key, what in (("config", "config"), ("model", "model weights")):
+        if not isinstance(data.get(key), dict):
+            raise CheckpointError(f"{path}: incomplete checkpoint (it holds no {what})")
+    return data
+
+
 class RunStore:
     """Writes one run's directory. Every event goes to metrics.jsonl as one JSON line, flushed
     as written so `watch` sees it; batch progress is thinned."""
@@ -130,7 +141,7 @@ class RunStore:
         self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.path / 'config.toml'))} --headless"
         self._test: Evaluation | None = None
         self.path.mkdir(parents=True, exist_ok=True)
-        self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
+        self._metrics = open(self.path / METRICS_FILE, "a", encoding="utf-8")
         self._last_progress = 0.0
 
     @property

@@ -44,28 +44,35 @@ class MlpApp(App):
         self.resume = resume  # a run directory to continue, with autostart
         self.presets, self.preset, self.config = presets, preset, config
         self.autostart, self.data_dir, self.runs_root = autostart, data_dir, runs_root
-        self.control: ChildRun | None = None
         self.training: TrainingScreen | None = None
         self.quitting = False
         self.device_label = "detecting…"
+        self.device_asked = False
 
     def on_mount(self) -> None:
-        if self.watch is None:
-            self.detect_device()
         if self.watch is not None:
             self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watch), watching=True)
             self.push_screen(self.training)
             return
-        self.push_screen(SetupScreen(self.presets, self.preset, self.config))
+        setup = SetupScreen(self.presets, self.preset, self.config)
+        self.push_screen(setup)
         if self.autostart:
-            config = self.config or next(p.config for p in self.presets if p.name == self.preset)
-            self.start_run(config, self.preset)
+            self.start_run(setup.config, setup.preset)
+        else:
+            self.ask_device()
+
+    def ask_device(self) -> None:
+        """Only for the setup screen's label: with a run starting straight away, the training
+        process is importing torch and loading data, and says which device it got itself."""
+        if not self.device_asked:
+            self.device_asked = True
+            self.detect_device()
 
     # -- runs -------------------------------------------------------------------------------
     def start_run(self, config: RunConfig, preset: str) -> None:
-        self.control = ChildRun(config, preset, self.data_dir, self.runs_root, self.resume)
+        run = ChildRun(config, preset, self.data_dir, self.runs_root, self.resume)
         self.resume = None  # only the first run continues an old one
-        self.training = TrainingScreen(config, preset, self.control)
+        self.training = TrainingScreen(config, preset, run)
         self.push_screen(self.training)
 
     @staticmethod
@@ -90,10 +97,11 @@ class MlpApp(App):
         def go_back(confirmed: bool | None = True) -> None:
             if not confirmed:
                 return
-            if self.run_in_progress and self.control is not None:
-                self.control.stop("stopped")
+            if self.run_in_progress:
+                self.training.stop_now()
             self.training = None
             self.pop_screen()
+            self.ask_device()
 
         if self.run_in_progress:
             self.push_screen(
@@ -129,13 +137,13 @@ class MlpApp(App):
             return
 
         def answer(confirmed: bool | None) -> None:
-            if confirmed:
-                self.quitting = True
-                if self.control is not None:
-                    self.control.stop("stopped")  # the engine saves its last checkpoint, then we exit
-                if self.training is not None:
-                    self.training.state = "stopping"
-                    self.training.update_status()
+            if not confirmed:
+                return
+            if not self.run_in_progress:  # it ended while the question was open
+                self.exit()
+                return
+            self.quitting = True
+            self.training.stop_now()  # the engine saves its last checkpoint, then we exit
 
         self.push_screen(
             ConfirmDialog("A run is in progress. Stop it, save its last checkpoint and quit?", "Quit"), answer

@@ -185,6 +185,3 @@ class SetupScreen(SizedScreen):
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
         self.app.start_run(self.config, self.preset)
-
-    def current_choice(self) -> tuple[str, RunConfig]:
-        return self.preset, dataclasses.replace(self.config)

@@ -166,7 +166,6 @@ class TrainingScreen(SizedScreen):
             f"loss {event.loss:.3f} · acc {event.accuracy * 100:.1f}%",
             layout=False,  # fixed-size line: skip the layout pass, keep the UI cheap while training
         )
-        self.epoch_in_progress = event.epoch
 
     def show_epoch(self, event: EpochEnd) -> None:
         self.epoch = event.epoch

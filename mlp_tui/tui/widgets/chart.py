@@ -26,11 +26,6 @@ class MetricChart(PlotextPlot):
         if value is not None:
             self.series[name].append((epoch, value * 100 if self.percent else value))
 
-    def clear(self) -> None:
-        for points in self.series.values():
-            points.clear()
-        self.replot()
-
     def truncate(self, last_epoch: int) -> None:
         """Forget points after `last_epoch` (a resumed run redoes the epoch it lost)."""
         for name, points in self.series.items():

@@ -23,10 +23,6 @@ class ClassTable(DataTable):
         self.add_columns("class", "accuracy", "change", "", "correct/total")
         self.show_evaluation(None)
 
-    def reset(self) -> None:
-        self.previous = self.current = None
-        self.show_evaluation(None)
-
     def update_from(self, evaluation: Evaluation) -> None:
         if self.current is not None and self.current.split == evaluation.split:
             self.previous = self.current
