@@ -37,23 +37,25 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
-def report(title: str, lines: list[str]) -> None:
-    """Print the figures and append them, stamped with time and machine, to RESULTS.md."""
+def report(title: str, lines: list[str], bullets: bool = True) -> None:
+    """Print the figures and append them, stamped with time and machine, to RESULTS.md (as a
+    list, or as they are: a table, say)."""
     for line in lines:
         print(line)
     stamp = time.strftime("%Y-%m-%d %H:%M")
-    block = [f"## {title}", "", f"{stamp} · {machine()}", ""] + [f"- {line}" for line in lines] + [""]
+    block = [f"## {title}", "", f"{stamp} · {machine()}", ""] + [f"- {line}" if bullets else line for line in lines]
+    block.append("")
     with open(RESULTS, "a", encoding="utf-8") as f:
         f.write("\n".join(block) + "\n")
 
 
-def headless_run(preset: str, data_dir: Path) -> tuple[float, int | None, float, float]:
-    """(test accuracy %, best epoch, wall seconds, peak RSS MB) of `mlp-tui run --preset P --headless`."""
+def headless_run(preset: str, data_dir: Path, args: list[str] = ()) -> tuple[float, int | None, float, float]:
+    """(test accuracy %, best epoch, wall seconds, peak RSS MB) of `mlp-tui run --preset P --headless ARGS`."""
     env = dict(os.environ, MLP_TUI_DATA=str(data_dir))
     with tempfile.TemporaryDirectory() as runs, tempfile.TemporaryFile("w+") as log:
         start = time.perf_counter()
         child = subprocess.Popen(
-            [sys.executable, "-m", "mlp_tui", "run", "--preset", preset, "--headless", "--runs", runs],
+            [sys.executable, "-m", "mlp_tui", "run", "--preset", preset, "--headless", "--runs", runs, *args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory

@@ -24,7 +24,7 @@ from common import mnist_dir, report
 import torch
 from torch import nn
 
-from mlp_tui.config import resolve_preset
+from mlp_tui.preset_files import resolve_preset
 from mlp_tui.engine import Trainer
 from mlp_tui.events import EpochEnd
 from mlp_tui.model import build_model, count_parameters

@@ -19,7 +19,7 @@ from pathlib import Path
 from common import mnist_dir, report
 from textual import events
 
-from mlp_tui.config import resolve_preset
+from mlp_tui.preset_files import resolve_preset
 from mlp_tui.engine import Trainer
 from mlp_tui.events import EpochEnd
 from mlp_tui.runner import prepare

@@ -1,24 +1,29 @@
-"""Command line: `mlp-tui` (the app), `mlp-tui run`, `mlp-tui presets`.
+"""Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`, `eval`, `predict`.
 
 Heavy imports (torch, textual) happen inside the commands, so --help and `presets` are instant.
+The options of `run` are made from the run settings' declarations in config.py, not listed here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
+import inspect
 import shlex
+import shutil
 import sys
+import textwrap
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from .config import ConfigError, build_config, cli_flag, list_presets, override_flags, resolve_preset
+from .config import CLI_OPTIONS, CLI_SOURCE, FIELDS, OPTIONS, ConfigError, cli_flag, override_flags, with_overrides
 from .errors import EXIT_OK, EXIT_USAGE, exit_now
+from .preset_files import list_presets, preset_dirs, resolve_preset
 
 app = typer.Typer(
-    add_completion=False,
-    help="Train multilayer perceptrons on MNIST and watch them learn, in your terminal.",
+    help="Train multilayer perceptrons on MNIST-format data and watch them learn, in your terminal.",
     context_settings={"help_option_names": ["-h", "--help"]},
     # Plain help and usage errors: Rich's help panels pull in markdown-it and friends, half of
     # the start-up time of `mlp-tui --help`.
@@ -27,6 +32,23 @@ app = typer.Typer(
 )
 
 DEFAULT_PRESET = "dropout"
+
+
+def _preset_names(incomplete: str) -> list[str]:
+    return [p.name for p in list_presets() if p.name.startswith(incomplete)]
+
+
+PresetOption = Annotated[
+    str, typer.Option("--preset", "-p", help="Preset name or path to a .toml file.", autocompletion=_preset_names)
+]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option(help="Folder holding the datasets in torchvision's layout (MNIST/raw, FashionMNIST/raw, "
+                      "KMNIST/raw); default: $MLP_TUI_DATA, else the user cache."),
+]  # fmt: skip
+RunsRoot = Annotated[Path, typer.Option("--runs", help="Parent folder of the run directories.")]
+DeviceOption = Annotated[Optional[str], typer.Option(help=OPTIONS["device"].help.capitalize() + " (default: auto).")]
+RunArgument = Annotated[str, typer.Argument(metavar="RUN", help="A run directory, its name under --runs, or `latest`.")]
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -53,11 +75,9 @@ def user_errors():
 @app.callback(invoke_without_command=True)
 def main_callback(
     ctx: typer.Context,
-    preset: str = typer.Option(DEFAULT_PRESET, "--preset", "-p", help="Preset selected when the app opens."),
-    data_dir: Optional[Path] = typer.Option(
-        None, help="Folder holding MNIST/raw (default: $MLP_TUI_DATA, else the user cache)."
-    ),
-    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder for new run directories."),
+    preset: PresetOption = DEFAULT_PRESET,
+    data_dir: DataDir = None,
+    runs_root: RunsRoot = Path("runs"),
 ) -> None:
     """With no command, open the interactive app: pick a preset, adjust, press ctrl+r to train."""
     if ctx.invoked_subcommand is not None:
@@ -86,89 +106,81 @@ def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_
 
 @app.command()
 def presets() -> None:
-    """List the presets: built-in ones and your own."""
+    """List the presets, built-in and your own, with the test accuracy to expect."""
     with user_errors():
         found = list_presets()
-    rows = [(p.name, p.config.architecture, p.config.loss, p.config.optimizer, p.expected, p.description) for p in found]
-    headers = ("name", "architecture", "loss", "optimizer", "expected", "description")
-    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) if rows else len(headers[i]) for i in range(4)]
-    typer.echo("  ".join(h.ljust(w) for h, w in zip(headers[:4], widths)) + "  expected / description")
-    for row in rows:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(row[:4], widths)) + f"  {row[4]}")
-        typer.echo(" " * (sum(widths) + 8) + f"  {row[5]}")
-    from .config import preset_dirs
+    width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100))
+    indent = " " * 4
 
-    typer.echo(f"\nAdd your own: a .toml file in {preset_dirs()[-1]}, or pass --preset path/to/file.toml")
+    def wrap(text: str, first: str = indent) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False)
+
+    for p in found:
+        c = p.config
+        typer.echo("\n".join(wrap(f"{c.architecture} · {c.loss} · {c.optimizer} · {c.epochs} epochs", f"{p.name:<12}")))
+        if p.expected:
+            typer.echo("\n".join(wrap(f"expect {p.expected}")))
+        typer.echo("\n".join(wrap(p.description)))
+    typer.echo()
+    notes = (
+        "Expected test accuracy on MNIST: mean ± standard deviation over seeds, measured by "
+        "benchmarks/accuracy.py. "
+        f"Add your own presets as .toml files in {preset_dirs()[-1]}, or pass --preset path/to/file.toml"
+    )
+    typer.echo("\n".join(textwrap.wrap(notes, width, break_on_hyphens=False)))
 
 
-def _overrides(**options) -> dict:
-    return {k: v for k, v in options.items() if v is not None}
+# -- run: the training command, with one option per run setting ------------------------------------
 
 
-@app.command()
+def _choices(key: str) -> type[enum.Enum]:
+    """A setting's choices as an enum: --help lists them, a wrong value is refused listing them,
+    and shell completion offers them."""
+    return enum.Enum(key.title().replace("_", ""), {c: c for c in OPTIONS[key].choices}, type=str)
+
+
+def _setting_parameter(key: str) -> inspect.Parameter:
+    opt, default = OPTIONS[key], FIELDS[key].default
+    bounds = opt.range_text() if key != "hidden" else ""
+    help_text = opt.help[0].upper() + opt.help[1:] + (f" ({bounds})." if bounds else ".")
+    flags = [cli_flag(key)]
+    if isinstance(default, bool):
+        annotation: Any = Optional[bool]
+        flags = [f"{cli_flag(key)}/--no-{cli_flag(key)[2:]}"]
+    elif opt.choices:
+        annotation = Optional[_choices(key)]
+    elif key == "hidden":
+        annotation = Optional[str]
+    else:
+        annotation = Optional[type(default)]
+    info = typer.Option(None, *flags, help=help_text, case_sensitive=False, show_default=False)
+    return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+
+
 def run(
-    preset: str = typer.Option(DEFAULT_PRESET, "--preset", "-p", help="Preset name or path to a .toml file."),
-    headless: bool = typer.Option(False, "--headless", help="No app: print progress (plain lines in a log)."),
-    epochs: Optional[int] = typer.Option(None, help="Number of epochs."),
-    lr: Optional[float] = typer.Option(None, help="Learning rate (the peak with --schedule onecycle)."),
-    loss: Optional[str] = typer.Option(None, help="nll, cross-entropy or mse."),
-    optimizer: Optional[str] = typer.Option(
-        None, help="sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad or adadelta."
-    ),
-    batch_size: Optional[int] = typer.Option(None, help="Images per batch."),
-    hidden: Optional[str] = typer.Option(None, help="Hidden layer sizes, e.g. 512,512."),
-    activation: Optional[str] = typer.Option(
-        None, help="relu, sigmoid, tanh, elu, leaky_relu, gelu, silu or mish."
-    ),
-    dropout: Optional[float] = typer.Option(None, help="Dropout after each hidden layer."),
-    input_dropout: Optional[float] = typer.Option(None, help="Dropout on the input pixels."),
-    batch_norm: Optional[bool] = typer.Option(None, "--batch-norm/--no-batch-norm", help="Batch normalisation."),
-    init: Optional[str] = typer.Option(None, help="Weight init: default, kaiming, xavier or normal."),
-    momentum: Optional[float] = typer.Option(None, help="Momentum for momentum/nesterov."),
-    schedule: Optional[str] = typer.Option(None, help="Learning-rate schedule: none, onecycle or cosine."),
-    weight_decay: Optional[float] = typer.Option(None, help="Weight decay."),
-    l1: Optional[float] = typer.Option(None, help="L1 penalty on the weights."),
-    val_split: Optional[float] = typer.Option(None, help="Fraction of training images held out for validation."),
-    patience: Optional[int] = typer.Option(None, help="Stop after this many epochs without improvement (0: off)."),
-    seed: Optional[int] = typer.Option(None, help="Random seed."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
-    subset: Optional[int] = typer.Option(None, help="Train on only this many images (0: all)."),
-    augment: Optional[float] = typer.Option(
-        None, help="Distort training digits on the fly (rotate/scale/shift), strength 0 to 1."
-    ),
-    elastic: Optional[float] = typer.Option(
-        None, help="Elastic distortion of training digits, up to this many pixels (0 to 4)."
-    ),
-    compile: Optional[bool] = typer.Option(
-        None, "--compile/--no-compile", help="torch.compile the model: faster on a GPU, slow to start on a CPU."
-    ),
-    data_dir: Optional[Path] = typer.Option(
-        None, help="Folder holding MNIST/raw (default: $MLP_TUI_DATA, else the user cache)."
-    ),
-    run_dir: Optional[Path] = typer.Option(None, help="Directory for this run (default: runs/<time>-<preset>)."),
-    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder for new run directories."),
-    resume: Optional[str] = typer.Option(
-        None, help="Continue a stopped, interrupted or killed run: its directory, its name under --runs, or 'latest'."
-    ),
+    preset: PresetOption = DEFAULT_PRESET,
+    headless: Annotated[bool, typer.Option("--headless", help="No app: print progress (plain lines in a log).")] = False,
+    data_dir: DataDir = None,
+    run_dir: Annotated[Optional[Path], typer.Option(help="Directory for this run (default: runs/<time>-<preset>).")] = None,
+    runs_root: RunsRoot = Path("runs"),
+    resume: Annotated[Optional[str], typer.Option(
+        help="Continue a stopped, interrupted or killed run: its directory, its name under --runs, or 'latest'."
+    )] = None,
+    **settings: Any,
 ) -> None:
-    """Train a model. With --headless, print progress instead of opening the app."""
-    values = _overrides(
-        epochs=epochs, lr=lr, loss=loss, optimizer=optimizer, batch_size=batch_size, hidden=hidden,
-        activation=activation, dropout=dropout, input_dropout=input_dropout, batch_norm=batch_norm,
-        init=init, momentum=momentum, schedule=schedule, weight_decay=weight_decay, l1=l1,
-        val_split=val_split, patience=patience, seed=seed, device=device, subset=subset, augment=augment,
-        elastic=elastic, compile=compile,
-    )  # fmt: skip
+    """Train a model. With --headless, print progress instead of opening the app. Every setting
+    of the preset can be changed with its option."""
+    values = {k: v.value if isinstance(v, enum.Enum) else v for k, v in settings.items() if v is not None}
     with user_errors():
         if resume is not None:
-            values.pop("device", None)
+            device = values.pop("device", None)
             if values or run_dir is not None:
                 flags = " ".join(cli_flag(k) for k in values) or "--run-dir"
                 fail(f"--resume continues a run exactly as it was configured; drop {flags}")
             code = _resume(resume, headless, device=device, data_dir=data_dir, runs_root=runs_root)
             raise typer.Exit(code)
         chosen = resolve_preset(preset)
-        config = build_config(values, source="command line", base=chosen.config)
+        config = with_overrides(chosen.config, values, CLI_SOURCE)
         if run_dir is not None:
             _check_run_dir(run_dir)
         words = ["mlp-tui", "run", "--preset", preset, "--headless", *override_flags(config, chosen.config)]
@@ -191,16 +203,18 @@ def run(
     raise typer.Exit(code)
 
 
+_fixed = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+run.__signature__ = inspect.Signature(_fixed + [_setting_parameter(key) for key in CLI_OPTIONS])  # type: ignore[attr-defined]
+app.command()(run)
+
+
 @app.command()
-def watch(
-    run: str = typer.Argument("latest", help="A run directory, its name under --runs, or 'latest'."),
-    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
-) -> None:
+def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> None:
     """Watch a run live: its epochs so far, then each new one.
 
     For a run started with --headless on this server, say. Pause, resume and stop it from here;
     quitting leaves it running."""
-    from .config import load_preset_file
+    from .preset_files import load_preset_file
     from .runinfo import resolve_run, summarize
 
     with user_errors():
@@ -238,9 +252,7 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
 
 
 @app.command("runs")
-def list_runs(
-    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
-) -> None:
+def list_runs(runs_root: RunsRoot = Path("runs")) -> None:
     """List the runs, newest first: status, epochs, best validation and test accuracy."""
     from . import runs_table
 
@@ -254,20 +266,11 @@ def list_runs(
         runs_table.print_plain(rows)
 
 
-RUN_ARGUMENT_HELP = "A run directory, its name under --runs, or `latest`."
-DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (default: auto)."
-
-
 @app.command("eval")
 def eval_run(
-    run_name: str = typer.Argument(..., metavar="RUN", help=RUN_ARGUMENT_HELP),
-    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
-    data_dir: Optional[Path] = typer.Option(
-        None, help="Folder holding MNIST/raw (default: $MLP_TUI_DATA, else the user cache)."
-    ),
-    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+    run_name: RunArgument, runs_root: RunsRoot = Path("runs"), data_dir: DataDir = None, device: DeviceOption = None
 ) -> None:
-    """Test a run's best weights (best.pt) on the MNIST test set and print the report."""
+    """Test a run's best weights (best.pt) on its dataset's test set and print the report."""
     import shutil
 
     with user_errors():
@@ -285,12 +288,12 @@ def eval_run(
 
 @app.command("predict")
 def predict_digit(
-    run_name: str = typer.Argument(..., metavar="RUN", help=RUN_ARGUMENT_HELP),
-    image: Path = typer.Argument(
-        ..., metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
-    ),
-    runs_root: Path = typer.Option(Path("runs"), "--runs", help="Parent folder of the run directories."),
-    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
+    run_name: RunArgument,
+    image: Annotated[Path, typer.Argument(
+        metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
+    )],
+    runs_root: RunsRoot = Path("runs"),
+    device: DeviceOption = None,
 ) -> None:
     """Read a handwritten digit from a picture with a run's best weights."""
     with user_errors():
@@ -302,13 +305,15 @@ def predict_digit(
             digit = load_digit(image)
         except ImageError as exc:
             fail(str(exc))
+        from .datasets import class_label, dataset_info
         from .evaluate import load_run, predict
         from .render import digit_lines, probability_lines, wants_ascii
 
         loaded = load_run(run_dir, device)
         probs = predict(loaded, digit.pixels)
     ascii = wants_ascii()
-    art, bars = digit_lines(digit.pixels, ascii), probability_lines(probs, ascii=ascii)
+    classes = dataset_info(loaded.config.dataset).classes
+    art, bars = digit_lines(digit.pixels, ascii), probability_lines(probs, ascii=ascii, classes=classes)
     while art and not art[0].strip():  # the digit sits in a 20x20 box: drop the blank margin
         art.pop(0)
     while art and not art[-1].strip():
@@ -326,7 +331,7 @@ def predict_digit(
         typer.echo(f"{left:<28}    {right}".rstrip())
     best = max(range(len(probs)), key=probs.__getitem__)
     typer.echo()
-    typer.echo(f"prediction: {best} ({probs[best] * 100:.1f} %)")
+    typer.echo(f"prediction: {class_label(classes, best)} ({probs[best] * 100:.1f} %)")
 
 
 def _check_run_dir(path: Path) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import re
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from .datasets import DATASET_NAMES
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish")
 LOSSES = ("nll", "cross-entropy", "mse")
@@ -33,30 +32,88 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Option:
+    """How a run setting is offered and checked: its help (for --help, the form and error
+    messages), its choices or range, and its label on the setup form ("" keeps it off)."""
+
+    help: str
+    label: str = ""
+    choices: tuple[str, ...] = ()
+    low: float | None = None  # bounds, inclusive
+    high: float | None = None
+    above: float | None = None  # bounds, exclusive
+    below: float | None = None
+    cli: bool = True  # an option of `mlp-tui run`
+
+    def range_text(self) -> str:
+        """e.g. "0 <= x < 1", "> 0", "1..16384" style bounds in words; "" when unbounded."""
+        lower = f"{self.low:g} <= " if self.low is not None else f"{self.above:g} < " if self.above is not None else ""
+        upper = f" <= {self.high:g}" if self.high is not None else f" < {self.below:g}" if self.below is not None else ""
+        if lower and upper:
+            return f"{lower}x{upper}"
+        if lower:
+            return (">= " if self.low is not None else "> ") + lower.split(" ")[0]
+        return upper.strip()
+
+    def in_range(self, value: float) -> bool:
+        return not (
+            (self.low is not None and value < self.low)
+            or (self.high is not None and value > self.high)
+            or (self.above is not None and value <= self.above)
+            or (self.below is not None and value >= self.below)
+        )
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"option": Option(help, **kwargs)})
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    hidden: tuple[int, ...] = (512, 512)
-    activation: str = "relu"
-    dropout: float = 0.0
-    input_dropout: float = 0.0
-    batch_norm: bool = False
-    init: str = "default"
-    loss: str = "cross-entropy"
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    schedule: str = "none"
-    weight_decay: float = 0.0
-    l1: float = 0.0
-    batch_size: int = 128
-    epochs: int = 10
-    val_split: float = 0.1
-    patience: int = 0
-    seed: int = 0
-    device: str = "auto"
-    subset: int = 0
-    augment: float = 0.0
-    elastic: float = 0.0
-    compile: bool = False
+    """Every run setting, declared once: the preset keys, the `run` options, the setup form's
+    fields, validation and help are all made from these declarations."""
+
+    dataset: str = option("mnist", "the MNIST-format dataset", label="Dataset", choices=DATASET_NAMES)
+    hidden: tuple[int, ...] = option(
+        (512, 512), f"hidden layer sizes, e.g. 512,512 (a preset says [512, 512]); each 1..{MAX_HIDDEN}",
+        label="Hidden layers", low=1, high=MAX_HIDDEN,
+    )  # fmt: skip
+    activation: str = option("relu", "activation of the hidden layers", label="Activation", choices=ACTIVATIONS)
+    dropout: float = option(0.0, "dropout after each hidden layer", label="Dropout", low=0, below=1)
+    input_dropout: float = option(0.0, "dropout on the input pixels", low=0, below=1)
+    batch_norm: bool = option(False, "batch normalisation after each hidden layer")
+    init: str = option("default", "weight initialisation", choices=INITS)
+    loss: str = option("cross-entropy", "the loss", label="Loss", choices=LOSSES)
+    optimizer: str = option("adam", "the optimizer", label="Optimizer", choices=OPTIMIZERS)
+    lr: float = option(
+        1e-3, "learning rate (the peak with the onecycle schedule); a new optimizer or loss without one "
+        "gets the rate suggested for it", label="Learning rate", above=0,
+    )  # fmt: skip
+    # Not an option: whether `lr` was suggested for the optimizer and loss rather than given, so
+    # the run headers can say so (and a rerun of config.toml says so again).
+    lr_suggested: bool = option(False, "the learning rate was suggested for the optimizer and loss", cli=False)
+    momentum: float = option(0.9, "momentum of the momentum and nesterov optimizers", low=0, below=1)
+    schedule: str = option("none", "learning-rate schedule", choices=SCHEDULES)
+    weight_decay: float = option(0.0, "weight decay", low=0)
+    l1: float = option(0.0, "L1 penalty on the weights", low=0)
+    batch_size: int = option(128, "images per batch", label="Batch size", low=1)
+    epochs: int = option(10, "number of epochs", label="Epochs", low=1, high=100_000)
+    val_split: float = option(0.1, "fraction of the training images held out for validation", low=0, high=0.5)
+    patience: int = option(0, "stop after this many epochs without a better validation score (0: never)", low=0)
+    seed: int = option(0, "random seed")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+    subset: int = option(0, "train on only this many images (0: all), for quick experiments", low=0)
+    augment: float = option(
+        0.0, "distort training digits on the fly: rotation up to 15 deg, scale 15 %, shift 3 px, times this",
+        label="Distortion", low=0, high=1,
+    )  # fmt: skip
+    elastic: float = option(
+        0.0, "bend training digits elastically by up to this many pixels", label="Elastic (px)", low=0, high=4
+    )
+    compile: bool = option(False, "torch.compile the model (worth it on a GPU; slow to start on a CPU)")
+    deterministic: bool = option(
+        False, "on a GPU, deterministic algorithms only: the same seed gives the same numbers (a little slower)"
+    )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -67,66 +124,79 @@ class RunConfig:
     def architecture(self) -> str:
         return "-".join(str(n) for n in (784, *self.hidden, 10))
 
+    @property
+    def lr_text(self) -> str:
+        """`lr 0.003`, or `lr 1 (suggested for adadelta)` when the rate was not given."""
+        if not self.lr_suggested:
+            return f"lr {self.lr:g}"
+        scaled = suggested_lr(self.optimizer, self.loss) != SUGGESTED_LR[self.optimizer]
+        return f"lr {self.lr:g} (suggested for {self.optimizer}{f' with {self.loss}' if scaled else ''})"
+
     def training_extras(self) -> list[str]:
         """Settings that change training beyond the usual line, for the run headers."""
         extras = [f"augment {self.augment:g}"] if self.augment else []
         extras += [f"elastic {self.elastic:g} px"] if self.elastic else []
-        return extras + (["compiled"] if self.compile else [])
+        extras += ["compiled"] if self.compile else []
+        return extras + (["deterministic"] if self.deterministic else [])
 
-
-FIELD_HELP = {
-    "hidden": "hidden layer sizes, e.g. [512, 512]",
-    "activation": "one of " + ", ".join(ACTIVATIONS),
-    "dropout": "dropout after each hidden layer, 0 <= p < 1",
-    "input_dropout": "dropout on the input pixels, 0 <= p < 1",
-    "batch_norm": "true or false",
-    "init": "one of " + ", ".join(INITS),
-    "loss": "one of " + ", ".join(LOSSES),
-    "optimizer": "one of " + ", ".join(OPTIMIZERS),
-    "lr": "learning rate, a number > 0",
-    "momentum": "momentum for sgd-style optimizers, 0 <= m < 1",
-    "schedule": "one of " + ", ".join(SCHEDULES),
-    "weight_decay": "a number >= 0",
-    "l1": "L1 penalty on the weights, a number >= 0",
-    "batch_size": "an integer >= 1",
-    "epochs": "an integer >= 1",
-    "val_split": "fraction of the 60k training images kept for validation, 0 <= f <= 0.5",
-    "patience": "epochs without improvement before stopping early, 0 = never",
-    "seed": "an integer",
-    "device": "auto, cpu, cuda, cuda:N or mps",
-    "subset": "train on only this many images (0 = all), for quick experiments",
-    "augment": "random rotation/scale/shift of training digits, strength 0 (off) to 1 (15 deg, 15 %, 3 px)",
-    "elastic": "elastic distortion of training digits, up to this many pixels, 0 (off) to 4",
-    "compile": "true or false: torch.compile the model (worth it on a GPU; slow to start on a CPU)",
-}
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+OPTIONS: dict[str, Option] = {name: f.metadata["option"] for name, f in FIELDS.items()}
+CLI_OPTIONS = tuple(name for name, opt in OPTIONS.items() if opt.cli)
+FORM_FIELDS = tuple(name for name, opt in OPTIONS.items() if opt.label)
+
+
+def expected(key: str) -> str:
+    """What a value of `key` must be, in words, for error messages."""
+    opt, kind = OPTIONS[key], type(FIELDS[key].default)
+    if opt.choices:
+        return "one of " + ", ".join(opt.choices)
+    if key == "hidden":
+        return f"a list of layer sizes, each 1..{MAX_HIDDEN}, at most {MAX_LAYERS} layers"
+    if key == "device":
+        return opt.help
+    noun = {bool: "true or false", int: "an integer", float: "a number"}[kind]
+    bounds = opt.range_text()
+    return f"{noun} {bounds}" if bounds.startswith((">", "<")) else f"{noun}, {bounds}" if bounds else noun
 
 
 CLI_SOURCE = "command line"
+FORM_SOURCE = "form"
 
 
-def _where(source: str | None, key: str) -> str:
+def where(source: str | None, key: str) -> str:
     if source == CLI_SOURCE:
         return f"option {cli_flag(key)}"
     return f"{source}: key '{key}'" if source else f"'{key}'"
 
 
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """`512,512` as layer sizes; an empty text is no hidden layer (a linear model). Raises
+    ValueError saying what is wrong with the text."""
+    if not text.strip():
+        return ()
+    parts = [p.strip() for p in text.split(",")]
+    if "" in parts:
+        raise ValueError(f"{text!r} has an empty item (sizes are separated by single commas)")
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a list of integers") from None
+
+
 def _coerce(key: str, value: Any, source: str | None) -> Any:
     """Check one value's type and range; return it in canonical form."""
-    where = _where(source, key)
-    want = FIELD_HELP[key]
+    opt = OPTIONS[key]
 
     def bad(problem: str) -> ConfigError:
-        return ConfigError(f"{where}: {problem}; expected {want}")
+        return ConfigError(f"{where(source, key)}: {problem}; expected {expected(key)}")
 
     if key == "hidden":
         if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
             try:
-                value = [int(p) for p in parts]
-            except ValueError:
-                raise bad(f"{value!r} is not a list of integers") from None
+                value = parse_hidden(value)
+            except ValueError as exc:
+                raise bad(str(exc)) from None
         if not isinstance(value, (list, tuple)) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
@@ -134,7 +204,7 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
         if len(value) > MAX_LAYERS:
             raise bad(f"{len(value)} hidden layers is more than the {MAX_LAYERS} allowed")
         for v in value:
-            if v < 1 or v > MAX_HIDDEN:
+            if not opt.in_range(v):
                 raise bad(f"hidden size {v} is out of range 1..{MAX_HIDDEN}")
         return tuple(value)
 
@@ -143,54 +213,38 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
         if not isinstance(value, bool):
             raise bad(f"{value!r} is not true or false")
         return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(default, (int, float)):
+        if isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int)):
             raise bad(f"{value!r} is not an integer")
-        low = {"batch_size": 1, "epochs": 1, "patience": 0, "subset": 0}.get(key)
-        if low is not None and value < low:
-            raise bad(f"{value} is too small")
-        if key == "epochs" and value > 100_000:
-            raise bad(f"{value} is too large")
-        return value
-    if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad(f"{value!r} is not a number")
-        value = float(value)
+        value = type(default)(value)
         if value != value or value in (float("inf"), float("-inf")):
             raise bad(f"{value} is not a finite number")
-        if key == "lr" and value <= 0:
-            raise bad(f"{value} is not > 0")
-        if key == "augment" and not 0 <= value <= 1:
-            raise bad(f"{value} is out of range")
-        if key == "elastic" and not 0 <= value <= 4:
-            raise bad(f"{value} is out of range")
-        if key in ("dropout", "input_dropout", "momentum") and not 0 <= value < 1:
-            raise bad(f"{value} is out of range")
-        if key in ("weight_decay", "l1") and value < 0:
-            raise bad(f"{value} is negative")
-        if key == "val_split" and not 0 <= value <= 0.5:
+        if not opt.in_range(value):
             raise bad(f"{value} is out of range")
         return value
-    # Strings with a fixed set of choices.
+    # Strings: a fixed set of choices, or a device name.
     if not isinstance(value, str):
         raise bad(f"{value!r} is not a string")
     value = value.strip().lower()
-    choices = {
-        "activation": ACTIVATIONS,
-        "loss": LOSSES,
-        "optimizer": OPTIMIZERS,
-        "init": INITS,
-        "schedule": SCHEDULES,
-    }.get(key)
-    if key == "loss":
-        value = {"ce": "cross-entropy", "cross_entropy": "cross-entropy", "crossentropy": "cross-entropy"}.get(
-            value, value
-        )
-    if choices is not None and value not in choices:
-        raise bad(f"unknown value {value!r}{_suggest(value, choices)}")
+    if opt.choices and value not in opt.choices:
+        raise bad(f"unknown value {value!r}{did_you_mean(value, opt.choices)}")
     if key == "device" and not _valid_device(value):
         raise bad(f"unknown device {value!r}")
     return value
+
+
+def parse_text(key: str, text: str, source: str | None = FORM_SOURCE) -> Any:
+    """A value typed as text (the setup form's fields) as the setting's own type."""
+    kind = type(FIELDS[key].default)
+    if kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise ConfigError(f"{where(source, key)}: '{text}' is not {noun}; expected {expected(key)}") from None
+    return text
 
 
 def _valid_device(value: str) -> bool:
@@ -202,7 +256,7 @@ def _valid_device(value: str) -> bool:
     return kind == "cuda" and re.fullmatch(r"0|[1-9][0-9]{0,3}", index) is not None
 
 
-def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
+def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -215,122 +269,10 @@ def build_config(values: dict[str, Any], source: str | None = None, base: RunCon
         if key not in FIELDS:
             allowed = ", ".join(FIELDS)
             raise ConfigError(
-                f"{_where(source, key)}: unknown key{_suggest(key, list(FIELDS))}; allowed keys: {allowed}"
+                f"{where(source, key)}: unknown key{did_you_mean(key, list(FIELDS))}; allowed keys: {allowed}"
             )
         clean[key] = _coerce(key, value, source)
     return dataclasses.replace(base, **clean)
-
-
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    path: Path
-    description: str
-    source: str
-    expected: str
-    values: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def config(self) -> RunConfig:
-        return build_config(self.values, source=str(self.path))
-
-
-def builtin_preset_dir() -> Path:
-    # A source checkout (and `pip install -e .`) reads the top-level presets/ folder; a wheel
-    # carries the same files as package data in mlp_tui/presets.
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "presets"
-    return checkout if checkout.is_dir() else here / "presets"
-
-
-def user_preset_dir() -> Path:
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("mlp-tui")) / "presets"
-
-
-def preset_dirs() -> list[Path]:
-    """Built-in presets first; a user's own (same name wins) after."""
-    dirs = [builtin_preset_dir()]
-    extra = os.environ.get("MLP_TUI_PRESETS")
-    dirs.append(Path(extra) if extra else user_preset_dir())
-    return dirs
-
-
-def load_preset_file(path: Path) -> Preset:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such preset file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a preset file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:  # tomllib parses nested arrays and tables recursively
-        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
-    meta = {}
-    for key in META_KEYS:
-        if key in data:
-            value = data.pop(key)
-            if not isinstance(value, str):
-                raise ConfigError(f"{_where(str(path), key)}: {value!r} is not a string")
-            meta[key] = value
-    preset = Preset(
-        name=path.stem,
-        path=path,
-        description=meta.get("description", ""),
-        source=meta.get("source", ""),
-        expected=meta.get("expected", ""),
-        values=data,
-    )
-    preset.config  # validate now, so a bad preset is caught before anything trains
-    return preset
-
-
-def list_presets() -> list[Preset]:
-    """All presets by name. Broken user files are skipped here; `resolve_preset` reports them."""
-    found: dict[str, Path] = {}
-    for folder in preset_dirs():
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.toml")):
-                found[path.stem] = path
-    presets = []
-    for name in sorted(found, key=_preset_order):
-        try:
-            presets.append(load_preset_file(found[name]))
-        except ConfigError:
-            continue
-    return presets
-
-
-# Built-ins in teaching order (small to strong); anything else alphabetically after.
-_ORDER = ("tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best")
-
-
-def _preset_order(name: str) -> tuple[int, str]:
-    return (_ORDER.index(name) if name in _ORDER else len(_ORDER), name)
-
-
-def resolve_preset(name_or_path: str) -> Preset:
-    """A preset by name (built-in or the user's folder) or by path to a TOML file."""
-    looks_like_path = name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
-    if looks_like_path:
-        return load_preset_file(Path(name_or_path).expanduser())
-    for folder in reversed(preset_dirs()):
-        path = folder / f"{name_or_path}.toml"
-        if path.is_file():
-            return load_preset_file(path)
-    names = [p.name for p in list_presets()]
-    raise ConfigError(
-        f"unknown preset '{name_or_path}'{_suggest(name_or_path, names)}; "
-        f"available: {', '.join(names)} (or a path to a .toml file)"
-    )
 
 
 def to_toml(config: RunConfig, meta: dict[str, str] | None = None) -> str:
@@ -375,11 +317,30 @@ def cli_flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+def with_suggested_lr(before: RunConfig, after: RunConfig, lr_given: bool) -> RunConfig:
+    """The one rule for a learning rate nobody gave, in the command line and the app alike:
+    when the optimizer or the loss changes, the rate suggested for the new pair replaces the old
+    one (Adam's 0.001 barely moves SGD, and Adadelta wants 1.0)."""
+    if lr_given:
+        return dataclasses.replace(after, lr_suggested=False)
+    if (after.optimizer, after.loss) == (before.optimizer, before.loss):
+        return after
+    return dataclasses.replace(after, lr=suggested_lr(after.optimizer, after.loss), lr_suggested=True)
+
+
+def with_overrides(base: RunConfig, values: dict[str, Any], source: str | None = CLI_SOURCE) -> RunConfig:
+    """`values` (options given on the command line) on top of a preset's config."""
+    return with_suggested_lr(base, build_config(values, source, base), lr_given="lr" in values)
+
+
 def override_flags(config: RunConfig, base: RunConfig) -> list[str]:
-    """CLI flags that turn `base` into `config`: used to print the reproducing command."""
+    """`run` options that turn `base` into `config`: the command that reproduces a run. A
+    suggested learning rate is left for the same rule to suggest again."""
     flags = []
-    for key, value in config.to_dict().items():
-        if value == base.to_dict()[key]:
+    ours, theirs = config.to_dict(), base.to_dict()
+    for key in CLI_OPTIONS:
+        value = ours[key]
+        if value == theirs[key] or (key == "lr" and config.lr_suggested):
             continue
         if isinstance(value, bool):
             flags.append(cli_flag(key) if value else "--no-" + key.replace("_", "-"))

@@ -16,7 +16,8 @@ import torch
 
 from .config import RunConfig
 from .control import Control  # noqa: F401  (part of the engine API)
-from .data import Dataset, augment_batch, normalize
+from .augment import augment_batch
+from .data import Dataset
 from .events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
 from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, linear_weights, loss_fn
 from .runs import CHECKPOINT_FORMAT, RunStore, atomic_save
@@ -82,7 +83,7 @@ class Trainer:
         self._emit_view = emit
         self.progress_interval = TICK_S if progress_interval is None else progress_interval
         torch.manual_seed(config.seed)
-        self.model = build_model(config).to(device)
+        self.model = build_model(config, (data.mean, data.std)).to(device)
         self.optimizer = build_optimizer(self.model, config, device)
         self.steps_per_epoch = max(1, math.ceil(len(data.train_x) / config.batch_size))
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch * config.epochs)
@@ -214,7 +215,8 @@ class Trainer:
                 return False
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = data.train_x[idx], data.train_y[idx]
-            xb = normalize(augment_batch(xb, cfg.augment, cfg.elastic) if cfg.augment or cfg.elastic else xb)
+            if cfg.augment or cfg.elastic:
+                xb = augment_batch(xb, cfg.augment, cfg.elastic)
             out = forward(xb)
             loss = self.lossf(out, yb)
             if cfg.l1:

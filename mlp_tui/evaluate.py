@@ -11,9 +11,9 @@ from typing import Any
 import torch
 
 from .config import RunConfig, build_config
-from .data import load_mnist_test, normalize
+from .data import load_test_split
 from .events import Evaluation, RunFinished
-from .model import build_model, device_name, pick_device, probabilities
+from .model import build_model, configure_device, device_name, pick_device, probabilities
 from .report import final_report
 from .runs import CheckpointError, load_run_checkpoint
 
@@ -72,6 +72,7 @@ def load_run(run_dir: Path, device: str | None = None) -> LoadedRun:
     except (TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: the saved weights cannot be used ({type(exc).__name__}: {exc})") from None
     target = pick_device(config.device)
+    configure_device(target, config.deterministic)
     model.to(target).eval()
     if checkpoint.get("partial_epoch"):
         extra = "its last epoch was cut short"
@@ -132,7 +133,7 @@ def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinish
     from .engine import evaluate  # the training loop's own evaluation, so numbers match the run's
 
     config = run.config
-    test_x, test_y = load_mnist_test(data_dir, device=run.device)
+    test_x, test_y = load_test_split(config.dataset, data_dir, device=run.device)
     started = time.perf_counter()
     result = evaluate(run.model, test_x, test_y, config, "test", run.epoch)
     finished = RunFinished(
@@ -161,5 +162,5 @@ def eval_report(
 def predict(run: LoadedRun, pixels: bytes) -> list[float]:
     """Class probabilities for one 28x28 uint8 digit (row-major bytes)."""
     x = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).reshape(1, -1).to(run.device)
-    output = run.model(normalize(x))
+    output = run.model(x)
     return probabilities(output, run.config)[0].float().cpu().tolist()

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .datasets import DIGITS
+
 
 @dataclass(frozen=True)
 class Event:
@@ -90,6 +92,7 @@ class Evaluation(Event):
     class_total: tuple[int, ...]
     confusion: tuple[tuple[int, ...], ...]  # rows: true class, columns: predicted class
     misclassified: tuple[Misclassified, ...] = field(default=())
+    classes: tuple[str, ...] = DIGITS  # the class names, in label order
 
     @property
     def class_accuracy(self) -> tuple[float, ...]:

@@ -7,20 +7,20 @@ import sys
 from typing import TextIO
 
 from .config import build_config
+from .datasets import dataset_info
 from .events import BatchProgress, EpochEnd, Evaluation, Event, RunFailed, RunFinished, RunStarted
 from .render import wants_ascii
 from .report import epoch_line, final_report
 
 
 def _start_lines(e: RunStarted) -> list[str]:
-    cfg = e.config
-    config = build_config(cfg)
+    c = build_config(e.config)
     return [
-        f"mlp-tui: preset {e.preset}  model {config.architecture}  {e.parameters:,} parameters  device {e.device}",
-        f"loss {cfg['loss']}  optimizer {cfg['optimizer']}  lr {cfg['lr']:g}  batch {cfg['batch_size']}  "
-        f"epochs {cfg['epochs']}  schedule {cfg['schedule']}" + "".join(f"  {x}" for x in config.training_extras()),
-        f"data: {e.train_size:,} train / {e.val_size:,} validation / {e.test_size:,} test images"
-        + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
+        f"mlp-tui: preset {e.preset}  model {c.architecture}  {e.parameters:,} parameters  device {e.device}",
+        f"loss {c.loss}  optimizer {c.optimizer}  {c.lr_text}  batch {c.batch_size}  epochs {c.epochs}  "
+        f"schedule {c.schedule}" + "".join(f"  {x}" for x in c.training_extras()),
+        f"data: {dataset_info(c.dataset).title}, {e.train_size:,} train / {e.val_size:,} validation / "
+        f"{e.test_size:,} test images" + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
     ]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
+from .datasets import DIGITS, class_label
+
 SHADES = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"
 EIGHTHS = " ▏▎▍▌▋▊▉█"
@@ -65,18 +67,22 @@ def bar(fraction: float, width: int, ascii: bool = False) -> str:
     return text + " " * (width - len(text))
 
 
-def probability_lines(probabilities: Sequence[float], width: int = 24, ascii: bool = False) -> list[str]:
+def probability_lines(
+    probabilities: Sequence[float], width: int = 24, ascii: bool = False, classes: Sequence[str] = DIGITS
+) -> list[str]:
     """One line per class: `3 ██████▌      27.1%`, the most likely marked with `<`."""
     top = max(range(len(probabilities)), key=lambda i: probabilities[i])
+    labels = [class_label(tuple(classes), i) for i in range(len(probabilities))]
+    name = max(len(label) for label in labels)
     return [
-        f"{i} {bar(p, width, ascii)} {p * 100:5.1f}%{' <' if i == top else ''}"
-        for i, p in enumerate(probabilities)
+        f"{label:<{name}} {bar(p, width, ascii)} {p * 100:5.1f}%{' <' if i == top else ''}"
+        for i, (label, p) in enumerate(zip(labels, probabilities))
     ]
 
 
 def digit_grid(items: Sequence[tuple[bytes, str]], width: int = 80, ascii: bool = False) -> list[str]:
     """Digits side by side, each with a label line under it, wrapped to `width` columns."""
-    cell = SIDE + 2
+    cell = max(SIDE + 2, *(len(label) + 2 for _, label in items)) if items else SIDE + 2
     per_row = max(1, width // cell)
     out: list[str] = []
     for start in range(0, len(items), per_row):

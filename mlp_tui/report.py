@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .events import EpochEnd, Evaluation, RunFinished
+from .datasets import class_label
+from .events import EpochEnd, Evaluation, Misclassified, RunFinished
 from .render import digit_grid
 
 
@@ -21,27 +22,33 @@ def epoch_line(e: EpochEnd) -> str:
 
 
 def class_table_lines(ev: Evaluation) -> list[str]:
-    lines = ["class  accuracy   correct/total"]
-    for c, (ok, total) in enumerate(zip(ev.class_correct, ev.class_total)):
+    labels = [class_label(ev.classes, c) for c in range(len(ev.classes))]
+    width = max(5, *(len(label) for label in labels))
+    lines = [f"{'class':<{width}}  accuracy   correct/total"]
+    for label, ok, total in zip(labels, ev.class_correct, ev.class_total):
         acc = ok / total if total else 0.0
-        lines.append(f"  {c}    {acc * 100:6.2f} %   {ok:>6}/{total}")
+        lines.append(f"{label:<{width}}  {acc * 100:6.2f} %   {ok:>6}/{total}")
     return lines
 
 
 def confusion_lines(ev: Evaluation) -> list[str]:
+    """Rows named by class; columns by class number (names would not fit side by side)."""
+    labels = [class_label(ev.classes, c) for c in range(len(ev.classes))]
+    first = max(9, *(len(label) for label in labels))
     width = max(4, len(str(max(max(r) for r in ev.confusion))) + 1)
-    lines = ["true\\pred" + "".join(f"{p:>{width}}" for p in range(10))]
-    for t, row in enumerate(ev.confusion):
-        lines.append(f"{t:>9}" + "".join(f"{n:>{width}}" for n in row))
+    lines = [f"{'true/pred':<{first}}" + "".join(f"{p:>{width}}" for p in range(len(labels)))]
+    for label, row in zip(labels, ev.confusion):
+        lines.append(f"{label:<{first}}" + "".join(f"{n:>{width}}" for n in row))
     return lines
 
 
-def mistake_label(predicted: int, true: int, confidence: float) -> str:
-    return f"{predicted} ({true}) {confidence * 100:.1f}%"
+def mistake_label(ev: Evaluation, m: Misclassified) -> str:
+    """`Sneaker (true: Sandal) 71 %`, `7 (true: 9) 98 %`."""
+    return f"{ev.classes[m.predicted]} (true: {ev.classes[m.true]}) {m.confidence * 100:.0f} %"
 
 
 def misclassified_lines(ev: Evaluation, count: int = 12, width: int = 80, ascii: bool = False) -> list[str]:
-    items = [(m.pixels, mistake_label(m.predicted, m.true, m.confidence)) for m in ev.misclassified[:count]]
+    items = [(m.pixels, mistake_label(ev, m)) for m in ev.misclassified[:count]]
     return digit_grid(items, width=width, ascii=ascii)
 
 
@@ -63,7 +70,7 @@ def final_report(
         if test.misclassified:
             shown = min(digits, len(test.misclassified))
             wrong = sum(test.class_total) - sum(test.class_correct)
-            out += ["", f"Misclassified test digits, most confident first ({shown} of {wrong}), "
-                    "labelled predicted (true) confidence:", ""]
+            out += ["", f"Misclassified test images, most confident first ({shown} of {wrong}), "
+                    "labelled prediction (true: class) confidence:", ""]
             out += misclassified_lines(test, digits, width, ascii)
     return "\n".join(out).rstrip() + "\n"

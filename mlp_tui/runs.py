@@ -128,6 +128,9 @@ def load_run_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str
     for key, what in (("config", "config"), ("model", "model weights")):
         if not isinstance(data.get(key), dict):
             raise CheckpointError(f"{path}: incomplete checkpoint (it holds no {what})")
+    from .model import legacy_state
+
+    data["model"] = legacy_state(data["model"])
     return data
 
 

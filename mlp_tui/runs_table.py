@@ -9,6 +9,7 @@ def run_rows(root: Path) -> list[tuple[str, ...]]:
     """One row of text per run under root, newest (by start time) first."""
     import time
 
+    from .report import pct
     from .runinfo import RunSummary, find_runs, summarize
 
     summaries = []
@@ -20,7 +21,7 @@ def run_rows(root: Path) -> list[tuple[str, ...]]:
                                         best_val_accuracy=None, test_accuracy=None, started=None))  # fmt: skip
 
     def acc(x: float | None) -> str:
-        return "-" if x is None else f"{x * 100:.2f} %"
+        return "-" if x is None else pct(x)  # as the run's own report writes it
 
     return [
         (

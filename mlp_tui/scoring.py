@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import RunConfig
-from .data import normalize
+from .datasets import dataset_info
 from .events import Evaluation, Misclassified
 from .model import loss_fn, probabilities
 
@@ -32,7 +32,7 @@ def evaluate(model, x, y, config: RunConfig, split: str, epoch: int, keep: int =
     loss_total = torch.zeros((), device=x.device)
     probs_all = []
     for start in range(0, n, EVAL_BATCH):
-        out = model(normalize(x[start : start + EVAL_BATCH]))
+        out = model(x[start : start + EVAL_BATCH])
         yb = y[start : start + EVAL_BATCH]
         loss_total += lossf(out, yb) * len(yb)
         probs_all.append(probabilities(out, config).float())
@@ -68,5 +68,6 @@ def evaluate(model, x, y, config: RunConfig, split: str, epoch: int, keep: int =
         class_total=tuple(confusion.sum(1).tolist()),
         confusion=tuple(tuple(row) for row in confusion.tolist()),
         misclassified=mistakes,
+        classes=dataset_info(config.dataset).classes,
     )
     return EvalResult(loss, accuracy, event)

@@ -4,6 +4,7 @@ clean environment for subprocesses, and a helper that runs a Trainer and keeps i
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 import torch
 
 from mlp_tui.config import RunConfig
-from mlp_tui.data import MNIST_FILES, resolve_data_dir, split_dataset, synthetic_digits
+from mlp_tui.data import resolve_data_dir, split_dataset, synthetic_digits
+from mlp_tui.datasets import IDX_FILES, dataset_info
 from mlp_tui.engine import Control, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +32,7 @@ def _find_mnist() -> Path | None:
     candidates.append(Path(__file__).resolve().parents[2] / "shared" / "datasets")
     for candidate in candidates:
         root = resolve_data_dir(candidate)
-        if all((root / "MNIST" / "raw" / name).is_file() for name in MNIST_FILES):
+        if all((root / "MNIST" / "raw" / name).is_file() for name in IDX_FILES):
             return root
     return None
 
@@ -52,6 +54,50 @@ def mnist_root() -> Path:
 def _no_user_presets(monkeypatch, tmp_path_factory):
     """Keep the user's own preset folder out of every test: only the built-ins are visible."""
     monkeypatch.setenv("MLP_TUI_PRESETS", str(tmp_path_factory.mktemp("user-presets")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_user_cache(tmp_path_factory):
+    """The tests' datasets leave their pixel statistics in a cache of their own, not the user's
+    (XDG_CACHE_HOME is where platformdirs puts it on Linux; child processes inherit it)."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
+def idx_bytes(dims: tuple[int, ...], body: bytes, *, magic: bytes = b"\x00\x00\x08") -> bytes:
+    """An IDX file of unsigned bytes: magic (two zero bytes, type 0x08, dimensions), sizes, body."""
+    return magic + bytes([len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + bytes(body)
+
+
+@pytest.fixture
+def idx_dataset():
+    """Write a small learnable dataset (synthetic_digits) as the four IDX files in torchvision's
+    layout <root>/<Folder>/raw, plain or gzipped; returns the raw folder."""
+
+    def write(root: Path, dataset: str = "fashion-mnist", *, n_train: int = 1200, n_test: int = 300,
+              gzipped: bool = False, seed: int = 0) -> Path:  # fmt: skip
+        raw = root / dataset_info(dataset).raw_folder
+        raw.mkdir(parents=True, exist_ok=True)
+        x, y, tx, ty = synthetic_digits(n_train=n_train, n_test=n_test, seed=seed)
+        contents = {
+            "train-images-idx3-ubyte": idx_bytes((n_train, 28, 28), x.numpy().tobytes()),
+            "train-labels-idx1-ubyte": idx_bytes((n_train,), y.to(torch.uint8).numpy().tobytes()),
+            "t10k-images-idx3-ubyte": idx_bytes((n_test, 28, 28), tx.numpy().tobytes()),
+            "t10k-labels-idx1-ubyte": idx_bytes((n_test,), ty.to(torch.uint8).numpy().tobytes()),
+        }
+        for name, data in contents.items():
+            if gzipped:
+                (raw / f"{name}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+            else:
+                (raw / name).write_bytes(data)
+        return raw
+
+    return write
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,8 @@ import dataclasses
 
 import pytest
 
-from mlp_tui.config import (
-    ConfigError,
-    RunConfig,
-    build_config,
-    builtin_preset_dir,
-    list_presets,
-    load_preset_file,
-    override_flags,
-    resolve_preset,
-    to_toml,
-)
+from mlp_tui.config import ConfigError, RunConfig, build_config, override_flags, to_toml
+from mlp_tui.preset_files import builtin_preset_dir, list_presets, load_preset_file, resolve_preset
 
 BUILTIN_NAMES = ["tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best"]
 
@@ -55,7 +46,7 @@ def test_wrong_type_names_key_value_and_expected_type(tmp_path):
     assert str(path) in message
     assert "'epochs'" in message
     assert "'ten'" in message
-    assert "an integer >= 1" in message
+    assert "an integer, 1 <= x <= 100000" in message
 
 
 @pytest.mark.parametrize("value", ["0", "-0.5"])
@@ -103,7 +94,7 @@ def test_dropout_must_be_below_one(tmp_path, value):
     path = write_preset(tmp_path, f"dropout = {value}\n")
     message = refused(path)
     assert str(path) in message and "'dropout'" in message
-    assert "0 <= p < 1" in message
+    assert "0 <= x < 1" in message
 
 
 def test_batch_size_zero_is_refused(tmp_path):
@@ -161,7 +152,7 @@ def test_unknown_preset_name_lists_the_available_ones():
         ({"hidden": "0"}, "--hidden", "1..16384"),
         ({"hidden": "512,abc"}, "--hidden", "not a list of integers"),
         ({"batch_size": 0}, "--batch-size", "an integer >= 1"),
-        ({"val_split": 0.9}, "--val-split", "0 <= f <= 0.5"),
+        ({"val_split": 0.9}, "--val-split", "0 <= x <= 0.5"),
         ({"device": "tpu"}, "--device", "auto, cpu, cuda, cuda:N or mps"),
     ],
 )

@@ -1,91 +1,88 @@
-"""The data: found where the user said, problems named precisely, and one real MNIST run."""
+"""The data: any MNIST-format dataset, found where the user said, read by its content (plain or
+any gzip), every fault named by file and field; and real MNIST read exactly as torchvision does."""
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
+import gzip
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
 import pytest
 import torch
 
-from mlp_tui.config import resolve_preset
-from mlp_tui.data import MNIST_FILES, DataError, ensure_mnist, load_mnist, resolve_data_dir
+from conftest import idx_bytes
+from mlp_tui.data import DataError, load_dataset, load_test_split, locate_files, pixel_stats, resolve_data_dir
+from mlp_tui.datasets import DATASETS, IDX_FILES, dataset_info
 from mlp_tui.engine import Trainer
 from mlp_tui.events import RunFinished
+from mlp_tui.preset_files import resolve_preset
 
 CPU = torch.device("cpu")
 
 
-def test_missing_files_without_download_name_them_and_where_to_put_them(tmp_path):
-    with pytest.raises(DataError) as info:
-        ensure_mnist(tmp_path, download=False)
-    message = str(info.value)
-    for name in MNIST_FILES:
+def load(root, dataset="fashion-mnist", **kwargs):
+    return load_dataset(dataset, root, val_split=0.0, seed=0, device=CPU, download=False, **kwargs)
+
+
+# -- where the files are -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_missing_files_without_download_name_them_and_where_to_put_them(tmp_path, dataset):
+    info = dataset_info(dataset)
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, dataset)
+    message = str(caught.value)
+    for name in IDX_FILES:
         assert name in message
-    assert str(tmp_path / "MNIST" / "raw") in message
+    assert str(tmp_path / info.folder / "raw") in message
+    assert info.title in message and info.home in message
     assert "--data-dir" in message and "$MLP_TUI_DATA" in message
 
 
-def test_failed_download_says_why(tmp_path, monkeypatch):
-    """Offline: torchvision's own download path fails; the message keeps the network error."""
-
+def test_failed_download_says_why_and_what_to_do_offline(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(DataError) as info:
-        ensure_mnist(tmp_path, download=True)
-    message = str(info.value)
-    assert "downloading them failed" in message
-    assert "Name or service not known" in message
-    assert "offline" in message
-    assert "train-images-idx3-ubyte" in message
-    assert str(tmp_path / "MNIST" / "raw") in message
+    with pytest.raises(DataError) as caught:
+        load_dataset("kmnist", tmp_path, val_split=0.1, seed=0, device=CPU)
+    message = str(caught.value)
+    assert "downloading train-images-idx3-ubyte.gz failed" in message
+    assert "Name or service not known" in message and "offline" in message
+    assert str(tmp_path / "KMNIST" / "raw") in message
 
 
-def copy_with_one_damaged(mnist_root, tmp_path, damaged_name, damage):
-    raw = tmp_path / "MNIST" / "raw"
+def test_only_missing_files_are_downloaded(tmp_path, monkeypatch, idx_dataset):
+    """A copy that is there (here re-gzipped by hand) is never downloaded over."""
+    raw = idx_dataset(tmp_path, "mnist", gzipped=True)
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    asked = []
+    monkeypatch.setattr("mlp_tui.data._download", lambda info, root, missing: asked.append(missing))
+    with pytest.raises(DataError, match="downloading left t10k-labels-idx1-ubyte missing"):  # a fake download
+        load_test_split("mnist", tmp_path, device=CPU)
+    assert asked == [["t10k-labels-idx1-ubyte"]]
+
+
+def test_a_damaged_file_is_named_before_any_download_is_tried(tmp_path, monkeypatch):
+    raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in MNIST_FILES:
-        if name != damaged_name:
-            (raw / name).symlink_to(mnist_root / "MNIST" / "raw" / name)
-    shutil.copyfile(mnist_root / "MNIST" / "raw" / damaged_name, raw / damaged_name)
-    damage(raw / damaged_name)
-    return raw / damaged_name
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes((10, 28, 28), bytes(784 * 10)))[:-20])
+    monkeypatch.setattr("mlp_tui.data._download", lambda *args: pytest.fail("tried to download"))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: gzip archive: cut short"):
+        load_dataset("fashion-mnist", tmp_path, val_split=0.1, seed=0, device=CPU)
 
 
-def test_truncated_file_is_reported_as_damaged_by_name(tmp_path, mnist_root):
-    def truncate(path):
-        with open(path, "r+b") as f:
-            f.truncate(4096)
-
-    damaged = copy_with_one_damaged(mnist_root, tmp_path, "t10k-images-idx3-ubyte", truncate)
-    with pytest.raises(DataError) as info:
-        ensure_mnist(tmp_path, download=True)  # damaged files are reported, not downloaded over
-    message = str(info.value)
-    assert str(damaged) in message
-    assert "4096 bytes" in message and "truncated or damaged" in message
-    assert "train-images-idx3-ubyte" not in message.split("\n")[1], "only the damaged file is blamed"
-
-
-def test_file_that_is_not_idx_is_reported(tmp_path, mnist_root):
-    def overwrite_header(path):
-        with open(path, "r+b") as f:
-            f.write(b"GIF8")
-
-    damaged = copy_with_one_damaged(mnist_root, tmp_path, "train-labels-idx1-ubyte", overwrite_header)
-    with pytest.raises(DataError) as info:
-        ensure_mnist(tmp_path, download=False)
-    assert str(damaged) in str(info.value)
-    assert "not an MNIST IDX file" in str(info.value)
-
-
-def test_data_dir_may_point_at_the_mnist_or_raw_folder(mnist_root):
-    assert resolve_data_dir(mnist_root / "MNIST") == mnist_root
-    assert resolve_data_dir(mnist_root / "MNIST" / "raw") == mnist_root
-    assert ensure_mnist(resolve_data_dir(mnist_root / "MNIST" / "raw"), download=False) == mnist_root / "MNIST" / "raw"
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_data_dir_may_point_at_the_dataset_or_raw_folder(tmp_path, dataset, idx_dataset):
+    raw = idx_dataset(tmp_path, dataset)
+    assert resolve_data_dir(raw) == tmp_path
+    assert resolve_data_dir(raw.parent) == tmp_path
+    found = locate_files(dataset_info(dataset), resolve_data_dir(raw), IDX_FILES)
+    assert found == {name: raw / name for name in IDX_FILES}
 
 
 def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
@@ -93,11 +90,149 @@ def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
     assert resolve_data_dir(None) == tmp_path
 
 
+# -- reading by content --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzipped"])
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_every_dataset_reads_from_its_torchvision_folder_plain_or_gzipped(tmp_path, dataset, gzipped, idx_dataset):
+    from mlp_tui.data import synthetic_digits
+
+    idx_dataset(tmp_path, dataset, n_train=300, n_test=100, gzipped=gzipped)
+    data = load(tmp_path, dataset)
+    x, y, tx, ty = synthetic_digits(n_train=300, n_test=100, seed=0)
+    assert data.name == dataset_info(dataset).title
+    assert torch.equal(data.test_x, tx) and torch.equal(data.test_y, ty)
+    assert sorted(data.train_y.tolist()) == sorted(y.tolist()) and data.train_x.shape == (300, 784)
+
+
+def test_any_gzip_reads_whatever_made_it_and_whatever_its_name(tmp_path, idx_dataset):
+    """Compressed again by hand (another level, other header fields, several members), or a
+    gzip under the plain name: the bytes decide, not the file name or an archive checksum."""
+    raw = idx_dataset(tmp_path, "mnist", n_train=200, n_test=50)
+    plain = {name: (raw / name).read_bytes() for name in IDX_FILES}
+    expected = load(tmp_path, "mnist")
+    for name, data in plain.items():
+        (raw / name).unlink()
+    half = len(plain["train-images-idx3-ubyte"]) // 2
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(plain["train-images-idx3-ubyte"][:half], 1, mtime=12345)
+        + gzip.compress(plain["train-images-idx3-ubyte"][half:], 9)
+    )
+    (raw / "train-labels-idx1-ubyte").write_bytes(gzip.compress(plain["train-labels-idx1-ubyte"]))
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(plain["t10k-images-idx3-ubyte"])  # not compressed at all
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(plain["t10k-labels-idx1-ubyte"], 6))
+    again = load(tmp_path, "mnist")
+    assert torch.equal(again.train_x, expected.train_x) and torch.equal(again.test_y, expected.test_y)
+
+
+def _damage(raw, name, content):
+    for candidate in (raw / name, raw / f"{name}.gz"):
+        candidate.unlink(missing_ok=True)
+    (raw / name).write_bytes(content)
+    return raw / name
+
+
+GOOD_LABELS = bytes(i % 10 for i in range(100))
+
+DAMAGE = {
+    "label out of range": (
+        "train-labels-idx1-ubyte", idx_bytes((100,), GOOD_LABELS[:40] + bytes([10]) + GOOD_LABELS[41:]),
+        "label value: label 10 (item 40) is outside the class range 0-9",
+    ),
+    "29-row images": (
+        "train-images-idx3-ubyte", idx_bytes((100, 29, 28), bytes(100 * 29 * 28)),
+        "image size: 29x28 pixels, expected 28x28",
+    ),
+    "truncated images": (
+        "t10k-images-idx3-ubyte", idx_bytes((100, 28, 28), bytes(100 * 784))[: 16 + 50 * 784 + 10],
+        "length: the header declares 100 images but the file holds 50 whole images",
+    ),
+    "truncated archive": (
+        "t10k-images-idx3-ubyte", gzip.compress(idx_bytes((100, 28, 28), bytes(range(256)) * 306 + bytes(16)))[:900],
+        "gzip archive: cut short (truncated)",
+    ),
+    "damaged archive": (
+        "train-labels-idx1-ubyte", gzip.compress(idx_bytes((100,), GOOD_LABELS))[:-8] + bytes(8),
+        "gzip archive: damaged",
+    ),
+    "trailing bytes": (
+        "t10k-labels-idx1-ubyte", idx_bytes((100,), GOOD_LABELS) + b"\n\n",
+        "length: 2 bytes after the 100 labels the header declares",
+    ),
+    "not IDX": ("train-images-idx3-ubyte", b"GIF89a" + bytes(200), "magic number: 0x47494638 is not an IDX magic"),
+    "floats": ("train-images-idx3-ubyte", b"\x00\x00\x0d\x03" + bytes(200), "data type: 0x0D (float), expected 0x08"),
+    "images as labels": ("t10k-labels-idx1-ubyte", idx_bytes((100, 28, 28), bytes(100 * 784)),
+                         "number of dimensions: 3, expected 1"),
+    "counts differ": ("train-labels-idx1-ubyte", idx_bytes((99,), GOOD_LABELS[:99]),
+                      "count: 99 labels, but train-images-idx3-ubyte holds 100 images"),
+    "empty file": ("t10k-labels-idx1-ubyte", b"", "header: file too short"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", list(DAMAGE))
+def test_each_fault_names_the_file_and_the_field(tmp_path, fault, idx_dataset):
+    raw = idx_dataset(tmp_path, "mnist", n_train=100, n_test=100)
+    name, content, problem = DAMAGE[fault]
+    damaged = _damage(raw, name, content)
+    with pytest.raises(DataError) as caught:
+        load(tmp_path, "mnist")
+    message = str(caught.value)
+    assert message.startswith(f"{damaged}: {problem}"), message
+    assert str(raw) in message and "Replace the file" in message  # and what to do about it
+
+
+def test_class_range_follows_the_dataset(tmp_path, idx_dataset):
+    """Labels 0-9 only: a label of 10 in Fashion-MNIST would be an eleventh class."""
+    raw = idx_dataset(tmp_path, "fashion-mnist", n_train=100, n_test=100)
+    _damage(raw, "t10k-labels-idx1-ubyte", idx_bytes((100,), bytes([255]) * 100))
+    with pytest.raises(DataError, match="label 255 .* outside the class range 0-9"):
+        load_test_split("fashion-mnist", tmp_path, device=CPU)
+
+
+# -- normalisation from the data in use ------------------------------------------------------------
+
+
+def test_pixel_statistics_of_real_mnist_are_its_well_known_constants(mnist_root):
+    data = load(mnist_root, "mnist")
+    assert (round(data.mean, 4), round(data.std, 4)) == (0.1307, 0.3081)
+
+
+def test_pixel_statistics_come_from_the_dataset_in_use_and_are_cached(tmp_path, idx_dataset, monkeypatch):
+    raw = idx_dataset(tmp_path, "kmnist", n_train=300, n_test=50)
+    data = load(tmp_path, "kmnist")
+    x = torch.frombuffer(bytearray((raw / "train-images-idx3-ubyte").read_bytes()[16:]), dtype=torch.uint8)
+    assert data.mean == pytest.approx(x.double().mean().item() / 255, abs=1e-9)
+    assert data.std == pytest.approx(x.double().std(unbiased=False).item() / 255, abs=1e-9)
+    assert abs(data.mean - 0.1307) > 0.01, "the test data should not look like MNIST"
+
+    def not_again(x):
+        raise AssertionError("worked out again instead of read from the cache")
+
+    monkeypatch.setattr("mlp_tui.data.pixel_stats", not_again)
+    again = load(tmp_path, "kmnist", subset=100)
+    assert (again.mean, again.std) == (data.mean, data.std)
+
+
+def test_the_model_standardises_with_the_statistics_it_was_trained_with(tmp_path, idx_dataset, make_config):
+    idx_dataset(tmp_path, "fashion-mnist", n_train=300, n_test=50)
+    data = load(tmp_path, "fashion-mnist")
+    trainer = Trainer(make_config(epochs=1, dataset="fashion-mnist"), data, CPU)
+    state = trainer.model.state_dict()
+    pixels = torch.tensor([0.0, 255.0 * data.mean, 255.0])
+    standard = pixels * state["pixel_scale"] - state["pixel_shift"]
+    assert standard.tolist() == pytest.approx([-data.mean / data.std, 0.0, (1 - data.mean) / data.std], abs=1e-5)
+    assert pixel_stats(data.train_x)[0] != pytest.approx(0.1307, abs=1e-3)
+
+
+# -- real MNIST ----------------------------------------------------------------------------------
+
+
 def test_images_and_labels_read_as_torchvision_reads_them(mnist_root):
     """The IDX files are read without torchvision; the pixels and labels must be its own."""
     from torchvision.datasets import MNIST
 
-    data = load_mnist(mnist_root, val_split=0.0, seed=0, device=CPU, download=False)
+    data = load(mnist_root, "mnist")
     test = MNIST(str(mnist_root), train=False, download=False)
     assert torch.equal(data.test_x, test.data.reshape(-1, 784))
     assert torch.equal(data.test_y, test.targets)
@@ -113,8 +248,8 @@ def test_loading_present_data_does_not_import_torchvision(mnist_root):
 
     code = (
         "import sys, torch\n"
-        "from mlp_tui.data import load_mnist\n"
-        f"load_mnist({str(mnist_root)!r}, val_split=0.1, seed=0, device=torch.device('cpu'), download=False)\n"
+        "from mlp_tui.data import load_dataset\n"
+        f"load_dataset('mnist', {str(mnist_root)!r}, val_split=0.1, seed=0, device=torch.device('cpu'), download=False)\n"
         "print('torchvision' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -123,7 +258,7 @@ def test_loading_present_data_does_not_import_torchvision(mnist_root):
 
 def test_tiny_preset_reaches_90_percent_on_real_mnist_in_one_epoch(mnist_root):
     config = dataclasses.replace(resolve_preset("tiny").config, epochs=1, device="cpu")
-    data = load_mnist(mnist_root, val_split=config.val_split, seed=config.seed, device=CPU, download=False)
+    data = load_dataset("mnist", mnist_root, val_split=config.val_split, seed=config.seed, device=CPU, download=False)
     assert (len(data.train_x), len(data.val_x), len(data.test_x)) == (54000, 6000, 10000)
     assert data.train_x.dtype == torch.uint8 and data.train_x.shape[1] == 784
     result = Trainer(config, data, CPU).run()
@@ -136,7 +271,7 @@ def test_augmentation_moves_digits_but_keeps_them_digits():
     for the same seed, and the ink stays roughly the same amount and inside the frame."""
     import torch
 
-    from mlp_tui.data import augment_batch
+    from mlp_tui.augment import augment_batch
 
     x = torch.zeros(64, 784, dtype=torch.uint8)
     x.view(64, 28, 28)[:, 8:20, 11:17] = 255  # a bar in the middle of each image
@@ -156,7 +291,7 @@ def test_augmentation_moves_digits_but_keeps_them_digits():
 def test_distortion_grid_is_the_one_affine_grid_and_interpolate_would_build():
     """augment_batch builds grid_sample's grid with one matmul instead of affine_grid and a
     bicubic interpolation of the elastic field."""
-    from mlp_tui.data import sampling_grid
+    from mlp_tui.augment import sampling_grid
 
     gen = torch.Generator().manual_seed(0)
     theta, coarse = torch.randn(5, 2, 3, generator=gen), torch.randn(5, 2, 7, 7, generator=gen) * 0.1

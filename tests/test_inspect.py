@@ -144,9 +144,9 @@ def test_eval_latest_reproduces_the_recorded_test_accuracy(trained, mnist_root):
     out = result.output
     assert out.startswith(f"run {run_dir}  checkpoint best.pt (epoch 1)  model 784-16-10")
     assert f"test accuracy {finished['test_accuracy'] * 100:.2f} %" in out
-    class_rows = re.findall(r"^  \d    +\d+\.\d\d %   +\d+/\d+$", out, re.M)
+    class_rows = re.findall(r"^\d +\d+\.\d\d %   +\d+/\d+$", out, re.M)
     assert len(class_rows) == 10
-    assert "Confusion matrix" in out and "Misclassified test digits" in out
+    assert "Confusion matrix" in out and "Misclassified test images" in out
     art = [line for line in out.splitlines() if re.search(r"[█▀▄@#%]{3}", line)]
     assert len(art) >= 5, out
 

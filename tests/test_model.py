@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mlp_tui.config import RunConfig, resolve_preset
+from mlp_tui.config import RunConfig
+from mlp_tui.preset_files import resolve_preset
 from mlp_tui.model import build_model, count_parameters, format_summary, loss_fn, probabilities, summary_rows
 
 BATCH = 8

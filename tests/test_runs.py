@@ -9,8 +9,8 @@ import os
 import pytest
 import torch
 
-from mlp_tui.config import build_config, load_preset_file
-from mlp_tui.data import normalize
+from mlp_tui.config import build_config
+from mlp_tui.preset_files import load_preset_file
 from mlp_tui.events import BatchProgress, from_dict
 from mlp_tui.model import build_model, build_optimizer
 from mlp_tui.runs import (
@@ -39,10 +39,10 @@ def test_checkpoint_round_trip_gives_the_same_predictions(finished_run, syntheti
     checkpoint = load_checkpoint(run_dir / "best.pt")
     assert checkpoint["format"] == CHECKPOINT_FORMAT
     assert checkpoint["epoch"] == result.best_epoch
-    restored = build_model(build_config(checkpoint["config"]))
+    restored = build_model(build_config(checkpoint["config"]))  # MNIST's pixel statistics, until loaded
     restored.load_state_dict(checkpoint["model"])
     assert any("running_mean" in k for k in checkpoint["model"]), "batch-norm statistics were not saved"
-    x = normalize(synthetic.test_x)
+    x = synthetic.test_x
     trainer.model.eval()
     restored.eval()
     with torch.no_grad():

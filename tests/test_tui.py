@@ -194,7 +194,7 @@ def test_missing_data_fails_in_app_and_app_keeps_running(tmp_path):
             await wait_until(pilot, lambda: training.result is not None)
             assert training.state == "failed"
             status = plain(training.query_one("#status", Static))
-            assert "train-images-idx3-ubyte" in status and "damaged" in status
+            assert "train-images-idx3-ubyte: image size: 0x0 pixels" in status
             await pilot.press("n")
             await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
             assert app.is_running
@@ -221,7 +221,7 @@ def test_switching_to_sgd_suggests_a_learning_rate_unless_one_was_typed(tmp_path
         app = create_app("dropout", runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
-            from mlp_tui.config import resolve_preset
+            from mlp_tui.preset_files import resolve_preset
 
             assert screen.config.lr == resolve_preset("dropout").config.lr  # untouched on opening
             screen.query_one("#f-loss", Select).value = "mse"

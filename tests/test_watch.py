@@ -129,7 +129,7 @@ def test_watch_app_replays_a_finished_run_and_quits_without_asking(mnist_root, t
     assert process.wait(120) == 0
 
     async def scenario() -> None:
-        from mlp_tui.config import load_preset_file
+        from mlp_tui.preset_files import load_preset_file
         from mlp_tui.tui.app import create_app
 
         config = load_preset_file(run_dir / "config.toml").config

@@ -11,7 +11,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..child import ChildRun
-from ..config import Preset, RunConfig, list_presets
+from ..config import RunConfig
+from ..preset_files import Preset, list_presets
 from ..events import Event
 from ..follow import RunWatch
 from ..summary import config_rows, format_rows, parameter_count

@@ -12,22 +12,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from ...config import ACTIVATIONS, LOSSES, OPTIMIZERS, ConfigError, Preset, RunConfig, build_config, suggested_lr
+from ...config import (
+    FORM_FIELDS, FORM_SOURCE, OPTIONS, ConfigError, RunConfig, build_config, parse_text, with_suggested_lr,
+)  # fmt: skip
+from ...preset_files import Preset
 from .base import SizedScreen
-
-# Form fields: (config key, label, kind); kind "select" offers the fixed choices.
-FIELDS = (
-    ("loss", "Loss", LOSSES),
-    ("optimizer", "Optimizer", OPTIMIZERS),
-    ("lr", "Learning rate", float),
-    ("batch_size", "Batch size", int),
-    ("epochs", "Epochs", int),
-    ("hidden", "Hidden layers", str),
-    ("activation", "Activation", ACTIVATIONS),
-    ("dropout", "Dropout", float),
-    ("augment", "Distortion", float),
-    ("elastic", "Elastic (px)", float),
-)
 
 
 def field_text(config: RunConfig, key: str) -> str:
@@ -58,19 +47,21 @@ class SetupScreen(SizedScreen):
                 yield Label("[b]Preset[/]  ↑/↓ to choose", id="preset-title")
                 yield OptionList(*self.preset_options(), id="presets")
             with VerticalScroll(id="form"):
-                for key, label, kind in FIELDS:
+                for key in FORM_FIELDS:
+                    option = OPTIONS[key]
                     with Horizontal(classes="field"):
-                        yield Label(label, classes="field-label")
-                        if isinstance(kind, tuple):
+                        yield Label(option.label, classes="field-label")
+                        if option.choices:
                             yield Select(
-                                [(c, c) for c in kind],
+                                [(c, c) for c in option.choices],
                                 value=getattr(self.config, key),
                                 allow_blank=False,
                                 compact=True,
                                 id=f"f-{key}",
                             )
                         else:
-                            yield Input(field_text(self.config, key), compact=True, id=f"f-{key}")
+                            yield Input(field_text(self.config, key), compact=True, id=f"f-{key}",
+                                        tooltip=option.help)  # fmt: skip
                 yield Static(id="form-errors")
                 yield Button("Start training  (ctrl+r)", variant="success", id="start")
                 yield Static(id="device")
@@ -82,7 +73,7 @@ class SetupScreen(SizedScreen):
         for p in self.presets.values():
             prompt = Text.assemble(
                 (p.name, "bold"), f"  {p.config.architecture}\n",
-                (p.description + "\n", ""), (p.expected, "dim italic"),
+                (p.description + "\n", ""), (f"expect {p.expected}" if p.expected else "", "dim italic"),
             )  # fmt: skip
             if options:
                 options.append(None)  # a separator line between presets
@@ -109,7 +100,7 @@ class SetupScreen(SizedScreen):
 
     def fill_form(self) -> None:
         with self.prevent(Input.Changed, Select.Changed):
-            for key, _, kind in FIELDS:
+            for key in FORM_FIELDS:
                 widget = self.query_one(f"#f-{key}")
                 if isinstance(widget, Select):
                     widget.value = getattr(self.config, key)
@@ -121,59 +112,52 @@ class SetupScreen(SizedScreen):
     @on(Select.Changed)
     def field_changed(self, event) -> None:
         key = (event.control.id or "").removeprefix("f-")
-        if key not in {k for k, _, _ in FIELDS}:
+        if key not in FORM_FIELDS:
             return
-        before = getattr(self.config, key)
-        self.apply_field(key, event.control)
+        before = self.config
+        valid = self.apply_field(key, event.control)
         if key == "lr" and event.control.has_focus:
             self.lr_edited = True
-        changed = getattr(self.config, key) != before
-        if key in ("optimizer", "loss") and changed and not self.lr_edited and not self.errors:
-            self.suggest_lr()
+        if valid and key in ("optimizer", "loss", "lr") and not self.errors:
+            self.config = with_suggested_lr(before, self.config, lr_given=self.lr_edited or key == "lr")
+            if self.config.lr_suggested and self.config.lr != before.lr:
+                self.show_suggested_lr()
         self.refresh_summary()
 
-    def suggest_lr(self) -> None:
+    def show_suggested_lr(self) -> None:
         """Switching to SGD keeps Adam's tiny learning rate otherwise, and the run barely moves."""
-        lr = suggested_lr(self.config.optimizer, self.config.loss)
-        if lr == self.config.lr:
-            return
-        self.config = dataclasses.replace(self.config, lr=lr)
         with self.prevent(Input.Changed):
-            self.query_one("#f-lr", Input).value = f"{lr:g}"
+            self.query_one("#f-lr", Input).value = f"{self.config.lr:g}"
         self.notify(
-            f"Learning rate set to {lr:g}, a good start for {self.config.optimizer} with {self.config.loss} "
-            "(type your own to keep it).",
+            f"Learning rate set to {self.config.lr:g}, a good start for {self.config.optimizer} with "
+            f"{self.config.loss} (type your own to keep it).",
             timeout=6,
         )
 
-    def apply_field(self, key: str, widget) -> None:
-        kind = dict((k, t) for k, _, t in FIELDS)[key]
-        raw = widget.value
+    def apply_field(self, key: str, widget) -> bool:
+        """The widget's value into the config; False (and the field marked) if it is not valid."""
         try:
-            if kind in (int, float) and isinstance(raw, str):
-                try:
-                    raw = kind(raw.strip())
-                except ValueError:
-                    noun = "an integer" if kind is int else "a number"
-                    raise ConfigError(f"'{widget.value}' is not {noun}") from None
-            self.config = build_config({key: raw}, source="form", base=self.config)
+            raw = parse_text(key, widget.value) if isinstance(widget, Input) else widget.value
+            self.config = build_config({key: raw}, source=FORM_SOURCE, base=self.config)
             self.errors.pop(key, None)
             widget.remove_class("-bad")
+            return True
         except ConfigError as exc:
-            self.errors[key] = str(exc).removeprefix(f"form: key '{key}': ")
+            self.errors[key] = str(exc).removeprefix(f"{FORM_SOURCE}: key '{key}': ")
             widget.add_class("-bad")
+            return False
 
     def refresh_summary(self) -> None:
         errors = self.query_one("#form-errors", Static)
-        labels = {k: label for k, label, _ in FIELDS}
-        errors.update("\n".join(f"[red]✖ {labels[k]}: {msg}[/]" for k, msg in self.errors.items()))
+        errors.update("\n".join(f"[red]✖ {OPTIONS[k].label}: {msg}[/]" for k, msg in self.errors.items()))
         self.query_one("#start", Button).disabled = bool(self.errors)
         if self.errors:
             return
         summary, parameters = self.app.model_summary(self.config)
         self.query_one("#summary", Static).update(summary)
         self.query_one("#device", Static).update(
-            f"[b]{self.config.architecture}[/] · {parameters:,} parameters · device [b]{self.app.device_label}[/]"
+            f"[b]{self.config.architecture}[/] · {parameters:,} parameters · {self.config.lr_text} · "
+            f"device [b]{self.app.device_label}[/]"
         )
 
     @on(Button.Pressed, "#start")

@@ -13,8 +13,10 @@ from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ...config import RunConfig
+from ...datasets import dataset_info
 from ...events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
 from ...follow import RunStatus
+from ...report import pct
 from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
 from ..widgets.chart import MetricChart
@@ -63,6 +65,7 @@ class TrainingScreen(SizedScreen):
         self.result: RunFinished | RunFailed | None = None
 
     def compose(self) -> ComposeResult:
+        classes = dataset_info(self.config.dataset).classes
         with Vertical(id="top"):
             yield Static(id="status")
             with Horizontal(id="progress-row"):
@@ -75,10 +78,10 @@ class TrainingScreen(SizedScreen):
                         yield MetricChart("loss", ("train", "val"), id="loss-chart")
                         yield MetricChart("accuracy %", ("train", "val"), percent=True, id="acc-chart")
                     with VerticalScroll(id="side-column"):
-                        yield ClassTable(id="side-classes")
+                        yield ClassTable(classes, id="side-classes")
             with TabPane("Classes", id="classes"):
                 with VerticalScroll():
-                    yield ClassTable(id="classes-table")
+                    yield ClassTable(classes, id="classes-table")
             with TabPane("Mistakes", id="mistakes"):
                 with VerticalScroll():
                     yield MistakeGallery(id="gallery")
@@ -151,10 +154,11 @@ class TrainingScreen(SizedScreen):
         cfg = self.config
         self.query_one("#model-summary", Static).update(
             f"{event.summary}\n\npreset {self.preset} · loss {cfg.loss} · optimizer {cfg.optimizer} · "
-            f"lr {cfg.lr:g} · batch {cfg.batch_size} · schedule {cfg.schedule} · dropout {cfg.dropout:g}"
+            f"{cfg.lr_text} · batch {cfg.batch_size} · schedule {cfg.schedule} · dropout {cfg.dropout:g}"
             + "".join(f" · {x}" for x in cfg.training_extras())
             + "\n"
-            f"data: {event.train_size:,} train / {event.val_size:,} validation / {event.test_size:,} test images"
+            f"data: {dataset_info(cfg.dataset).title}, {event.train_size:,} train / {event.val_size:,} validation / "
+            f"{event.test_size:,} test images"
         )
         self.update_status()
 
@@ -188,7 +192,7 @@ class TrainingScreen(SizedScreen):
 
     def show_finished(self, event: RunFinished) -> None:
         self.result, self.state, self.ended_at = event, "finished", self.started_at + event.seconds
-        test = "" if event.test_accuracy is None else f": test accuracy {event.test_accuracy * 100:.2f}%"
+        test = "" if event.test_accuracy is None else f": test accuracy {pct(event.test_accuracy)}"
         if not self.watching:  # a watcher replays old sessions' ends too; the status line says it
             self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
         self.update_status()
@@ -249,7 +253,7 @@ class TrainingScreen(SizedScreen):
             line2 = f"[red]{self.result.message}[/]"
         elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
             line2 = (
-                f"[green]test accuracy {self.result.test_accuracy * 100:.2f}%[/] (best epoch "
+                f"[green]test accuracy {pct(self.result.test_accuracy)}[/] (best epoch "
                 f"{self.result.best_epoch}) · {self.run_dir}{'' if self.watching else ' · n: new run'}"
             )
         self.query_one("#status", Static).update(f"{line1}\n{line2}", layout=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from ...datasets import DIGITS
 from ...events import Evaluation
 from ...render import bar
 
@@ -14,8 +15,9 @@ class ClassTable(DataTable):
     ClassTable { height: auto; max-height: 100%; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, class_names: tuple[str, ...] = DIGITS, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.class_names = class_names  # known before the first evaluation arrives
         self.previous: Evaluation | None = None
         self.current: Evaluation | None = None
 
@@ -29,13 +31,14 @@ class ClassTable(DataTable):
         else:
             self.previous = None
         self.current = evaluation
+        self.class_names = evaluation.classes
         self.show_evaluation(evaluation)
 
     def show_evaluation(self, evaluation: Evaluation | None) -> None:
         self.clear()
-        for c in range(10):
+        for c, name in enumerate(self.class_names):
             if evaluation is None:
-                self.add_row(str(c), "–", "", "", "", key=str(c))
+                self.add_row(name, "–", "", "", "", key=str(c))
                 continue
             acc = evaluation.class_accuracy[c]
             change = Text("")
@@ -44,7 +47,7 @@ class ClassTable(DataTable):
                 style = "green" if delta > 0.005 else "red" if delta < -0.005 else "dim"
                 change = Text(f"{delta:+.2f}", style=style)
             self.add_row(
-                str(c),
+                name,
                 f"{acc * 100:6.2f} %",
                 change,
                 Text(bar(acc, 10), style="green" if acc >= 0.97 else "yellow" if acc >= 0.9 else "red"),

@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from ...datasets import class_label
 from ...events import Evaluation
 
 
@@ -20,12 +21,12 @@ class ConfusionView(Static):
             return
         table = Table(
             title=f"Confusion matrix ({evaluation.split}, epoch {evaluation.epoch})",
-            caption="rows: true class · columns: predicted",
+            caption="rows: true class · columns: predicted class, by number",
             box=None,
             padding=(0, 1),
         )
-        table.add_column("true", justify="right", style="bold")
-        for p in range(10):
+        table.add_column("true", justify="left", style="bold")
+        for p in range(len(evaluation.classes)):
             table.add_column(str(p), justify="right")
         worst = max((n for t, row in enumerate(evaluation.confusion) for p, n in enumerate(row) if p != t), default=0)
         for t, row in enumerate(evaluation.confusion):
@@ -38,5 +39,5 @@ class ConfusionView(Static):
                 else:
                     style = "bold red" if n >= max(1, worst * 0.5) else "yellow"
                 cells.append(Text(str(n), style=style))
-            table.add_row(str(t), *cells)
+            table.add_row(class_label(evaluation.classes, t), *cells)
         self.update(table)

@@ -10,7 +10,9 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from ...datasets import class_label
 from ...events import Evaluation, Misclassified
+from ...report import mistake_label
 from ...render import SIDE, bar
 
 
@@ -27,12 +29,15 @@ def digit_text(pixels: bytes) -> Text:
     return text
 
 
-def probability_text(m: Misclassified, width: int = 20) -> Group:
+def probability_text(m: Misclassified, classes: tuple[str, ...], width: int = 20) -> Group:
     lines = []
-    for c, p in enumerate(m.probabilities):
+    labels = [class_label(classes, c) for c in range(len(m.probabilities))]
+    name = max(len(label) for label in labels)
+    for c, (label, p) in enumerate(zip(labels, m.probabilities)):
         style = "bold red" if c == m.predicted else "bold green" if c == m.true else "dim"
         mark = "  predicted" if c == m.predicted else "  true" if c == m.true else ""
-        lines.append(Text.assemble((f"{c} ", "bold"), (bar(p, width), style), f" {p * 100:5.1f}%", (mark, style)))
+        lines.append(Text.assemble((f"{label:<{name}} ", "bold"), (bar(p, width), style), f" {p * 100:5.1f}%",
+                                   (mark, style)))  # fmt: skip
     return Group(*lines)
 
 
@@ -87,12 +92,12 @@ class MistakeGallery(Horizontal):
             return
         ev = self.evaluation
         digit.update(digit_text(m.pixels))
-        digit.border_title = f"{m.predicted} ({m.true})"
+        digit.border_title = mistake_label(ev, m)
         header = Text.assemble(
             (f"Mistake {self.index + 1} of {len(self.mistakes)}", "bold"),
             f"  ({ev.split} set, epoch {ev.epoch}, most confident first)\n",
-            ("predicted ", ""), (str(m.predicted), "bold red"), ("  true ", ""), (str(m.true), "bold green"),
-            f"  confidence {m.confidence * 100:.1f}%\n",
+            ("predicted ", ""), (ev.classes[m.predicted], "bold red"), ("  true ", ""),
+            (ev.classes[m.true], "bold green"), f"  confidence {m.confidence * 100:.1f}%\n",
             ("[ and ] page through them\n", "dim"),
-        )
-        info.update(Group(header, probability_text(m)))
+        )  # fmt: skip
+        info.update(Group(header, probability_text(m, ev.classes)))

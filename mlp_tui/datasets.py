@@ -1,0 +1,60 @@
+"""The MNIST-format datasets mlp-tui trains on: where torchvision keeps each one, its class names.
+
+Torch-free, so the config, the command line and every view can name classes without loading
+anything heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The same four IDX files in every dataset of the family, in torchvision's layout
+# <root>/<folder>/raw/<name> (or <name>.gz).
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_FILES = TRAIN_FILES + TEST_FILES
+SPLIT_FILES = {"train": TRAIN_FILES, "test": TEST_FILES}
+
+DIGITS = tuple("0123456789")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    key: str  # what --dataset and the preset key take
+    title: str  # how people write it
+    folder: str  # torchvision's dataset class, which is also its folder under the data root
+    classes: tuple[str, ...]
+    home: str  # where to fetch the files by hand
+
+    @property
+    def raw_folder(self) -> str:
+        return f"{self.folder}/raw"
+
+
+DATASETS = {
+    d.key: d
+    for d in (
+        DatasetInfo("mnist", "MNIST", "MNIST", DIGITS, "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+        DatasetInfo(
+            "fashion-mnist", "Fashion-MNIST", "FashionMNIST",
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            "https://github.com/zalandoresearch/fashion-mnist",
+        ),  # fmt: skip
+        DatasetInfo(
+            "kmnist", "KMNIST", "KMNIST",
+            ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),  # romanised hiragana
+            "https://github.com/rois-codh/kmnist",
+        ),  # fmt: skip
+    )
+}
+DATASET_NAMES = tuple(DATASETS)
+
+
+def dataset_info(key: str) -> DatasetInfo:
+    return DATASETS[key]
+
+
+def class_label(classes: tuple[str, ...], index: int) -> str:
+    """`3` for digits; `3 Dress` where classes have names, so the number and the name agree."""
+    name = classes[index]
+    return name if name == str(index) else f"{index} {name}"
