@@ -15,10 +15,11 @@ import argparse
 import os
 import re
 import statistics
+from pathlib import Path
 
 from common import headless_run, mnist_dir, report
 
-from mlp_tui.preset_files import builtin_preset_dir, list_presets, resolve_preset
+from mlp_tui.preset_files import builtin_preset_dir, list_presets, load_preset_file
 
 GOALS = {"dropout": (98.5, None), "best": (99.4, 15 * 60)}  # (test accuracy %, seconds or None)
 
@@ -31,9 +32,8 @@ def hardware() -> str:
     return f"{os.cpu_count()} CPU cores"
 
 
-def update_preset(name: str, mean: float, sd: float, seeds: int, seconds: float) -> None:
+def update_preset(path: Path, mean: float, sd: float, seeds: int, seconds: float) -> None:
     """Write the figures into the preset's `expected = {...}` line (the rest of the file stays)."""
-    path = resolve_preset(name).path
     line = (f"expected = {{ accuracy = {mean:.2f}, sd = {sd:.2f}, seeds = {seeds}, seconds = {seconds:.0f}, "
             f'hardware = "{hardware()}" }}')  # fmt: skip
     text = path.read_text()
@@ -53,12 +53,14 @@ def main() -> None:
     if args.seeds < 3:
         parser.error("--seeds: a figure needs at least 3 seeds")
     data_dir = mnist_dir(args.data_dir)
+    # The built-in files themselves, by path: a user's preset of the same name is not measured.
     names = args.preset or [p.name for p in list_presets() if p.path.parent == builtin_preset_dir()]
     rows = ["| preset | model, epochs | test accuracy, mean ± sd | per seed | wall time per run | peak RSS | goal |",
             "|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in names:
-        config = resolve_preset(name).config
-        runs = [headless_run(name, data_dir, ["--seed", str(seed)]) for seed in range(args.seeds)]
+        path = builtin_preset_dir() / f"{name}.toml"
+        config = load_preset_file(path).config
+        runs = [headless_run(str(path), data_dir, ["--seed", str(seed)]) for seed in range(args.seeds)]
         accuracies = [r[0] for r in runs]
         mean, sd = statistics.mean(accuracies), statistics.stdev(accuracies)
         seconds = statistics.mean(r[2] for r in runs)
@@ -74,7 +76,7 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
         if args.update_presets:
-            update_preset(name, mean, sd, args.seeds, seconds)
+            update_preset(path, mean, sd, args.seeds, seconds)
     report(f"Preset accuracy over {args.seeds} seeds (`mlp-tui run --preset NAME --headless --seed S`)", rows,
            bullets=False)  # fmt: skip
 

@@ -12,7 +12,6 @@ import inspect
 import shlex
 import shutil
 import sys
-import textwrap
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -107,27 +106,12 @@ def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_
 @app.command()
 def presets() -> None:
     """List the presets, built-in and your own, with the test accuracy to expect."""
+    from .presets_table import preset_lines
+
     with user_errors():
         found = list_presets()
     width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100))
-    indent = " " * 4
-
-    def wrap(text: str, first: str = indent) -> list[str]:
-        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent, break_on_hyphens=False)
-
-    for p in found:
-        c = p.config
-        typer.echo("\n".join(wrap(f"{c.architecture} · {c.loss} · {c.optimizer} · {c.epochs} epochs", f"{p.name:<12}")))
-        if p.expected:
-            typer.echo("\n".join(wrap(f"expect {p.expected}")))
-        typer.echo("\n".join(wrap(p.description)))
-    typer.echo()
-    notes = (
-        "Expected test accuracy on MNIST: mean ± standard deviation over seeds, measured by "
-        "benchmarks/accuracy.py. "
-        f"Add your own presets as .toml files in {preset_dirs()[-1]}, or pass --preset path/to/file.toml"
-    )
-    typer.echo("\n".join(textwrap.wrap(notes, width, break_on_hyphens=False)))
+    typer.echo("\n".join(preset_lines(found, width, preset_dirs()[-1])))
 
 
 # -- run: the training command, with one option per run setting ------------------------------------
@@ -271,10 +255,8 @@ def eval_run(
     run_name: RunArgument, runs_root: RunsRoot = Path("runs"), data_dir: DataDir = None, device: DeviceOption = None
 ) -> None:
     """Test a run's best weights (best.pt) on its dataset's test set and print the report."""
-    import shutil
-
     with user_errors():
-        from .runinfo import resolve_run
+        from .runinfo import resolve_run, summarize
 
         run_dir = resolve_run(run_name, runs_root)
         from .evaluate import eval_report, evaluate_run, load_run
@@ -282,8 +264,10 @@ def eval_run(
 
         loaded = load_run(run_dir, device)
         finished, test = evaluate_run(loaded, data_dir)
+        summary = summarize(run_dir)
     width = max(60, shutil.get_terminal_size((100, 24)).columns)
-    typer.echo(eval_report(loaded, finished, test, width=width, ascii=wants_ascii()).rstrip())
+    recorded = None if summary.test_accuracy is None else (summary.test_accuracy, summary.device)
+    typer.echo(eval_report(loaded, finished, test, width=width, ascii=wants_ascii(), recorded=recorded).rstrip())
 
 
 @app.command("predict")
@@ -305,33 +289,19 @@ def predict_digit(
             digit = load_digit(image)
         except ImageError as exc:
             fail(str(exc))
-        from .datasets import class_label, dataset_info
+        from .datasets import dataset_info
         from .evaluate import load_run, predict
-        from .render import digit_lines, probability_lines, wants_ascii
+        from .render import prediction_lines, wants_ascii
 
         loaded = load_run(run_dir, device)
         probs = predict(loaded, digit.pixels)
-    ascii = wants_ascii()
     classes = dataset_info(loaded.config.dataset).classes
-    art, bars = digit_lines(digit.pixels, ascii), probability_lines(probs, ascii=ascii, classes=classes)
-    while art and not art[0].strip():  # the digit sits in a 20x20 box: drop the blank margin
-        art.pop(0)
-    while art and not art[-1].strip():
-        art.pop()
-    height = max(len(art), len(bars))
-    art_top, bars_top = (height - len(art)) // 2, (height - len(bars)) // 2
     typer.echo(loaded.header())
     if loaded.note:
         typer.echo(loaded.note)
     typer.echo(f"input {image}: {digit.describe()}")
     typer.echo()
-    for i in range(height):
-        left = art[i - art_top] if 0 <= i - art_top < len(art) else ""
-        right = bars[i - bars_top] if 0 <= i - bars_top < len(bars) else ""
-        typer.echo(f"{left:<28}    {right}".rstrip())
-    best = max(range(len(probs)), key=probs.__getitem__)
-    typer.echo()
-    typer.echo(f"prediction: {class_label(classes, best)} ({probs[best] * 100:.1f} %)")
+    typer.echo("\n".join(prediction_lines(digit.pixels, probs, classes, wants_ascii())))
 
 
 def _check_run_dir(path: Path) -> None:

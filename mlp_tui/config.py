@@ -46,14 +46,14 @@ class Option:
     cli: bool = True  # an option of `mlp-tui run`
 
     def range_text(self) -> str:
-        """e.g. "0 <= x < 1", "> 0", "1..16384" style bounds in words; "" when unbounded."""
-        lower = f"{self.low:g} <= " if self.low is not None else f"{self.above:g} < " if self.above is not None else ""
-        upper = f" <= {self.high:g}" if self.high is not None else f" < {self.below:g}" if self.below is not None else ""
-        if lower and upper:
-            return f"{lower}x{upper}"
-        if lower:
-            return (">= " if self.low is not None else "> ") + lower.split(" ")[0]
-        return upper.strip()
+        """The bounds in words: "0 <= x < 1", ">= 0", "> 0"; "" when unbounded."""
+        low = f"{self.low:g} <= " if self.low is not None else f"{self.above:g} < " if self.above is not None else ""
+        high = f" <= {self.high:g}" if self.high is not None else f" < {self.below:g}" if self.below is not None else ""
+        if low and high:
+            return f"{low}x{high}"
+        if low:
+            return f">= {self.low:g}" if self.low is not None else f"> {self.above:g}"
+        return high.strip()
 
     def in_range(self, value: float) -> bool:
         return not (
@@ -267,35 +267,15 @@ def build_config(values: dict[str, Any], source: str | None = None, base: RunCon
     clean = {}
     for key, value in values.items():
         if key not in FIELDS:
-            allowed = ", ".join(FIELDS)
+            allowed = ", ".join(name for name in FIELDS if OPTIONS[name].cli)
             raise ConfigError(
                 f"{where(source, key)}: unknown key{did_you_mean(key, list(FIELDS))}; allowed keys: {allowed}"
             )
         clean[key] = _coerce(key, value, source)
-    return dataclasses.replace(base, **clean)
-
-
-def to_toml(config: RunConfig, meta: dict[str, str] | None = None) -> str:
-    """The config as a preset file, so a run directory's config can be fed back to --preset."""
-    lines = []
-    for key, value in (meta or {}).items():
-        lines.append(f"{key} = {_toml_value(value)}")
-    if lines:
-        lines.append("")
-    for key, value in config.to_dict().items():
-        lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    config = dataclasses.replace(base, **clean)
+    if config.lr_suggested and config.lr != suggested_lr(config.optimizer, config.loss):
+        config = dataclasses.replace(config, lr_suggested=False)  # a record that no longer holds
+    return config
 
 
 # A good first learning rate per optimizer. Plain SGD-style updates with an MSE loss on softmax

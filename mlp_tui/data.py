@@ -130,6 +130,8 @@ def _read_file(path: Path, name: str) -> IdxArray:
         return read_idx(path, 3 if "images" in name else 1)
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise DataError(f"{path}: too large to hold in memory") from None
 
 
 def _split_tensors(info: DatasetInfo, files: dict[str, IdxArray], split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,9 +240,13 @@ def cached_pixel_stats(path: Path, x: torch.Tensor) -> tuple[float, float]:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".pixel-stats.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(known, f)
-        os.replace(tmp, cache)  # whole or not at all: two runs may write at once
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(known, f)
+            os.replace(tmp, cache)  # whole or not at all: two runs may write at once
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     except OSError:
         pass
     return stats

@@ -1,4 +1,4 @@
-"""A saved run's model, loaded again: re-test it on MNIST (`mlp-tui eval`) or read one digit
+"""A saved run's model, loaded again: re-test it on its dataset (`mlp-tui eval`) or read one image
 (`mlp-tui predict`). No UI library here; the command line prints what these return."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from typing import Any
 
 import torch
 
-from .config import RunConfig, build_config
+from .config import CLI_SOURCE, RunConfig, build_config
+from .datasets import dataset_info
+from .errors import DeviceError
 from .data import load_test_split
 from .events import Evaluation, RunFinished
 from .model import build_model, configure_device, device_name, pick_device, probabilities
-from .report import final_report
+from .report import final_report, pct
 from .runs import CheckpointError, load_run_checkpoint
 
 
@@ -34,7 +36,7 @@ class LoadedRun:
     def header(self) -> str:
         return (
             f"run {self.run_dir}  checkpoint {self.checkpoint.name} (epoch {self.epoch})  "
-            f"model {self.config.architecture}  device {self.device_label}"
+            f"model {self.config.architecture} on {dataset_info(self.config.dataset).title}  device {self.device_label}"
         )
 
 
@@ -60,10 +62,13 @@ def load_run(run_dir: Path, device: str | None = None) -> LoadedRun:
     checkpoint = load_run_checkpoint(path)
     values, state = checkpoint["config"], checkpoint["model"]
     config = build_config(values, source=f"{path} (its config)")
-    if device is not None:
-        config = build_config({"device": device}, source="command line", base=config)
+    if device is not None:  # the user's choice: there, or an error
+        config = build_config({"device": device}, source=CLI_SOURCE, base=config)
+        target = pick_device(config.device)
     else:
-        config = build_config({"device": "auto"}, base=config)
+        target, moved = _run_device(config.device)
+        if moved:
+            note = (f"{note}; " if note else "note: ") + moved
     model = build_model(config)
     try:
         model.load_state_dict(state)
@@ -71,7 +76,6 @@ def load_run(run_dir: Path, device: str | None = None) -> LoadedRun:
         raise CheckpointError(_mismatch(path, config, model, state)) from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: the saved weights cannot be used ({type(exc).__name__}: {exc})") from None
-    target = pick_device(config.device)
     configure_device(target, config.deterministic)
     model.to(target).eval()
     if checkpoint.get("partial_epoch"):
@@ -90,6 +94,16 @@ def load_run(run_dir: Path, device: str | None = None) -> LoadedRun:
         val_accuracy=checkpoint.get("val_accuracy", checkpoint.get("best_val_accuracy")),
         preset=str(checkpoint.get("preset", "?")),
     )
+
+
+def _run_device(name: str) -> tuple[torch.device, str | None]:
+    """The device the run asked for, so its numbers are repeated where they were made; where
+    that device is not here (a GPU run looked at on a laptop), the best one that is."""
+    try:
+        return pick_device(name), None
+    except DeviceError:
+        fallback = pick_device("auto")
+        return fallback, f"the run used {name}, which is not here: running on {device_name(fallback)}"
 
 
 def weights_architecture(state: dict[str, Any]) -> str:
@@ -149,13 +163,27 @@ def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinish
 
 
 def eval_report(
-    run: LoadedRun, finished: RunFinished, test: Evaluation, *, width: int = 100, ascii: bool = False
+    run: LoadedRun, finished: RunFinished, test: Evaluation, *, width: int = 100, ascii: bool = False,
+    recorded: tuple[float, str | None] | None = None,
 ) -> str:
+    """The test report, and how it compares with the test accuracy the run recorded itself
+    (`recorded`: that accuracy and the device the run said it used)."""
     lines = [run.header()]
     if run.note:
         lines.append(run.note)
-    lines += ["", final_report(finished, test, width=width, ascii=ascii)]
-    return "\n".join(lines)
+    lines += ["", final_report(finished, test, width=width, ascii=ascii).rstrip()]
+    if recorded is not None and run.checkpoint.name == "best.pt":
+        accuracy, device = recorded
+        if pct(accuracy) == pct(finished.test_accuracy):
+            lines += ["", f"The same as the run recorded ({pct(accuracy)}: report.txt, `mlp-tui runs`)."]
+        elif device and device.split(" (")[0] != run.device_label.split(" (")[0]:  # a kind, not thread counts
+            lines += ["", f"The run recorded {pct(accuracy)}, tested on {device}; this test ran on {run.device_label}, "
+                          "and another kind of device rounds a few close calls differently (--device chooses "
+                          "where eval runs)."]  # fmt: skip
+        else:
+            lines += ["", f"The run recorded {pct(accuracy)}: best.pt has changed since (a resumed run, a copy), or "
+                          "an older mlp-tui tested it."]  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 @torch.inference_mode()

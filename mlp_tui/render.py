@@ -98,3 +98,21 @@ def digit_grid(items: Sequence[tuple[bytes, str]], width: int = 80, ascii: bool 
         out.append("".join(f"{label:<{cell}}" for _, label in chunk).rstrip())
         out.append("")
     return out
+
+
+def prediction_lines(pixels: bytes, probabilities: Sequence[float], classes: Sequence[str], ascii: bool) -> list[str]:
+    """An image as text art beside its class probabilities, then the prediction."""
+    art, bars = digit_lines(pixels, ascii), probability_lines(probabilities, ascii=ascii, classes=classes)
+    while art and not art[0].strip():  # an MNIST digit sits in a 20x20 box: drop the blank margin
+        art.pop(0)
+    while art and not art[-1].strip():
+        art.pop()
+    height = max(len(art), len(bars))
+    art_top, bars_top = (height - len(art)) // 2, (height - len(bars)) // 2
+    lines = []
+    for i in range(height):
+        left = art[i - art_top] if 0 <= i - art_top < len(art) else ""
+        right = bars[i - bars_top] if 0 <= i - bars_top < len(bars) else ""
+        lines.append(f"{left:<{SIDE}}    {right}".rstrip())
+    best = max(range(len(probabilities)), key=probabilities.__getitem__)
+    return lines + ["", f"prediction: {class_label(tuple(classes), best)} ({probabilities[best] * 100:.1f} %)"]

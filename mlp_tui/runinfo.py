@@ -101,6 +101,8 @@ class RunSummary:
     best_val_accuracy: float | None
     test_accuracy: float | None
     started: float | None
+    device: str | None = None  # where it trained (and was tested), as the run named it
+    dataset: str = "mnist"
 
     @property
     def id(self) -> str:
@@ -125,6 +127,9 @@ def summarize(run_dir: Path) -> RunSummary:
         best_val_accuracy=max(vals) if vals else None,
         test_accuracy=finished.get("test_accuracy"),
         started=start.get("time") or (records[0].get("t") if records else None),
+        # The test ran in the last session: a resumed run may have moved to another device.
+        device=next((r.get("device") for r in reversed(records) if r.get("event") == "run_started"), None),
+        dataset=str(config.get("dataset", "mnist")),
     )
 
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, to_toml
+from .config import RunConfig
+from .preset_files import to_toml
 from .events import BatchProgress, Evaluation, Event, RunFinished
 from .report import final_report
 

@@ -26,7 +26,7 @@ def run_rows(root: Path) -> list[tuple[str, ...]]:
     return [
         (
             s.id,
-            s.preset,
+            s.preset if s.dataset == "mnist" else f"{s.preset} on {s.dataset}",  # MNIST goes without saying
             s.status,
             f"{s.epochs_done}/{s.epochs}" if s.epochs else str(s.epochs_done),
             acc(s.best_val_accuracy),

@@ -80,10 +80,10 @@ def idx_dataset():
     layout <root>/<Folder>/raw, plain or gzipped; returns the raw folder."""
 
     def write(root: Path, dataset: str = "fashion-mnist", *, n_train: int = 1200, n_test: int = 300,
-              gzipped: bool = False, seed: int = 0) -> Path:  # fmt: skip
+              gzipped: bool = False, seed: int = 0, noise: float = 60.0) -> Path:  # fmt: skip
         raw = root / dataset_info(dataset).raw_folder
         raw.mkdir(parents=True, exist_ok=True)
-        x, y, tx, ty = synthetic_digits(n_train=n_train, n_test=n_test, seed=seed)
+        x, y, tx, ty = synthetic_digits(n_train=n_train, n_test=n_test, seed=seed, noise=noise)
         contents = {
             "train-images-idx3-ubyte": idx_bytes((n_train, 28, 28), x.numpy().tobytes()),
             "train-labels-idx1-ubyte": idx_bytes((n_train,), y.to(torch.uint8).numpy().tobytes()),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 import urllib.error
 
 import pytest
@@ -188,3 +190,97 @@ def test_without_a_terminal_the_app_is_refused_and_run_goes_headless(mnist_root,
     )  # fmt: skip
     assert run.exit_code == 0, run.output
     assert "training headless" in run.output and "Per-class test accuracy" in run.output
+
+
+# -- presets, datasets and a suggested learning rate, as a user meets them -----------------------
+
+
+def test_presets_fit_an_80_column_terminal(cli_env, mlp_tui_cmd):
+    proc = subprocess.run([*mlp_tui_cmd, "presets"], env=dict(cli_env, COLUMNS="80"), capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    for name in ("tiny", "dropout", "best"):
+        assert any(line.startswith(name) for line in lines), name
+    expected = [line for line in lines if line.lstrip().startswith("expect ")]
+    assert len(expected) == 7 and all(" ± " in line for line in expected), "every built-in preset, with its spread"
+
+
+def test_a_new_optimizer_gets_its_suggested_lr_and_the_header_says_so(mnist_root, tmp_path):
+    """Adadelta at Adam's 0.001 reaches about 20 % after an epoch; at its own 1.0, over 85 %."""
+    result = invoke("run", "--preset", "tiny", "--headless", "--optimizer", "adadelta", "--epochs", "1",
+                    "--data-dir", str(mnist_root), "--runs", str(tmp_path))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "optimizer adadelta  lr 1 (suggested for adadelta)" in result.output
+    accuracy = float(re.search(r"test accuracy ([\d.]+) %", result.output).group(1))
+    assert accuracy > 85, result.output
+    assert "--optimizer adadelta --epochs 1" in result.output and "--lr" not in result.output.split("Reproduce")[1]
+
+
+def _noisy_fashion(tmp_path, idx_dataset) -> Path:
+    """A Fashion-MNIST-shaped folder with data hard enough to leave some mistakes."""
+    idx_dataset(tmp_path / "data", "fashion-mnist", n_train=1500, n_test=400, gzipped=True, noise=420.0)
+    return tmp_path / "data"
+
+
+def test_fashion_mnist_tables_and_mistakes_use_its_class_names(tmp_path, idx_dataset):
+    data = _noisy_fashion(tmp_path, idx_dataset)
+    result = invoke("run", "--preset", "tiny", "--headless", "--dataset", "fashion-mnist", "--epochs", "2",
+                    "--data-dir", str(data), "--runs", str(tmp_path / "runs"))  # fmt: skip
+    out = result.output
+    assert result.exit_code == 0, out
+    assert "data: Fashion-MNIST, 1,350 train / 150 validation / 400 test images" in out
+    table = out[out.index("Per-class test accuracy") : out.index("Confusion matrix")]
+    for row, name in enumerate(("T-shirt/top", "Trouser", "Pullover", "Sneaker", "Ankle boot")):
+        assert re.search(rf"^\d {re.escape(name)} +\d+\.\d\d %", table, re.M), name
+    assert re.search(r"^7 Sneaker +\d+ +\d+", out[out.index("Confusion matrix") :], re.M)
+    labels = re.findall(r"([A-Z][\w/ -]+?) \(true: ([A-Z][\w/ -]+?)\) \d+ %", out)
+    assert labels and all(a != b for a, b in labels), out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    report = (run_dir / "report.txt").read_text()
+    assert "9 Ankle boot" in report and "(true: " in report
+    assert 'dataset = "fashion-mnist"' in (run_dir / "config.toml").read_text()
+    assert " tiny on fashion-mnist " in invoke("runs", "--runs", str(tmp_path / "runs")).output
+
+
+def test_a_run_trains_on_hand_regzipped_copies_of_mnist(mnist_root, tmp_path):
+    """gzip archives made by hand differ from the published ones byte for byte (and by
+    checksum); their content is what counts."""
+    import gzip
+
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # fmt: skip
+        (raw / f"{name}.gz").write_bytes(gzip.compress((mnist_root / "MNIST" / "raw" / name).read_bytes(), 1))
+    result = invoke("run", "--preset", "tiny", "--headless", "--epochs", "1", "--subset", "3000",
+                    "--data-dir", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "data: MNIST, 3,000 train / 6,000 validation / 10,000 test images" in result.output
+    assert float(re.search(r"test accuracy ([\d.]+) %", result.output).group(1)) > 60  # chance: 10 %
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("train-labels-idx1-ubyte", b"\x00\x00\x08\x01" + (40).to_bytes(4, "big") + bytes([3] * 39 + [12]),
+         "label value: label 12 (item 39) is outside the class range 0-9"),
+        ("train-images-idx3-ubyte", b"\x00\x00\x08\x03" + b"".join(d.to_bytes(4, "big") for d in (40, 29, 28))
+         + bytes(40 * 29 * 28), "image size: 29x28 pixels, expected 28x28"),
+        ("t10k-images-idx3-ubyte.gz", None, "gzip archive: cut short"),
+    ],
+)  # fmt: skip
+def test_bad_data_exits_2_naming_the_file(tmp_path, idx_dataset, name, content, problem):
+    import gzip
+
+    raw = idx_dataset(tmp_path / "data", "mnist", n_train=40, n_test=40)
+    plain = raw / name.removesuffix(".gz")
+    if content is None:  # the archive of a good file, cut short
+        content = gzip.compress(plain.read_bytes())[:-300]
+    plain.unlink()
+    (raw / name).write_bytes(content)
+    output = assert_usage_error(invoke("run", "--preset", "tiny", "--headless", "--data-dir", str(tmp_path / "data"),
+                                       "--runs", str(tmp_path / "runs")))  # fmt: skip
+    assert output.startswith(f"mlp-tui: error: {raw / name}: {problem}"), output
+    assert not (tmp_path / "runs").exists()

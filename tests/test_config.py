@@ -7,8 +7,9 @@ import dataclasses
 
 import pytest
 
-from mlp_tui.config import ConfigError, RunConfig, build_config, override_flags, to_toml
-from mlp_tui.preset_files import builtin_preset_dir, list_presets, load_preset_file, resolve_preset
+from mlp_tui.config import ConfigError, RunConfig, build_config, override_flags
+from mlp_tui.config import CLI_OPTIONS, FORM_FIELDS, OPTIONS, parse_hidden, with_overrides
+from mlp_tui.preset_files import Expected, builtin_preset_dir, list_presets, load_preset_file, resolve_preset, to_toml
 
 BUILTIN_NAMES = ["tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best"]
 
@@ -180,8 +181,11 @@ def test_every_builtin_preset_file_is_valid():
     for path in files:
         preset = load_preset_file(path)
         assert preset.description, f"{path.name} has no description"
-        assert preset.expected, f"{path.name} says nothing about the accuracy to expect"
         assert preset.config.epochs >= 1
+        # What to expect is a measured mean ± sd over seeds, never one lucky run.
+        assert isinstance(preset.expected, Expected), f"{path.name}: expected is not a measured figure"
+        assert preset.expected.seeds >= 3 and 0 < preset.expected.sd < 1, path.name
+        assert " ± " in str(preset.expected) and " on " in str(preset.expected)
 
 
 def test_presets_are_listed_in_teaching_order():
@@ -226,6 +230,82 @@ def test_config_written_as_toml_loads_back_identically(tmp_path):
     assert preset.description == 'a "quoted" \\ description'
 
 
+def test_measured_figures_read_as_mean_sd_time_and_hardware(tmp_path):
+    path = write_preset(tmp_path, 'expected = { accuracy = 98.764, sd = 0.051, seeds = 3, seconds = 13.4, '
+                                  'hardware = "2 CPU cores" }\nhidden = [16]\n', name="mine.toml")  # fmt: skip
+    assert str(load_preset_file(path).expected) == "98.76 ± 0.05 % in ~13 s on 2 CPU cores"
+    path.write_text('expected = { accuracy = 99.34, sd = 0.04, seeds = 4, seconds = 750 }\n')
+    assert str(load_preset_file(path).expected) == "99.34 ± 0.04 % in ~12.5 min"
+    path.write_text('expected = "about 97 %"\n')  # a user's own words are kept as they are
+    assert load_preset_file(path).expected == "about 97 %"
+
+
+@pytest.mark.parametrize(
+    "table, problem",
+    [
+        ("{ accuracy = 98.0, sd = 0.1 }", "missing seeds"),
+        ("{ accuracy = 98.0, sd = 0.1, seeds = 3, sead = 1 }", "unknown key 'sead'"),
+        ("{ accuracy = 198.0, sd = 0.1, seeds = 3 }", "'accuracy' = 198.0 is out of range"),
+        ("{ accuracy = 98.0, sd = 0.1, seeds = 2.5 }", "'seeds' = 2.5 is not an integer"),
+        ("42", "not a string or a table"),
+    ],
+)
+def test_bad_expected_figures_name_the_file_and_what_is_wrong(tmp_path, table, problem):
+    path = write_preset(tmp_path, f"expected = {table}\n")
+    message = refused(path)
+    assert str(path) in message and "'expected'" in message and problem in message
+
+
+# -- one declaration per setting -----------------------------------------------------------------
+
+
+def test_every_setting_is_a_run_option_and_the_labelled_ones_are_on_the_form():
+    from typer.testing import CliRunner
+
+    from mlp_tui.cli import app
+
+    help_text = CliRunner().invoke(app, ["run", "--help"]).output
+    for key in CLI_OPTIONS:
+        assert f"--{key.replace('_', '-')}" in help_text, key
+    assert set(FORM_FIELDS) >= {"dataset", "loss", "optimizer", "lr", "hidden", "activation", "epochs"}
+    assert all(OPTIONS[key].label for key in FORM_FIELDS)
+
+
+def test_list_options_refuse_empty_items_and_sizes_below_one():
+    assert parse_hidden(" 256 , 128 ") == (256, 128)
+    assert parse_hidden("") == ()  # no hidden layer: a linear model
+    for text, problem in [("512,,512", "empty item"), ("512,", "empty item"), (",8", "empty item")]:
+        with pytest.raises(ValueError, match=problem):
+            parse_hidden(text)
+    for text in ("0", "512,-1", "-5"):
+        with pytest.raises(ConfigError, match="out of range 1..16384"):
+            build_config({"hidden": text}, source="command line")
+
+
+# -- a learning rate nobody gave ----------------------------------------------------------------
+
+
+def test_a_new_optimizer_without_an_lr_gets_the_suggested_one():
+    tiny = resolve_preset("tiny").config  # Adam at 0.001
+    adadelta = with_overrides(tiny, {"optimizer": "adadelta"})
+    assert (adadelta.lr, adadelta.lr_suggested) == (1.0, True)
+    assert adadelta.lr_text == "lr 1 (suggested for adadelta)"
+    sgd_mse = with_overrides(tiny, {"optimizer": "sgd", "loss": "mse"})
+    assert sgd_mse.lr_text == "lr 0.4 (suggested for sgd with mse)"
+    given = with_overrides(tiny, {"optimizer": "adadelta", "lr": 0.5})
+    assert (given.lr, given.lr_suggested, given.lr_text) == (0.5, False, "lr 0.5")
+    same = with_overrides(tiny, {"optimizer": "adam", "epochs": 3})  # nothing changed: the preset's lr
+    assert (same.lr, same.lr_suggested) == (tiny.lr, False)
+
+
+def test_a_suggested_lr_is_suggested_again_by_the_reproducing_command():
+    tiny = resolve_preset("tiny").config
+    config = with_overrides(tiny, {"optimizer": "adadelta", "epochs": 1})
+    flags = override_flags(config, tiny)
+    assert flags == ["--optimizer", "adadelta", "--epochs", "1"]
+    assert with_overrides(tiny, {"optimizer": "adadelta", "epochs": 1}) == config
+
+
 def test_override_flags_rebuild_the_config():
     base = resolve_preset("tiny").config
     changed = dataclasses.replace(base, lr=0.01, hidden=(64, 32), batch_norm=True, subset=500)
@@ -245,3 +325,4 @@ def test_run_headers_name_the_distortions_when_a_preset_uses_them():
     assert resolve_preset("tiny").config.training_extras() == []
     both = dataclasses.replace(dropout, elastic=1.5, compile=True)
     assert both.training_extras() == [f"augment {dropout.augment:g}", "elastic 1.5 px", "compiled"]
+    assert dataclasses.replace(both, compile=False, deterministic=True).training_extras()[-1] == "deterministic"

@@ -56,6 +56,40 @@ def test_failed_download_says_why_and_what_to_do_offline(tmp_path, monkeypatch):
     assert str(tmp_path / "KMNIST" / "raw") in message
 
 
+class FakeMirror:
+    """urllib.request.urlopen for torchvision's downloader, serving archives from memory."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.asked = files, []
+
+    def __call__(self, request, *args, **kwargs):
+        import io
+
+        url = getattr(request, "full_url", request)
+        name = url.rsplit("/", 1)[-1]
+        if name not in self.files:
+            raise urllib.error.URLError(f"no {name} here")
+        if request.get_header("Method") != "HEAD":
+            self.asked.append(url)
+        body = io.BytesIO(self.files[name])
+        body.url, body.length = url, len(self.files[name])
+        return body
+
+
+def test_a_missing_dataset_is_downloaded_from_torchvisions_mirror(tmp_path, monkeypatch, idx_dataset):
+    source = idx_dataset(tmp_path / "elsewhere", "kmnist", n_train=200, n_test=50, gzipped=True)
+    mirror = FakeMirror({p.name: p.read_bytes() for p in source.iterdir()})
+    monkeypatch.setattr(urllib.request, "urlopen", mirror)
+    data = load_dataset("kmnist", tmp_path / "data", val_split=0.1, seed=0, device=CPU)
+    assert sorted(u.rsplit("/", 1)[1] for u in mirror.asked) == sorted(f"{n}.gz" for n in IDX_FILES)
+    assert all(u.startswith("http://codh.rois.ac.jp/kmnist/") for u in mirror.asked)
+    assert (tmp_path / "data" / "KMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    assert (len(data.train_x), len(data.val_x), len(data.test_x)) == (180, 20, 50)
+    mirror.asked.clear()
+    load_dataset("kmnist", tmp_path / "data", val_split=0.1, seed=0, device=CPU)
+    assert mirror.asked == [], "downloaded again what was there"
+
+
 def test_only_missing_files_are_downloaded(tmp_path, monkeypatch, idx_dataset):
     """A copy that is there (here re-gzipped by hand) is never downloaded over."""
     raw = idx_dataset(tmp_path, "mnist", gzipped=True)
@@ -167,6 +201,10 @@ DAMAGE = {
     "counts differ": ("train-labels-idx1-ubyte", idx_bytes((99,), GOOD_LABELS[:99]),
                       "count: 99 labels, but train-images-idx3-ubyte holds 100 images"),
     "empty file": ("t10k-labels-idx1-ubyte", b"", "header: file too short"),
+    "absurd count, plain": ("train-labels-idx1-ubyte", idx_bytes((2**32 - 1,), GOOD_LABELS),
+                            "length: the header declares 4,294,967,295 labels but the file holds 100 whole labels"),
+    "absurd count, gzipped": ("train-labels-idx1-ubyte", gzip.compress(idx_bytes((2**32 - 1,), GOOD_LABELS)),
+                              "count: the header declares 4,294,967,295 labels"),
 }  # fmt: skip
 
 

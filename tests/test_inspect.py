@@ -151,6 +151,40 @@ def test_eval_latest_reproduces_the_recorded_test_accuracy(trained, mnist_root):
     assert len(art) >= 5, out
 
 
+def test_one_truth_for_test_accuracy_recorded_reported_listed_and_evaluated(trained, mnist_root):
+    """The run's own record, report.txt, `runs` and `eval` of best.pt print the same number."""
+    root, run_dir, finished = trained
+    recorded = f"{finished['test_accuracy'] * 100:.2f} %"
+    report = (run_dir / "report.txt").read_text()
+    assert re.search(r"test accuracy ([\d.]+ %)", report).group(1) == recorded
+    listed = invoke("runs", "--runs", root).output.splitlines()[1]
+    assert re.findall(r"\d+\.\d\d %", listed)[-1] == recorded
+    evaluated = invoke("eval", run_dir, "--data-dir", mnist_root).output
+    assert re.search(r"test accuracy ([\d.]+ %)", evaluated).group(1) == recorded
+    assert f"The same as the run recorded ({recorded}" in evaluated
+    # Exactly, not only to two decimals: the same function, batches and weights.
+    from mlp_tui.evaluate import evaluate_run, load_run
+
+    finished_again, _ = evaluate_run(load_run(run_dir, "cpu"), mnist_root)
+    assert finished_again.test_accuracy == finished["test_accuracy"]
+    assert finished_again.test_loss == pytest.approx(finished["test_loss"], rel=1e-6)
+
+
+def test_eval_says_when_and_why_its_number_differs_from_the_recorded_one(trained, mnist_root, tmp_path):
+    run_dir = shutil.copytree(trained[1], tmp_path / "copy")
+    metrics = run_dir / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    records[-1]["test_accuracy"] = 0.5  # as if the weights had changed since
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = invoke("eval", run_dir, "--data-dir", mnist_root).output
+    assert "The run recorded 50.00 %: best.pt has changed since" in out
+    records[0]["device"] = "CUDA NVIDIA H100 80GB HBM3"  # as if it had trained and tested on a GPU
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = invoke("eval", run_dir, "--data-dir", mnist_root).output
+    assert "The run recorded 50.00 %, tested on CUDA NVIDIA H100 80GB HBM3; this test ran on CPU" in out
+    assert "--device" in out
+
+
 def test_eval_falls_back_to_last_pt_with_a_note(trained, mnist_root, tmp_path):
     run_dir = shutil.copytree(trained[1], tmp_path / "copy")
     (run_dir / "best.pt").unlink()

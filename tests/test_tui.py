@@ -112,6 +112,38 @@ def test_short_run_at_80x24(mnist_root, tmp_path):
     run_short_training((80, 24), mnist_root, tmp_path)
 
 
+def test_fashion_mnist_chosen_on_the_setup_screen_names_its_classes_everywhere(tmp_path, idx_dataset):
+    from textual.widgets import Select
+
+    from mlp_tui.tui.widgets.confusion import ConfusionView
+
+    idx_dataset(tmp_path / "data", "fashion-mnist", n_train=1500, n_test=300, noise=420.0)
+
+    async def scenario() -> None:
+        app = create_app("tiny", data_dir=tmp_path / "data", runs_root=tmp_path / "runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.screen.query_one("#f-dataset", Select).value = "fashion-mnist"
+            await set_field(pilot, app, "epochs", "1")
+            assert app.screen.config.dataset == "fashion-mnist"
+            await pilot.press("ctrl+r")
+            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.result is not None)
+            assert screen.state == "finished", screen.result
+            table = screen.query_one("#classes-table", ClassTable)
+            assert [str(table.get_row_at(i)[0]) for i in (0, 7, 9)] == ["0 T-shirt/top", "7 Sneaker", "9 Ankle boot"]
+            assert "7 Sneaker" in plain(screen.query_one(ConfusionView))
+            await pilot.press("3")
+            gallery = screen.query_one(MistakeGallery)
+            m, classes = gallery.current, gallery.evaluation.classes
+            digit = screen.query_one("#digit", Static)
+            assert (digit.border_title, digit.border_subtitle) == (classes[m.predicted], f"true: {classes[m.true]}")
+            assert f"predicted {classes[m.predicted]}" in plain(screen.query_one("#info", Static))
+            assert "Fashion-MNIST" in plain(screen.query_one("#model-summary", Static))
+
+    asyncio.run(scenario())
+
+
 def test_invalid_field_is_flagged_in_place_and_blocks_start(tmp_path):
     async def scenario() -> None:
         app = create_app("tiny", runs_root=tmp_path)

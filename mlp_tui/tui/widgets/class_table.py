@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ...datasets import DIGITS
+from ...datasets import DIGITS, class_label
 from ...events import Evaluation
 from ...render import bar
 
@@ -36,7 +36,8 @@ class ClassTable(DataTable):
 
     def show_evaluation(self, evaluation: Evaluation | None) -> None:
         self.clear()
-        for c, name in enumerate(self.class_names):
+        for c in range(len(self.class_names)):
+            name = class_label(self.class_names, c)  # `7 Sneaker`, as the confusion matrix names rows
             if evaluation is None:
                 self.add_row(name, "–", "", "", "", key=str(c))
                 continue

@@ -12,7 +12,6 @@ from textual.widgets import Static
 
 from ...datasets import class_label
 from ...events import Evaluation, Misclassified
-from ...report import mistake_label
 from ...render import SIDE, bar
 
 
@@ -44,7 +43,10 @@ def probability_text(m: Misclassified, classes: tuple[str, ...], width: int = 20
 class MistakeGallery(Horizontal):
     DEFAULT_CSS = """
     MistakeGallery { height: auto; min-height: 16; }
-    MistakeGallery #digit { width: 30; height: 16; border: round $primary; }
+    MistakeGallery #digit {
+        width: 30; height: 16; border: round $primary;
+        border-title-color: $error; border-subtitle-color: $success;
+    }
     MistakeGallery #info { width: 1fr; height: auto; padding: 0 1; }
     """
 
@@ -92,7 +94,8 @@ class MistakeGallery(Horizontal):
             return
         ev = self.evaluation
         digit.update(digit_text(m.pixels))
-        digit.border_title = mistake_label(ev, m)
+        # Above the image what the network said, below what it was: each fits the frame.
+        digit.border_title, digit.border_subtitle = ev.classes[m.predicted], f"true: {ev.classes[m.true]}"
         header = Text.assemble(
             (f"Mistake {self.index + 1} of {len(self.mistakes)}", "bold"),
             f"  ({ev.split} set, epoch {ev.epoch}, most confident first)\n",
