@@ -8,10 +8,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .datasets import DATASET_NAMES
+from .options import Option, option
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish")
 LOSSES = ("nll", "cross-entropy", "mse")
@@ -29,43 +30,6 @@ MAX_LAYERS = 16
 
 class ConfigError(ValueError):
     """Bad user input: a preset file, a key or a value. Shown without a traceback, exit 2."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """How a run setting is offered and checked: its help (for --help, the form and error
-    messages), its choices or range, and its label on the setup form ("" keeps it off)."""
-
-    help: str
-    label: str = ""
-    choices: tuple[str, ...] = ()
-    low: float | None = None  # bounds, inclusive
-    high: float | None = None
-    above: float | None = None  # bounds, exclusive
-    below: float | None = None
-    cli: bool = True  # an option of `mlp-tui run`
-
-    def range_text(self) -> str:
-        """The bounds in words: "0 <= x < 1", ">= 0", "> 0"; "" when unbounded."""
-        low = f"{self.low:g} <= " if self.low is not None else f"{self.above:g} < " if self.above is not None else ""
-        high = f" <= {self.high:g}" if self.high is not None else f" < {self.below:g}" if self.below is not None else ""
-        if low and high:
-            return f"{low}x{high}"
-        if low:
-            return f">= {self.low:g}" if self.low is not None else f"> {self.above:g}"
-        return high.strip()
-
-    def in_range(self, value: float) -> bool:
-        return not (
-            (self.low is not None and value < self.low)
-            or (self.high is not None and value > self.high)
-            or (self.above is not None and value <= self.above)
-            or (self.below is not None and value >= self.below)
-        )
-
-
-def option(default: Any, help: str, **kwargs: Any) -> Any:
-    return field(default=default, metadata={"option": Option(help, **kwargs)})
 
 
 @dataclass(frozen=True)

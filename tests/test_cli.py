@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 import urllib.error
+import urllib.request
 
 import pytest
 from typer.testing import CliRunner
@@ -141,8 +142,6 @@ def test_run_dir_that_already_holds_files_is_refused(tmp_path):
 
 
 def test_missing_data_offline_exits_2_saying_where_to_put_the_files(tmp_path, monkeypatch):
-    import urllib.request
-
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
@@ -247,7 +245,7 @@ def test_pixel_statistics_come_from_the_dataset_in_use_and_are_cached(tmp_path, 
     def not_again(x):
         raise AssertionError("worked out again instead of read from the cache")
 
-    monkeypatch.setattr("mlp_tui.data.pixel_stats", not_again)
+    monkeypatch.setattr("mlp_tui.pixel_stats.pixel_stats", not_again)
     again = load(tmp_path, "kmnist", subset=100)
     assert (again.mean, again.std) == (data.mean, data.std)
 

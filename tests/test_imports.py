@@ -30,7 +30,8 @@ def test_engine_side_imports_no_ui_library(cli_env):
             "mlp_tui.config", "mlp_tui.data", "mlp_tui.model", "mlp_tui.events", "mlp_tui.runs",
             "mlp_tui.engine", "mlp_tui.report", "mlp_tui.render", "mlp_tui.headless", "mlp_tui.runner",
             "mlp_tui.control", "mlp_tui.scoring", "mlp_tui.runinfo", "mlp_tui.child", "mlp_tui.follow",
-            "mlp_tui.evaluate", "mlp_tui.digit_input",
+            "mlp_tui.evaluate", "mlp_tui.digit_input", "mlp_tui.datasets", "mlp_tui.idx", "mlp_tui.augment",
+            "mlp_tui.pixel_stats", "mlp_tui.preset_files",
         ],  # fmt: skip
         cli_env,
     )

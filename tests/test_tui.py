@@ -61,6 +61,15 @@ async def start_training(pilot, app) -> TrainingScreen:
     return training
 
 
+async def train_to_the_end(pilot, app) -> TrainingScreen:
+    """Press the start key and wait until the run has finished (or failed)."""
+    await pilot.press("ctrl+r")
+    await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
+    training = app.screen
+    await wait_until(pilot, lambda: training.result is not None)
+    return training
+
+
 def run_short_training(size: tuple[int, int], mnist_root, tmp_path) -> None:
     async def scenario() -> None:
         app = create_app("dropout", data_dir=mnist_root, runs_root=tmp_path)
@@ -69,10 +78,7 @@ def run_short_training(size: tuple[int, int], mnist_root, tmp_path) -> None:
             await choose_preset(pilot, app, "tiny")
             await set_field(pilot, app, "epochs", "2")
             assert app.screen.config.epochs == 2
-            await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
-            screen = app.screen
-            await wait_until(pilot, lambda: screen.result is not None)
+            screen = await train_to_the_end(pilot, app)
             assert screen.state == "finished", screen.result
 
             loss = screen.query_one("#loss-chart", MetricChart)
@@ -125,10 +131,7 @@ def test_fashion_mnist_chosen_on_the_setup_screen_names_its_classes_everywhere(t
             app.screen.query_one("#f-dataset", Select).value = "fashion-mnist"
             await set_field(pilot, app, "epochs", "1")
             assert app.screen.config.dataset == "fashion-mnist"
-            await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
-            screen = app.screen
-            await wait_until(pilot, lambda: screen.result is not None)
+            screen = await train_to_the_end(pilot, app)
             assert screen.state == "finished", screen.result
             table = screen.query_one("#classes-table", ClassTable)
             assert [str(table.get_row_at(i)[0]) for i in (0, 7, 9)] == ["0 T-shirt/top", "7 Sneaker", "9 Ankle boot"]
@@ -220,10 +223,7 @@ def test_missing_data_fails_in_app_and_app_keeps_running(tmp_path):
     async def scenario() -> None:
         app = create_app("tiny", data_dir=tmp_path / "data", runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("ctrl+r")
-            await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
-            training = app.screen
-            await wait_until(pilot, lambda: training.result is not None)
+            training = await train_to_the_end(pilot, app)
             assert training.state == "failed"
             status = plain(training.query_one("#status", Static))
             assert "train-images-idx3-ubyte: image size: 0x0 pixels" in status

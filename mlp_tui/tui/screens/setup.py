@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
