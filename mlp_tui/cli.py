@@ -7,8 +7,6 @@ The options of `run` are made from the run settings' declarations in config.py, 
 from __future__ import annotations
 
 import contextlib
-import enum
-import inspect
 import shlex
 import shutil
 import sys
@@ -17,9 +15,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .config import CLI_OPTIONS, CLI_SOURCE, FIELDS, OPTIONS, ConfigError, cli_flag, override_flags, with_overrides
+from .config import CLI_SOURCE, OPTIONS, ConfigError, cli_flag, override_flags, with_overrides
 from .errors import EXIT_OK, EXIT_USAGE, exit_now
 from .preset_files import list_presets, preset_dirs, resolve_preset
+from .run_options import given_settings, with_setting_options
 
 app = typer.Typer(
     help="Train multilayer perceptrons on MNIST-format data and watch them learn, in your terminal.",
@@ -114,31 +113,7 @@ def presets() -> None:
     typer.echo("\n".join(preset_lines(found, width, preset_dirs()[-1])))
 
 
-# -- run: the training command, with one option per run setting ------------------------------------
-
-
-def _choices(key: str) -> type[enum.Enum]:
-    """A setting's choices as an enum: --help lists them, a wrong value is refused listing them,
-    and shell completion offers them."""
-    return enum.Enum(key.title().replace("_", ""), {c: c for c in OPTIONS[key].choices}, type=str)
-
-
-def _setting_parameter(key: str) -> inspect.Parameter:
-    opt, default = OPTIONS[key], FIELDS[key].default
-    bounds = opt.range_text() if key != "hidden" else ""
-    help_text = opt.help[0].upper() + opt.help[1:] + (f" ({bounds})." if bounds else ".")
-    flags = [cli_flag(key)]
-    if isinstance(default, bool):
-        annotation: Any = Optional[bool]
-        flags = [f"{cli_flag(key)}/--no-{cli_flag(key)[2:]}"]
-    elif opt.choices:
-        annotation = Optional[_choices(key)]
-    elif key == "hidden":
-        annotation = Optional[str]
-    else:
-        annotation = Optional[type(default)]
-    info = typer.Option(None, *flags, help=help_text, case_sensitive=False, show_default=False)
-    return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+# -- run: the training command; its setting options come from run_options ------------------------
 
 
 def run(
@@ -154,7 +129,7 @@ def run(
 ) -> None:
     """Train a model. With --headless, print progress instead of opening the app. Every setting
     of the preset can be changed with its option."""
-    values = {k: v.value if isinstance(v, enum.Enum) else v for k, v in settings.items() if v is not None}
+    values = given_settings(settings)
     with user_errors():
         if resume is not None:
             device = values.pop("device", None)
@@ -187,9 +162,7 @@ def run(
     raise typer.Exit(code)
 
 
-_fixed = [p for p in inspect.signature(run, eval_str=True).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-run.__signature__ = inspect.Signature(_fixed + [_setting_parameter(key) for key in CLI_OPTIONS])  # type: ignore[attr-defined]
-app.command()(run)
+app.command()(with_setting_options(run))
 
 
 @app.command()

@@ -58,3 +58,8 @@ def class_label(classes: tuple[str, ...], index: int) -> str:
     """`3` for digits; `3 Dress` where classes have names, so the number and the name agree."""
     name = classes[index]
     return name if name == str(index) else f"{index} {name}"
+
+
+def class_labels(classes: tuple[str, ...]) -> list[str]:
+    """class_label of every class, in label order (a view pads them to the longest)."""
+    return [class_label(tuple(classes), c) for c in range(len(classes))]

@@ -53,20 +53,22 @@ class MLP(nn.Sequential):
 
     def __init__(self, *layers: nn.Module, stats: tuple[float, float] = MNIST_STATS) -> None:
         super().__init__(*layers)
-        mean, std = stats
-        self.register_buffer("pixel_shift", torch.tensor(mean / std))
-        self.register_buffer("pixel_scale", torch.tensor(1.0 / (255.0 * std)))
+        for name, value in pixel_buffers(stats).items():
+            self.register_buffer(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(torch.mul(x.float(), self.pixel_scale).sub_(self.pixel_shift))
 
 
+def pixel_buffers(stats: tuple[float, float]) -> dict[str, torch.Tensor]:
+    """(x - 255 mean) / (255 std) as x * scale - shift, for the mean and std of x / 255."""
+    mean, std = stats
+    return {"pixel_shift": torch.tensor(mean / std), "pixel_scale": torch.tensor(1.0 / (255.0 * std))}
+
+
 def legacy_state(state: dict) -> dict:
     """The weights of a checkpoint written before the model held its normalisation: MNIST's."""
-    if "pixel_scale" in state:
-        return state
-    mean, std = MNIST_STATS
-    return {"pixel_shift": torch.tensor(mean / std), "pixel_scale": torch.tensor(1.0 / (255.0 * std)), **state}
+    return state if "pixel_scale" in state else {**pixel_buffers(MNIST_STATS), **state}
 
 
 class Dropout(nn.Dropout):
@@ -80,7 +82,8 @@ class Dropout(nn.Dropout):
 
 
 def build_model(config: RunConfig, stats: tuple[float, float] = MNIST_STATS) -> MLP:
-    """The pixel normalisation (mean and std of x / 255), then linear layers with the chosen activation, optional batch norm and dropout, and a head
+    """The pixel normalisation (mean and std of x / 255), then linear layers with the chosen
+    activation, optional batch norm and dropout, and a head
     that matches the loss: log-probabilities for NLL, logits for cross-entropy, probabilities
     for MSE (compared with one-hot targets)."""
     layers: list[nn.Module] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from .datasets import DIGITS, class_label
+from .datasets import DIGITS, class_label, class_labels
 
 SHADES = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"
@@ -72,7 +72,7 @@ def probability_lines(
 ) -> list[str]:
     """One line per class: `3 ██████▌      27.1%`, the most likely marked with `<`."""
     top = max(range(len(probabilities)), key=lambda i: probabilities[i])
-    labels = [class_label(tuple(classes), i) for i in range(len(probabilities))]
+    labels = class_labels(tuple(classes))
     name = max(len(label) for label in labels)
     return [
         f"{label:<{name}} {bar(p, width, ascii)} {p * 100:5.1f}%{' <' if i == top else ''}"

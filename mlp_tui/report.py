@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .datasets import class_label
+from .datasets import class_labels
 from .events import EpochEnd, Evaluation, Misclassified, RunFinished
 from .render import digit_grid
 
@@ -22,7 +22,7 @@ def epoch_line(e: EpochEnd) -> str:
 
 
 def class_table_lines(ev: Evaluation) -> list[str]:
-    labels = [class_label(ev.classes, c) for c in range(len(ev.classes))]
+    labels = class_labels(ev.classes)
     width = max(5, *(len(label) for label in labels))
     lines = [f"{'class':<{width}}  accuracy   correct/total"]
     for label, ok, total in zip(labels, ev.class_correct, ev.class_total):
@@ -33,7 +33,7 @@ def class_table_lines(ev: Evaluation) -> list[str]:
 
 def confusion_lines(ev: Evaluation) -> list[str]:
     """Rows named by class; columns by class number (names would not fit side by side)."""
-    labels = [class_label(ev.classes, c) for c in range(len(ev.classes))]
+    labels = class_labels(ev.classes)
     first = max(9, *(len(label) for label in labels))
     width = max(4, len(str(max(max(r) for r in ev.confusion))) + 1)
     lines = [f"{'true/pred':<{first}}" + "".join(f"{p:>{width}}" for p in range(len(labels)))]

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ...datasets import class_label
+from ...datasets import class_labels
 from ...events import Evaluation, Misclassified
 from ...render import SIDE, bar
 
@@ -30,7 +30,7 @@ def digit_text(pixels: bytes) -> Text:
 
 def probability_text(m: Misclassified, classes: tuple[str, ...], width: int = 20) -> Group:
     lines = []
-    labels = [class_label(classes, c) for c in range(len(m.probabilities))]
+    labels = class_labels(classes)
     name = max(len(label) for label in labels)
     for c, (label, p) in enumerate(zip(labels, m.probabilities)):
         style = "bold red" if c == m.predicted else "bold green" if c == m.true else "dim"

@@ -1,0 +1,50 @@
+"""The options of `mlp-tui run` that change a run setting: one per setting declared in RunConfig,
+typed from its declaration (choices as enums, so --help lists them, a wrong value is refused
+listing them, and shell completion offers them)."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from typing import Any, Callable, Optional
+
+import typer
+
+from .config import CLI_OPTIONS, FIELDS, OPTIONS, cli_flag
+
+
+def _choices(key: str) -> type[enum.Enum]:
+    """A setting's choices as an enum: --help lists them, a wrong value is refused listing them,
+    and shell completion offers them."""
+    return enum.Enum(key.title().replace("_", ""), {c: c for c in OPTIONS[key].choices}, type=str)
+
+
+def _setting_parameter(key: str) -> inspect.Parameter:
+    opt, default = OPTIONS[key], FIELDS[key].default
+    bounds = opt.range_text() if key != "hidden" else ""
+    help_text = opt.help[0].upper() + opt.help[1:] + (f" ({bounds})." if bounds else ".")
+    flags = [cli_flag(key)]
+    if isinstance(default, bool):
+        annotation: Any = Optional[bool]
+        flags = [f"{cli_flag(key)}/--no-{cli_flag(key)[2:]}"]
+    elif opt.choices:
+        annotation = Optional[_choices(key)]
+    elif key == "hidden":
+        annotation = Optional[str]
+    else:
+        annotation = Optional[type(default)]
+    info = typer.Option(None, *flags, help=help_text, case_sensitive=False, show_default=False)
+    return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
+
+
+def with_setting_options(command: Callable) -> Callable:
+    """`command`, whose `**settings` Typer now sees as one option per run setting."""
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = signature.replace(parameters=fixed + [_setting_parameter(key) for key in CLI_OPTIONS])
+    return command
+
+
+def given_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings given on the command line, as plain values (choices come as enum members)."""
+    return {k: v.value if isinstance(v, enum.Enum) else v for k, v in settings.items() if v is not None}
