@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from mlp_tui.preset_files import resolve_preset
-from mlp_tui.engine import Trainer
+from mlp_tui.engine.trainer import Trainer
 from mlp_tui.events import EpochEnd
-from mlp_tui.model import build_model, count_parameters
-from mlp_tui.runner import prepare
+from mlp_tui.engine.model import build_model, count_parameters
+from mlp_tui.runs.launch import prepare
 
 
 def tutorial_rate(data_dir, max_batches: int) -> float:

@@ -20,9 +20,9 @@ from common import mnist_dir, report
 from textual import events
 
 from mlp_tui.preset_files import resolve_preset
-from mlp_tui.engine import Trainer
+from mlp_tui.engine.trainer import Trainer
 from mlp_tui.events import EpochEnd
-from mlp_tui.runner import prepare
+from mlp_tui.runs.launch import prepare
 
 
 def headless_rate(config, data_dir) -> float:
@@ -34,8 +34,8 @@ def headless_rate(config, data_dir) -> float:
 
 
 def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[float, list[float]]:
-    from mlp_tui.tui.app import create_app
-    from mlp_tui.tui.screens.training import TrainingScreen
+    from mlp_tui.views.tui.app import create_app
+    from mlp_tui.views.tui.screens.training import TrainingScreen
 
     async def scenario():
         app = create_app("dropout", config, autostart=True, data_dir=data_dir, runs_root=runs)

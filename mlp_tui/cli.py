@@ -58,8 +58,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 def user_errors():
     """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
     from .errors import DataError, DeviceError
-    from .runinfo import RunNotFound
-    from .runs import CheckpointError
+    from .runs.status import RunNotFound
+    from .runs.store import CheckpointError
 
     try:
         yield
@@ -93,7 +93,7 @@ def _interactive() -> bool:
 def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_root: Path) -> None:
     if not _interactive():
         fail("the app needs a terminal; for logs and servers use: mlp-tui run --preset NAME --headless")
-    from .tui.app import create_app
+    from .views.tui.app import create_app
 
     presets = list_presets()
     if chosen.name not in {p.name for p in presets}:
@@ -105,7 +105,7 @@ def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_
 @app.command()
 def presets() -> None:
     """List the presets, built-in and your own, with the test accuracy to expect."""
-    from .presets_table import preset_lines
+    from .views.presets_table import preset_lines
 
     with user_errors():
         found = list_presets()
@@ -154,11 +154,10 @@ def run(
                 fail("--run-dir works with --headless only; the app names its runs under --runs")
             open_app(chosen, config, autostart=True, data_dir=data_dir, runs_root=runs_root)
             return
-        from .runner import run_headless
+        from .runs.job import Job
+        from .views.headless import run_headless
 
-        code = run_headless(
-            config, chosen.name, data_dir=data_dir, run_dir=run_dir, runs_root=runs_root, reproduce=reproduce
-        )
+        code = run_headless(Job(config, chosen.name, data_dir, runs_root, run_dir=run_dir, reproduce=reproduce))
     raise typer.Exit(code)
 
 
@@ -172,7 +171,7 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
     For a run started with --headless on this server, say. Pause, resume and stop it from here;
     quitting leaves it running."""
     from .preset_files import load_preset_file
-    from .runinfo import resolve_run, summarize
+    from .runs.status import resolve_run, summarize
 
     with user_errors():
         run_dir = resolve_run(run, runs_root)
@@ -180,19 +179,21 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
             fail(f"watch needs a terminal; in a script, read {run_dir / 'metrics.jsonl'} or use `mlp-tui runs`")
         config_file = run_dir / "config.toml"
         config = load_preset_file(config_file).config
-        from .tui.app import create_app
+        from .views.tui.app import create_app
 
         create_app(summarize(run_dir).preset, config, runs_root=runs_root, watch=run_dir).run()
 
 
 def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> int:
-    from .runinfo import resolve_run
-    from .runner import load_resume, run_headless
+    from .runs.status import resolve_run
+    from .runs.job import Job
+    from .runs.launch import load_resume
+    from .views.headless import run_headless
 
     run_dir = resolve_run(name, runs_root)
     resumed = load_resume(run_dir, device)
     if not headless and _interactive():
-        from .tui.app import create_app
+        from .views.tui.app import create_app
 
         # Checked and loaded here so problems show before the app opens; the training process
         # loads the checkpoints itself, so the app keeps only what it shows.
@@ -201,8 +202,9 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
         create_app(preset, config, autostart=True, data_dir=data_dir, runs_root=runs_root, resume=run_dir).run()
         return EXIT_OK
     reproduce = shlex.join(["mlp-tui", "run", "--preset", str(run_dir / "config.toml"), "--headless"])
-    return run_headless(resumed.config, resumed.preset, data_dir=data_dir, run_dir=run_dir, runs_root=runs_root,
-                        reproduce=reproduce, resume=resumed)  # fmt: skip
+    job = Job(resumed.config, resumed.preset, data_dir, runs_root, resume=run_dir, reproduce=reproduce)
+    del resumed  # launch loads the checkpoints again, into the trainer
+    return run_headless(job)
 
 
 # -- runs, eval, predict: look into saved runs (non-CLI logic in runinfo, evaluate, digit_input) --
@@ -211,7 +213,7 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
 @app.command("runs")
 def list_runs(runs_root: RunsRoot = Path("runs")) -> None:
     """List the runs, newest first: status, epochs, best validation and test accuracy."""
-    from . import runs_table
+    from .views import runs_table
 
     rows = runs_table.run_rows(runs_root)
     if not rows:
@@ -229,10 +231,10 @@ def eval_run(
 ) -> None:
     """Test a run's best weights (best.pt) on its dataset's test set and print the report."""
     with user_errors():
-        from .runinfo import resolve_run, summarize
+        from .runs.status import resolve_run, summarize
 
         run_dir = resolve_run(run_name, runs_root)
-        from .evaluate import eval_report, evaluate_run, load_run
+        from .runs.evaluate import eval_report, evaluate_run, load_run
         from .render import wants_ascii
 
         loaded = load_run(run_dir, device)
@@ -254,8 +256,8 @@ def predict_digit(
 ) -> None:
     """Read a handwritten digit from a picture with a run's best weights."""
     with user_errors():
-        from .digit_input import ImageError, load_digit
-        from .runinfo import resolve_run
+        from .engine.digit_input import ImageError, load_digit
+        from .runs.status import resolve_run
 
         run_dir = resolve_run(run_name, runs_root)
         try:
@@ -263,7 +265,7 @@ def predict_digit(
         except ImageError as exc:
             fail(str(exc))
         from .datasets import dataset_info
-        from .evaluate import load_run, predict
+        from .runs.evaluate import load_run, predict
         from .render import prediction_lines, wants_ascii
 
         loaded = load_run(run_dir, device)

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from mlp_tui.config import RunConfig
-from mlp_tui.data import resolve_data_dir, split_dataset, synthetic_digits
+from mlp_tui.engine.data import resolve_data_dir, split_dataset, synthetic_digits
 from mlp_tui.datasets import IDX_FILES, dataset_info
-from mlp_tui.engine import Control, Trainer
+from mlp_tui.engine.trainer import Control, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from conftest import idx_bytes
-from mlp_tui.data import DataError, load_dataset, load_test_split, locate_files, pixel_stats, resolve_data_dir
+from mlp_tui.engine.data import DataError, load_dataset, load_test_split, locate_files, pixel_stats, resolve_data_dir
 from mlp_tui.datasets import DATASETS, IDX_FILES, dataset_info
-from mlp_tui.engine import Trainer
+from mlp_tui.engine.trainer import Trainer
 from mlp_tui.events import RunFinished
 from mlp_tui.preset_files import resolve_preset
 
@@ -93,7 +93,7 @@ def test_only_missing_files_are_downloaded(tmp_path, monkeypatch, idx_dataset):
     raw = idx_dataset(tmp_path, "mnist", gzipped=True)
     (raw / "t10k-labels-idx1-ubyte.gz").unlink()
     asked = []
-    monkeypatch.setattr("mlp_tui.data._download", lambda info, root, missing: asked.append(missing))
+    monkeypatch.setattr("mlp_tui.engine.data._download", lambda info, root, missing: asked.append(missing))
     with pytest.raises(DataError, match="downloading left t10k-labels-idx1-ubyte missing"):  # a fake download
         load_test_split("mnist", tmp_path, device=CPU)
     assert asked == [["t10k-labels-idx1-ubyte"]]
@@ -103,7 +103,7 @@ def test_a_damaged_file_is_named_before_any_download_is_tried(tmp_path, monkeypa
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes((10, 28, 28), bytes(784 * 10)))[:-20])
-    monkeypatch.setattr("mlp_tui.data._download", lambda *args: pytest.fail("tried to download"))
+    monkeypatch.setattr("mlp_tui.engine.data._download", lambda *args: pytest.fail("tried to download"))
     with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: gzip archive: cut short"):
         load_dataset("fashion-mnist", tmp_path, val_split=0.1, seed=0, device=CPU)
 
@@ -128,7 +128,7 @@ def test_data_dir_defaults_to_the_environment_variable(monkeypatch, tmp_path):
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzipped"])
 @pytest.mark.parametrize("dataset", list(DATASETS))
 def test_every_dataset_reads_from_its_torchvision_folder_plain_or_gzipped(tmp_path, dataset, gzipped, idx_dataset):
-    from mlp_tui.data import synthetic_digits
+    from mlp_tui.engine.data import synthetic_digits
 
     idx_dataset(tmp_path, dataset, n_train=300, n_test=100, gzipped=gzipped)
     data = load(tmp_path, dataset)
@@ -245,7 +245,7 @@ def test_pixel_statistics_come_from_the_dataset_in_use_and_are_cached(tmp_path, 
     def not_again(x):
         raise AssertionError("worked out again instead of read from the cache")
 
-    monkeypatch.setattr("mlp_tui.pixel_stats.pixel_stats", not_again)
+    monkeypatch.setattr("mlp_tui.engine.pixel_stats.pixel_stats", not_again)
     again = load(tmp_path, "kmnist", subset=100)
     assert (again.mean, again.std) == (data.mean, data.std)
 
@@ -284,7 +284,7 @@ def test_loading_present_data_does_not_import_torchvision(mnist_root):
 
     code = (
         "import sys, torch\n"
-        "from mlp_tui.data import load_dataset\n"
+        "from mlp_tui.engine.data import load_dataset\n"
         f"load_dataset('mnist', {str(mnist_root)!r}, val_split=0.1, seed=0, device=torch.device('cpu'), download=False)\n"
         "print('torchvision' in sys.modules)\n"
     )
@@ -307,7 +307,7 @@ def test_augmentation_moves_digits_but_keeps_them_digits():
     for the same seed, and the ink stays roughly the same amount and inside the frame."""
     import torch
 
-    from mlp_tui.augment import augment_batch
+    from mlp_tui.engine.augment import augment_batch
 
     x = torch.zeros(64, 784, dtype=torch.uint8)
     x.view(64, 28, 28)[:, 8:20, 11:17] = 255  # a bar in the middle of each image
@@ -327,7 +327,7 @@ def test_augmentation_moves_digits_but_keeps_them_digits():
 def test_distortion_grid_is_the_one_affine_grid_and_interpolate_would_build():
     """augment_batch builds grid_sample's grid with one matmul instead of affine_grid and a
     bicubic interpolation of the elastic field."""
-    from mlp_tui.augment import sampling_grid
+    from mlp_tui.engine.augment import sampling_grid
 
     gen = torch.Generator().manual_seed(0)
     theta, coarse = torch.randn(5, 2, 3, generator=gen), torch.randn(5, 2, 7, 7, generator=gen) * 0.1

@@ -9,10 +9,10 @@ import threading
 import pytest
 import torch
 
-from mlp_tui import engine
-from mlp_tui.engine import Control
+from mlp_tui.engine import trainer as engine
+from mlp_tui.engine.trainer import Control
 from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
-from mlp_tui.runs import RunStore, load_checkpoint
+from mlp_tui.runs.store import RunStore, load_checkpoint
 
 WAIT_S = 60  # generous upper bound for anything a thread has to reach; never slept through
 
@@ -311,7 +311,7 @@ def test_patience_stops_early_after_epochs_without_improvement(synthetic, make_c
 def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(mnist_root, make_config, tmp_path):
     """The app trains in a child process: its events arrive in order, and if the app goes away
     (stdin closes) the run stops after the batch, saves its last checkpoint and says so."""
-    from mlp_tui.child import ChildRun
+    from mlp_tui.runs.child import ChildRun
     from mlp_tui.events import BatchProgress, RunFinished, RunStarted
 
     config = make_config(hidden=(64,), epochs=50, subset=20000, batch_size=64)
@@ -331,8 +331,8 @@ def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(
 def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_path):
     """A closed pipe or a hung-up terminal stops the printing, not the training: the run
     directory still records every epoch and the end."""
-    from mlp_tui.engine import Trainer
-    from mlp_tui.runs import RunStore, read_events
+    from mlp_tui.engine.trainer import Trainer
+    from mlp_tui.runs.store import RunStore, read_events
 
     def broken_view(event):
         if isinstance(event, EpochEnd):
@@ -349,9 +349,9 @@ def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_pat
 def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config, tmp_path):
     """The app pauses its training process over a pipe; `runs` and `watch` read the run
     directory, so the pause must show there too (not 'stale')."""
-    from mlp_tui.runinfo import read_command
-    from mlp_tui.runner import Prepared, make_trainer
-    from mlp_tui.runs import RunStore
+    from mlp_tui.runs.status import read_command
+    from mlp_tui.runs.launch import Prepared, wired_trainer
+    from mlp_tui.runs.store import RunStore
 
     store = RunStore(tmp_path / "run")
     control = Control()
@@ -365,7 +365,7 @@ def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config
             on_disk.append(read_command(store.path))
 
     prepared = Prepared(torch.device("cpu"), "CPU", synthetic)
-    result = make_trainer(make_config(epochs=1), "unit", prepared, store, view, control=control).run()
+    result = wired_trainer(make_config(epochs=1), "unit", prepared, store, view, control).run()
     store.close()
     assert on_disk == ["pause", "resume"] and result.status == "completed"
 
@@ -375,7 +375,7 @@ def test_compiled_model_trains_like_the_plain_one_and_saves_plain_checkpoints(
 ):
     """--compile (meant for GPUs) works on the CPU too: same learning, checkpoints that load into
     an ordinary model (no torch.compile wrapper names in the keys)."""
-    from mlp_tui.model import build_model
+    from mlp_tui.engine.model import build_model
 
     config = make_config(batch_size=120)  # 1800 / 120: every batch the same shape, one compile
     eager, _, _ = run_trainer(config, synthetic)

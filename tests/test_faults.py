@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mlp_tui import engine
+from mlp_tui.engine import trainer as engine
 from mlp_tui.cli import app
 from mlp_tui.config import (
     ACTIVATIONS,
@@ -41,8 +41,8 @@ from mlp_tui.config import (
 from mlp_tui.preset_files import load_preset_file
 from mlp_tui.datasets import IDX_FILES
 from mlp_tui.events import RunFailed, RunFinished
-from mlp_tui.follow import MetricsTail
-from mlp_tui.runs import CHECKPOINT_FORMAT, RunStore, load_checkpoint, new_run_dir, read_events
+from mlp_tui.runs.follow import MetricsTail
+from mlp_tui.runs.store import CHECKPOINT_FORMAT, RunStore, load_checkpoint, new_run_dir, read_events
 
 CPU = torch.device("cpu")
 runner = CliRunner()
@@ -241,7 +241,7 @@ def test_bad_option_values_exit_2_without_a_traceback(tmp_path_factory, options)
     args = ["run", "--headless", "--preset", "tiny", "--data-dir", empty, "--runs", runs]
     args += [f"{flag}={value}" for flag, value in options.items()]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("mlp_tui.data._download", _offline)  # if a value slipped through, still no network
+        mp.setattr("mlp_tui.engine.data._download", _offline)  # if a value slipped through, still no network
         result = invoke(*args)
     out = result.output
     assert result.exit_code == 2, (options, out)
@@ -319,7 +319,7 @@ def test_label_count_in_the_header_that_does_not_match_exits_2_naming_the_file(t
 
 def test_data_dir_that_is_a_file_exits_2_without_trying_to_download(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr("mlp_tui.data._download", lambda *args: calls.append(args))
+    monkeypatch.setattr("mlp_tui.engine.data._download", lambda *args: calls.append(args))
     not_a_folder = tmp_path / "mnist.tar"
     not_a_folder.write_bytes(b"not a folder")
     output = usage_error(_run_on(not_a_folder, tmp_path))
@@ -357,7 +357,7 @@ def test_divergent_run_exits_1_naming_epoch_and_batch_and_keeps_no_bad_weights(t
 SAVER = """
 import sys, torch
 from pathlib import Path
-from mlp_tui.runs import CHECKPOINT_FORMAT, atomic_save
+from mlp_tui.runs.store import CHECKPOINT_FORMAT, atomic_save
 path, base = Path(sys.argv[1]), torch.arange(2_000_000, dtype=torch.float32)
 print("ready", flush=True)
 i = 0
@@ -444,14 +444,14 @@ def test_resume_refuses_a_checkpoint_with_a_pickled_callable(tmp_path, name):
 # announced), so that the second Ctrl-C certainly lands in the middle of writing last.pt.
 SLOW_SAVE_CLI = """
 import sys, time
-import mlp_tui.control, mlp_tui.runs
+import mlp_tui.engine.control, mlp_tui.runs.store
 stopping = []
-real_stop = mlp_tui.control.Control.stop
+real_stop = mlp_tui.engine.control.Control.stop
 def stop(self, reason="stopped"):
     stopping.append(reason)
     real_stop(self, reason)
-mlp_tui.control.Control.stop = stop
-real_atomic = mlp_tui.runs._atomic
+mlp_tui.engine.control.Control.stop = stop
+real_atomic = mlp_tui.runs.store._atomic
 def slow_atomic(path, write):
     def slow_write(f):
         write(f)
@@ -459,7 +459,7 @@ def slow_atomic(path, write):
             print(f"saving {path.name}", flush=True)
             time.sleep(20)
     real_atomic(path, slow_write)
-mlp_tui.runs._atomic = slow_atomic
+mlp_tui.runs.store._atomic = slow_atomic
 from mlp_tui.cli import app
 app(sys.argv[1:], prog_name="mlp-tui")
 """
@@ -606,7 +606,7 @@ def test_processes_started_together_never_share_a_directory(tmp_path, cli_env):
     """Separate processes (no shared lock), each making dirs at the same wall-clock instant."""
     start_at = time.time() + 3
     code = (
-        "import sys, time\nfrom mlp_tui.runs import new_run_dir\n"
+        "import sys, time\nfrom mlp_tui.runs.store import new_run_dir\n"
         f"while time.time() < {start_at}: pass\n"
         "for _ in range(5): print(new_run_dir('tiny', sys.argv[1]))\n"
     )

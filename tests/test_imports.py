@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import mlp_tui
 
 
 def modules_after_import(modules: list[str], cli_env) -> set[str]:
@@ -24,19 +28,82 @@ def top_level(names: set[str]) -> set[str]:
     return {name.split(".")[0] for name in names}
 
 
-def test_engine_side_imports_no_ui_library(cli_env):
-    loaded = modules_after_import(
-        [
-            "mlp_tui.config", "mlp_tui.data", "mlp_tui.model", "mlp_tui.events", "mlp_tui.runs",
-            "mlp_tui.engine", "mlp_tui.report", "mlp_tui.render", "mlp_tui.headless", "mlp_tui.runner",
-            "mlp_tui.control", "mlp_tui.scoring", "mlp_tui.runinfo", "mlp_tui.child", "mlp_tui.follow",
-            "mlp_tui.evaluate", "mlp_tui.digit_input", "mlp_tui.datasets", "mlp_tui.idx", "mlp_tui.augment",
-            "mlp_tui.pixel_stats", "mlp_tui.preset_files",
-        ],  # fmt: skip
-        cli_env,
-    )
-    assert "mlp_tui.engine" in loaded and "torch" in top_level(loaded)
+PACKAGE = Path(mlp_tui.__file__).parent
+# The layers, lowest first: a module may import from its own layer and the ones below it only.
+LAYERS = {"shared": 0, "engine": 1, "runs": 2, "views": 3, "cli": 4}
+TOP_LEVEL_ENTRY = {"cli", "run_options", "__main__"}  # the command line sits above everything
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")[1:]  # below mlp_tui
+    if not parts:
+        return "shared"
+    if parts[0] in ("engine", "runs", "views"):
+        return parts[0]
+    return "cli" if parts[0] in TOP_LEVEL_ENTRY else "shared"
+
+
+def package_modules() -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return names
+
+
+def imports_of(module: str) -> set[str]:
+    """mlp_tui modules that `module` imports anywhere in its file (lazy imports included)."""
+    path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+    is_package = not path.exists()
+    if is_package:
+        path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
+    package = module if is_package else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            if node.level:
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.startswith("mlp_tui"):
+                found.add(target)
+                found.update(f"{target}.{alias.name}" for alias in node.names)  # `from . import x`
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("mlp_tui"))
+    return {name for name in found if name.split(".")[0] == "mlp_tui"}
+
+
+def test_layers_import_only_downwards():
+    """shared terms < engine < runs < views < cli: the engine never reaches the run store or a
+    view, the run layer never a view."""
+    known = set(package_modules())
+    wrong = set()
+    for module in package_modules():
+        for target in imports_of(module):
+            while target not in known and "." in target:
+                target = target.rsplit(".", 1)[0]  # `from .x import name`: the module is x
+            if LAYERS[layer_of(target)] > LAYERS[layer_of(module)]:
+                wrong.add(f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_engine_and_run_layers_import_no_ui_library(cli_env):
+    below_views = [m for m in package_modules() if LAYERS[layer_of(m)] <= LAYERS["runs"]]
+    loaded = modules_after_import(below_views + ["mlp_tui.views.headless"], cli_env)
+    assert "mlp_tui.engine.trainer" in loaded and "mlp_tui.runs.launch" in loaded and "torch" in top_level(loaded)
     assert not top_level(loaded) & {"textual", "rich", "textual_plotext", "plotext"}
+
+
+def test_shared_terms_import_no_torch(cli_env):
+    shared = [m for m in package_modules() if layer_of(m) == "shared"] + ["mlp_tui.runs.job"]
+    loaded = modules_after_import(shared, cli_env)
+    assert "mlp_tui.config" in loaded
+    assert not top_level(loaded) & {"torch", "torchvision", "textual", "rich"}
 
 
 def test_cli_imports_without_torch(cli_env):

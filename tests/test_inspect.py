@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from mlp_tui.cli import app
-from mlp_tui.digit_input import ImageError, grey_from_array, load_digit, mnist_like
+from mlp_tui.engine.digit_input import ImageError, grey_from_array, load_digit, mnist_like
 
 REPO = Path(__file__).resolve().parents[1]
 ESC = "\x1b"
@@ -68,7 +68,7 @@ def test_digit(trained, mnist_root):
     """(28x28 uint8 image, true label) of a test digit the trained model gets right with confidence."""
     from torchvision.datasets import MNIST
 
-    from mlp_tui.evaluate import load_run, predict
+    from mlp_tui.runs.evaluate import load_run, predict
 
     test = MNIST(root=str(mnist_root), train=False, download=False)
     loaded = load_run(trained[1], "cpu")
@@ -163,7 +163,7 @@ def test_one_truth_for_test_accuracy_recorded_reported_listed_and_evaluated(trai
     assert re.search(r"test accuracy ([\d.]+ %)", evaluated).group(1) == recorded
     assert f"The same as the run recorded ({recorded}" in evaluated
     # Exactly, not only to two decimals: the same function, batches and weights.
-    from mlp_tui.evaluate import evaluate_run, load_run
+    from mlp_tui.runs.evaluate import evaluate_run, load_run
 
     finished_again, _ = evaluate_run(load_run(run_dir, "cpu"), mnist_root)
     assert finished_again.test_accuracy == finished["test_accuracy"]
@@ -360,7 +360,7 @@ def test_runs_never_loads_torch_and_evaluate_loads_no_ui_library(trained, tmp_pa
                           timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert trained[1].name in proc.stdout and proc.stdout.splitlines()[-1] == "LOADED: []"
-    code = "import sys, mlp_tui.evaluate, mlp_tui.digit_input\nprint(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    code = "import sys, mlp_tui.runs.evaluate, mlp_tui.engine.digit_input\nprint(sorted({m.split('.')[0] for m in sys.modules}))\n"
     proc = subprocess.run([sys.executable, "-c", code], env=child_env(tmp_path), capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr

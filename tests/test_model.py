@@ -8,7 +8,7 @@ from torch import nn
 
 from mlp_tui.config import RunConfig
 from mlp_tui.preset_files import resolve_preset
-from mlp_tui.model import build_model, count_parameters, format_summary, loss_fn, probabilities, summary_rows
+from mlp_tui.engine.model import build_model, count_parameters, format_summary, loss_fn, probabilities, summary_rows
 
 BATCH = 8
 
@@ -116,7 +116,7 @@ def test_explicit_inits_zero_the_biases(init):
 
 
 def test_cpu_dropout_drops_the_right_share_and_keeps_the_mean():
-    from mlp_tui.model import Dropout
+    from mlp_tui.engine.model import Dropout
 
     torch.manual_seed(0)
     layer = Dropout(0.2)
@@ -133,7 +133,7 @@ def test_cpu_dropout_drops_the_right_share_and_keeps_the_mean():
 
 def test_cpu_dropout_masks_are_fresh_and_every_unit_is_dropped_alike():
     """The mask packs four units into each 64-bit random draw: no unit may be favoured."""
-    from mlp_tui.model import dropout_mask
+    from mlp_tui.engine.model import dropout_mask
 
     torch.manual_seed(0)
     masks = torch.stack([dropout_mask(torch.ones(2000, 8), 0.3) for _ in range(2)])
@@ -173,7 +173,7 @@ def test_mse_and_l1_match_their_textbook_definitions():
     import torch.nn.functional as F
 
     from mlp_tui.config import RunConfig
-    from mlp_tui.model import l1_penalty, linear_weights
+    from mlp_tui.engine.model import l1_penalty, linear_weights
 
     config = dataclasses.replace(RunConfig(), hidden=(8,), loss="mse")
     probs = torch.softmax(torch.randn(5, 10), dim=1)

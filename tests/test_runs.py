@@ -12,8 +12,8 @@ import torch
 from mlp_tui.config import build_config
 from mlp_tui.preset_files import load_preset_file
 from mlp_tui.events import BatchProgress, from_dict
-from mlp_tui.model import build_model, build_optimizer
-from mlp_tui.runs import (
+from mlp_tui.engine.model import build_model, build_optimizer
+from mlp_tui.runs.store import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     RunStore,

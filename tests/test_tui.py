@@ -10,13 +10,13 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
-from mlp_tui.tui.app import create_app
-from mlp_tui.tui.dialogs import ConfirmDialog
-from mlp_tui.tui.screens.setup import SetupScreen
-from mlp_tui.tui.screens.training import TrainingScreen
-from mlp_tui.tui.widgets.chart import MetricChart
-from mlp_tui.tui.widgets.class_table import ClassTable
-from mlp_tui.tui.widgets.gallery import MistakeGallery
+from mlp_tui.views.tui.app import create_app
+from mlp_tui.views.tui.dialogs import ConfirmDialog
+from mlp_tui.views.tui.screens.setup import SetupScreen
+from mlp_tui.views.tui.screens.training import TrainingScreen
+from mlp_tui.views.tui.widgets.chart import MetricChart
+from mlp_tui.views.tui.widgets.class_table import ClassTable
+from mlp_tui.views.tui.widgets.gallery import MistakeGallery
 
 
 def plain(widget: Static) -> str:
@@ -121,7 +121,7 @@ def test_short_run_at_80x24(mnist_root, tmp_path):
 def test_fashion_mnist_chosen_on_the_setup_screen_names_its_classes_everywhere(tmp_path, idx_dataset):
     from textual.widgets import Select
 
-    from mlp_tui.tui.widgets.confusion import ConfusionView
+    from mlp_tui.views.tui.widgets.confusion import ConfusionView
 
     idx_dataset(tmp_path / "data", "fashion-mnist", n_train=1500, n_test=300, noise=420.0)
 
@@ -287,12 +287,12 @@ def test_resuming_in_the_app_continues_the_charts(mnist_root, tmp_path):
     # Make it look like it was killed after epoch 2: keep its records up to the second epoch_end.
     import json
 
-    from mlp_tui.runs import read_events
+    from mlp_tui.runs.store import read_events
 
     records = read_events(run_dir / "metrics.jsonl")
     cut = [i for i, r in enumerate(records) if r["event"] == "epoch_end"][1]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[: cut + 2]))
-    from mlp_tui.runs import atomic_save, load_checkpoint
+    from mlp_tui.runs.store import atomic_save, load_checkpoint
 
     # last.pt from the end of epoch 4 would finish at once; rewind its counter for the test
     last = load_checkpoint(run_dir / "last.pt")
@@ -300,7 +300,7 @@ def test_resuming_in_the_app_continues_the_charts(mnist_root, tmp_path):
     atomic_save(last, run_dir / "last.pt")
 
     async def scenario() -> None:
-        from mlp_tui.runner import load_resume
+        from mlp_tui.runs.launch import load_resume
 
         resumed = load_resume(run_dir)
         app = create_app("tiny", resumed.config, autostart=True, data_dir=mnist_root, runs_root=tmp_path,

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from mlp_tui.cli import app
 from mlp_tui.events import EpochEnd, RunFinished
-from mlp_tui.follow import MetricsTail, RunStatus, RunWatch
-from mlp_tui.runinfo import STALE_S, run_status, write_command
-from mlp_tui.runs import load_checkpoint, read_events
+from mlp_tui.runs.follow import MetricsTail, RunStatus, RunWatch
+from mlp_tui.runs.status import STALE_S, run_status, write_command
+from mlp_tui.runs.store import load_checkpoint, read_events
 
 
 def start_run(tmp_path: Path, run_dir: Path, mnist_root: Path, *args: str) -> subprocess.Popen:
@@ -121,8 +121,8 @@ def test_watch_sees_epochs_of_a_run_in_another_process_arrive(mnist_root, tmp_pa
 
 
 def test_watch_app_replays_a_finished_run_and_quits_without_asking(mnist_root, tmp_path):
-    from mlp_tui.tui.screens.training import TrainingScreen
-    from mlp_tui.tui.widgets.chart import MetricChart
+    from mlp_tui.views.tui.screens.training import TrainingScreen
+    from mlp_tui.views.tui.widgets.chart import MetricChart
 
     run_dir = tmp_path / "run"
     process = start_run(tmp_path, run_dir, mnist_root, "--preset", "tiny", "--epochs", "2", "--subset", "5000")
@@ -130,7 +130,7 @@ def test_watch_app_replays_a_finished_run_and_quits_without_asking(mnist_root, t
 
     async def scenario() -> None:
         from mlp_tui.preset_files import load_preset_file
-        from mlp_tui.tui.app import create_app
+        from mlp_tui.views.tui.app import create_app
 
         config = load_preset_file(run_dir / "config.toml").config
         app_ = create_app("tiny", config, watch=run_dir, runs_root=tmp_path)
@@ -247,7 +247,7 @@ def test_a_live_run_cannot_be_resumed_a_second_time(tmp_path):
     """Even a run that looks stale (hung, or paused in an app) is refused while its process lives:
     two writers in one run directory would clobber each other's checkpoints."""
     from mlp_tui.config import ConfigError
-    from mlp_tui.runner import load_resume
+    from mlp_tui.runs.launch import load_resume
 
     run_dir = tmp_path / "run"
     write_metrics(run_dir, {"event": "run_started", "t": time.time() - 10 * STALE_S})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ..events import BatchProgress, Event
+from ...events import BatchProgress, Event
 
 
 class EngineEvent(Message):

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .events import Event, from_dict
-from .runinfo import METRICS_FILE, read_command, run_status, write_command
-from .runs import MetricsTail  # noqa: F401  (the watcher's reader)
+from ..events import Event, from_dict
+from .status import METRICS_FILE, read_command, run_status, write_command
+from .store import MetricsTail  # noqa: F401  (the watcher's reader)
 
 POLL_S = 0.25  # new lines show up within this (the issue asks for a second)
 STATUS_EVERY_S = 1.0

@@ -9,7 +9,7 @@ taking the UI down. The protocol is the one metrics.jsonl already uses:
   End of stdin (the parent went away) stops the run the same way, so it is saved.
 - child -> parent, stdout: one `Event.to_dict()` JSON line per event.
 
-    python -m mlp_tui.child
+    python -m mlp_tui.runs.child
 """
 
 from __future__ import annotations
@@ -23,21 +23,14 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .config import RunConfig, build_config
-from .errors import DataError, exit_now
-from .events import Event, RunFailed, RunFinished, from_dict
+from ..config import RunConfig
+from ..errors import DataError, exit_now
+from ..events import Event, RunFailed, from_dict
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
 # process more than its share of CPU on a small machine (its thread team waits at barriers
 # for a descheduled thread), so the bar moves 4 times a second rather than 10.
 PROGRESS_INTERVAL = 0.25
-
-
-def job_line(config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path, resume: Path | None) -> str:
-    return json.dumps(
-        {"config": config.to_dict(), "preset": preset, "data_dir": str(data_dir) if data_dir else None,
-         "runs_root": str(runs_root), "resume": str(resume) if resume else None}
-    )  # fmt: skip
 
 
 def _listen(control, stream) -> None:
@@ -60,15 +53,12 @@ def main() -> int:
         except (BrokenPipeError, OSError):
             control.stop("stopped")  # the app is gone: finish the batch, save, end
 
-    from .control import Control
+    from ..engine.control import Control
+    from .job import Job
+    from .launch import NOT_STARTED, STOP_SIGNALS, launch
 
     control = Control()
-    job = json.loads(sys.stdin.readline())
-    config = build_config(job["config"])
-
-    from .runner import STOP_SIGNALS, load_resume, make_trainer, open_store, prepare
-    from .runs import CheckpointError, RunStore
-
+    job = Job.from_json(sys.stdin.readline())
     threading.Thread(target=_listen, args=(control, sys.stdin), daemon=True).start()
     # The parent owns the keyboard: a Ctrl-C there must not kill this run unsaved. A hang-up
     # (the SSH session dropped) or a polite kill stops it cleanly, like in a headless run.
@@ -76,38 +66,18 @@ def main() -> int:
     for sig, reason in STOP_SIGNALS.items():
         if sig != signal.SIGINT:
             signal.signal(sig, lambda signum, frame, reason=reason: control.stop(reason))
-    resume = None
     try:
-        if job.get("resume"):
-            resume = load_resume(Path(job["resume"]), config.device)
-        prepared = prepare(config, job["data_dir"])
+        result = launch(job, emit, control, progress_interval=PROGRESS_INTERVAL)
     except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
         emit(RunFailed(reason="data" if isinstance(exc, DataError) else "error", message=str(exc)))
         return 2
-    if control.stopped:  # the app went away or stopped it while the data loaded: leave no trace
-        emit(RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,
-                         test_loss=None, test_accuracy=None, seconds=0.0, message="stopped before training"))  # fmt: skip
-        return 0
-    if resume is not None:
-        store = RunStore(resume.run_dir)
-    else:
-        store = open_store(config, job["preset"], None, Path(job["runs_root"]))
-    try:
-        try:
-            trainer = make_trainer(
-                config, job["preset"], prepared, store, emit, resume, control, progress_interval=PROGRESS_INTERVAL
-            )
-        except CheckpointError as exc:  # a last.pt that cannot be continued
-            emit(RunFailed(reason="error", message=str(exc)))
-            return 2
-        trainer.run()
-    finally:
-        store.close()
+    if getattr(result, "message", None) == NOT_STARTED:
+        emit(result)  # stopped before training: the app hears the end all the same
     return 0
 
 
 def _history(run_dir: Path) -> list[Event]:
-    from .runs import METRICS_FILE, read_events
+    from .store import METRICS_FILE, read_events
 
     path = Path(run_dir) / METRICS_FILE
     events = []
@@ -132,7 +102,7 @@ class ChildRun:
         self, config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path, resume: Path | None = None
     ) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlp_tui.child"],
+            [sys.executable, "-m", "mlp_tui.runs.child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -146,7 +116,9 @@ class ChildRun:
         # tables pick up where the run left off. Old endings and progress are left out.
         self._history = _history(resume) if resume is not None else []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        self._send(job_line(config, preset, data_dir, runs_root, resume))
+        from .job import Job
+
+        self._send(Job(config, preset, data_dir, runs_root, resume=resume).to_json())
 
     def _drain_stderr(self) -> None:
         for line in self.process.stderr:

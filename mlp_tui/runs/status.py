@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runs import METRICS_FILE, atomic_write_bytes, read_events
+from .store import METRICS_FILE, atomic_write_bytes, read_events
 
 PROCESS_FILE = "process.json"
 CONTROL_FILE = "control"

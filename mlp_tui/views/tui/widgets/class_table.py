@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ...datasets import DIGITS, class_label
-from ...events import Evaluation
-from ...render import bar
+from ....datasets import DIGITS, class_label
+from ....events import Evaluation
+from ....render import bar
 
 
 class ClassTable(DataTable):

@@ -10,9 +10,9 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ...datasets import class_labels
-from ...events import Evaluation, Misclassified
-from ...render import SIDE, bar
+from ....datasets import class_labels
+from ....events import Evaluation, Misclassified
+from ....render import SIDE, bar
 
 
 def digit_text(pixels: bytes) -> Text:

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import RunConfig
-from .errors import DeviceError
-from .summary import format_rows, rows_from
+from ..config import RunConfig
+from ..errors import DeviceError
+from ..summary import format_rows, rows_from
 
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,

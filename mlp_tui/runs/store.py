@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig
-from .preset_files import to_toml
-from .events import BatchProgress, Evaluation, Event, RunFinished
-from .report import final_report
+from ..config import RunConfig
+from ..preset_files import to_toml
+from ..events import BatchProgress, Evaluation, Event, RunFinished
+from ..report import final_report
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -129,7 +129,7 @@ def load_run_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str
     for key, what in (("config", "config"), ("model", "model weights")):
         if not isinstance(data.get(key), dict):
             raise CheckpointError(f"{path}: incomplete checkpoint (it holds no {what})")
-    from .model import legacy_state
+    from ..engine.model import legacy_state
 
     data["model"] = legacy_state(data["model"])
     return data
@@ -175,6 +175,16 @@ class RunStore:
         if isinstance(event, RunFinished):
             report = final_report(event, self._test, width=100)
             self.write_report(f"{report}\nReproduce with: {self.reproduce}\n")
+
+    def save_checkpoint(self, kind: str, state: dict[str, Any]) -> None:
+        path = {"best": self.best_checkpoint, "last": self.last_checkpoint}[kind]
+        atomic_save({"format": CHECKPOINT_FORMAT} | state, path)
+
+    def write_error(self, text: str) -> None:
+        try:
+            (self.path / "error.log").write_text(text)
+        except OSError:
+            pass  # the run's end is still told by its events
 
     def write_report(self, text: str) -> None:
         atomic_write_bytes(self.path / "report.txt", text.encode("utf-8"))

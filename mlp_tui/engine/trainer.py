@@ -14,13 +14,13 @@ from typing import Callable
 
 import torch
 
-from .config import RunConfig
+from ..config import RunConfig
 from .control import Control  # noqa: F401  (part of the engine API)
 from .augment import augment_batch
 from .data import Dataset
-from .events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
+from ..events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
 from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, linear_weights, loss_fn
-from .runs import CHECKPOINT_FORMAT, RunStore, atomic_save
+from .sink import RunSink
 from .scoring import evaluate
 
 TICK_S = 0.1  # progress events at most this often
@@ -71,7 +71,7 @@ class Trainer:
         *,
         emit: Callable[[Event], None] = lambda e: None,
         control: Control | None = None,
-        store: RunStore | None = None,
+        store: RunSink | None = None,
         preset: str = "custom",
         device_label: str | None = None,
         progress_interval: float | None = None,
@@ -167,10 +167,7 @@ class Trainer:
                     None,
                 )
             if self.store is not None:
-                try:
-                    (self.store.path / "error.log").write_text(traceback.format_exc())
-                except OSError:
-                    pass
+                self.store.write_error(traceback.format_exc())
             self._try_save_last()
             return self._fail("error", f"{type(exc).__name__}: {exc}", self.epoch + 1, None)
 
@@ -329,7 +326,7 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------
     def _base_checkpoint(self) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "preset": self.preset}
+        return {"config": self.config.to_dict(), "preset": self.preset}
 
     def _save_best(self) -> None:
         if self.store is None:
@@ -339,7 +336,7 @@ class Trainer:
             "model": self.best_state,
             "val_accuracy": self.best_val_accuracy,
         }
-        atomic_save(state, self.store.best_checkpoint)
+        self.store.save_checkpoint("best", state)
 
     def _save_last(self, partial: bool) -> None:
         if self.store is None:
@@ -362,7 +359,7 @@ class Trainer:
             mid = dict(self._epoch_state)
             mid["loss_sum"], mid["correct"] = mid["loss_sum"].cpu(), mid["correct"].cpu()
             state["mid_epoch"] = mid
-        atomic_save(state, self.store.last_checkpoint)
+        self.store.save_checkpoint("last", state)
 
     def restore(self, checkpoint: dict, best: dict | None = None) -> None:
         """Continue from a `last.pt` (and `best.pt`): weights, optimizer, schedule, epoch

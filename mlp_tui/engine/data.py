@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .datasets import DATASETS, IDX_FILES, SPLIT_FILES, DatasetInfo, dataset_info
-from .errors import DataError
+from ..datasets import DATASETS, IDX_FILES, SPLIT_FILES, DatasetInfo, dataset_info
+from ..errors import DataError
 from .idx import IdxArray, IdxError, check_labels, check_pair, read_idx
 from .pixel_stats import cached_pixel_stats, pixel_stats
 

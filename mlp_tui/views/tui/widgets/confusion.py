@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ...datasets import class_label
-from ...events import Evaluation
+from ....datasets import class_label
+from ....events import Evaluation
 
 
 class ConfusionView(Static):

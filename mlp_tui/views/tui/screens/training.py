@@ -12,11 +12,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from ...config import RunConfig
-from ...datasets import dataset_info
-from ...events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
-from ...follow import RunStatus
-from ...report import pct
+from ....config import RunConfig
+from ....datasets import dataset_info
+from ....events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
+from ....runs.follow import RunStatus
+from ....report import pct
 from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
 from ..widgets.chart import MetricChart

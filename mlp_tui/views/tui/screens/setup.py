@@ -10,10 +10,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from ...config import (
+from ....config import (
     FORM_FIELDS, FORM_SOURCE, OPTIONS, ConfigError, RunConfig, build_config, parse_text, with_suggested_lr,
 )  # fmt: skip
-from ...preset_files import Preset
+from ....preset_files import Preset
 from .base import SizedScreen
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import RunConfig
-from .datasets import dataset_info
-from .events import Evaluation, Misclassified
+from ..config import RunConfig
+from ..datasets import dataset_info
+from ..events import Evaluation, Misclassified
 from .model import loss_fn, probabilities
 
 EVAL_BATCH = 1024  # big enough for fast matmuls; larger chunks add 10 MB+ to peak memory

@@ -9,8 +9,8 @@ def run_rows(root: Path) -> list[tuple[str, ...]]:
     """One row of text per run under root, newest (by start time) first."""
     import time
 
-    from .report import pct
-    from .runinfo import RunSummary, find_runs, summarize
+    from ..report import pct
+    from ..runs.status import RunSummary, find_runs, summarize
 
     summaries = []
     for path in find_runs(root):

@@ -10,14 +10,14 @@ from typing import Any
 
 import torch
 
-from .config import CLI_SOURCE, RunConfig, build_config
-from .datasets import dataset_info
-from .errors import DeviceError
-from .data import load_test_split
-from .events import Evaluation, RunFinished
-from .model import build_model, configure_device, device_name, pick_device, probabilities
-from .report import final_report, pct
-from .runs import CheckpointError, load_run_checkpoint
+from ..config import CLI_SOURCE, RunConfig, build_config
+from ..datasets import dataset_info
+from ..errors import DeviceError
+from ..engine.data import load_test_split
+from ..events import Evaluation, RunFinished
+from ..engine.model import build_model, configure_device, device_name, pick_device, probabilities
+from ..report import final_report, pct
+from .store import CheckpointError, load_run_checkpoint
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _positions(state: dict[str, Any]) -> str:
 
 def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinished, Evaluation]:
     """Test-set loss, accuracy, per-class counts, confusion and mistakes of the loaded weights."""
-    from .engine import evaluate  # the training loop's own evaluation, so numbers match the run's
+    from ..engine.trainer import evaluate  # the training loop's own evaluation, so numbers match the run's
 
     config = run.config
     test_x, test_y = load_test_split(config.dataset, data_dir, device=run.device)

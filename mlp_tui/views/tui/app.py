@@ -10,12 +10,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ..child import ChildRun
-from ..config import RunConfig
-from ..preset_files import Preset, list_presets
-from ..events import Event
-from ..follow import RunWatch
-from ..summary import config_rows, format_rows, parameter_count
+from ...runs.child import ChildRun
+from ...config import RunConfig
+from ...preset_files import Preset, list_presets
+from ...events import Event
+from ...runs.follow import RunWatch
+from ...summary import config_rows, format_rows, parameter_count
 from .dialogs import ConfirmDialog
 from .screens.setup import SetupScreen
 from .screens.training import TrainingScreen
@@ -120,7 +120,7 @@ class MlpApp(App):
     def detect_device(self) -> None:
         """Importing torch takes a second or two: do it off the UI thread, after the first
         paint. (Training itself runs in its own process.)"""
-        from ..model import device_name, pick_device
+        from ...engine.model import device_name, pick_device
 
         label = device_name(pick_device("auto"))
         self.call_from_thread(self.show_device, label)

@@ -1,4 +1,5 @@
-"""Prints a run's events: a Rich live display on a terminal, one plain line per epoch otherwise."""
+"""Prints a run's events: a Rich live display on a terminal, one plain line per epoch otherwise;
+`run_headless` trains a run with such a printer as its only view."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import shutil
 import sys
 from typing import TextIO
 
-from .config import build_config
-from .datasets import dataset_info
-from .events import BatchProgress, EpochEnd, Evaluation, Event, RunFailed, RunFinished, RunStarted
-from .render import wants_ascii
-from .report import epoch_line, final_report
+from ..config import build_config
+from ..datasets import dataset_info
+from ..events import BatchProgress, EpochEnd, Evaluation, Event, RunFailed, RunFinished, RunStarted
+from ..render import wants_ascii
+from ..report import epoch_line, final_report
 
 
 def _start_lines(e: RunStarted) -> list[str]:
@@ -125,3 +126,20 @@ def make_printer(reproduce: str = "", stream: TextIO | None = None) -> PlainPrin
     if stream.isatty():
         return RichPrinter(reproduce=reproduce)
     return PlainPrinter(stream, reproduce=reproduce, width=max(60, shutil.get_terminal_size((100, 24)).columns))
+
+
+def run_headless(job) -> int:
+    """Train `job` (a runs.launch.Job) printing its progress; Ctrl-C stops it saved. Exit code."""
+    from ..engine.control import Control
+    from ..runs.launch import NOT_STARTED, exit_code, launch, stop_on_signals
+
+    printer = make_printer(reproduce=job.reproduce or "")
+    control = Control()
+    try:
+        with stop_on_signals(control) as received:
+            result = launch(job, printer.handle, control)
+            if getattr(result, "message", None) == NOT_STARTED:
+                print(f"mlp-tui: interrupted {NOT_STARTED}; nothing was written", file=sys.stderr)
+    finally:
+        printer.close()
+    return exit_code(result, 128 + received[0] if received else None)

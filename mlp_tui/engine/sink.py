@@ -1,0 +1,22 @@
+"""What the trainer saves through: the run store implements it, so the engine never imports
+the storage code (and a test, a benchmark or a remote worker can stand in its own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ..events import Event
+
+
+class RunSink(Protocol):
+    path: Path  # where the run lives, named in its first event
+
+    def append(self, event: Event) -> None:
+        """Record one event (the run's story, in order)."""
+
+    def save_checkpoint(self, kind: Literal["best", "last"], state: dict[str, Any]) -> None:
+        """Keep a checkpoint atomically: a crash leaves the old one or the new one."""
+
+    def write_error(self, text: str) -> None:
+        """Keep the traceback of a fault that ended the run."""

@@ -1,0 +1,163 @@
+"""The one way a run is started: headless, the app's training process, `--resume` and every
+member of a comparison all go through `launch(job, emit, control)`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+
+from ..config import CLI_SOURCE, ConfigError, RunConfig, build_config
+from ..engine.control import Control
+from ..engine.data import Dataset, load_dataset
+from ..engine.model import configure_device, device_name, pick_device
+from ..engine.trainer import Trainer
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from ..events import Event, RunFailed, RunFinished
+from .job import Job
+from .status import CONTROL_FILE, pid_alive, read_command, read_process_file, run_status, write_command, write_process_file
+from .store import CheckpointError, RunStore, load_run_checkpoint, new_run_dir
+
+STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):
+    STOP_SIGNALS[signal.SIGHUP] = "hung up"
+NOT_STARTED = "before training started"  # the message of a run stopped while its data loaded
+
+
+@dataclass
+class Prepared:
+    device: torch.device
+    device_label: str
+    data: Dataset
+
+
+def prepare(config: RunConfig, data_dir: str | Path | None) -> Prepared:
+    """Device and data; raises DeviceError / DataError (both exit 2) before anything trains."""
+    device = pick_device(config.device)
+    configure_device(device, config.deterministic)
+    data = load_dataset(
+        config.dataset, data_dir, val_split=config.val_split, seed=config.seed, device=device, subset=config.subset
+    )
+    return Prepared(device, device_name(device), data)
+
+
+@dataclass
+class Resume:
+    """What `--resume` continues from: the run's directory, config and checkpoints."""
+
+    run_dir: Path
+    config: RunConfig
+    preset: str
+    last: dict
+    best: dict | None
+
+
+def load_resume(run_dir: Path, device: str | None = None) -> Resume:
+    """Check that a run can be resumed and load its checkpoints (weights_only)."""
+    status = run_status(run_dir)
+    if status in ("completed", "early-stopped"):
+        raise ConfigError(f"run {run_dir} already finished ({status}); nothing to resume")
+    process = read_process_file(run_dir) or {}
+    alive = process.get("host") == socket.gethostname() and pid_alive(int(process.get("pid", -1)))
+    if status in ("running", "paused") or alive:
+        raise ConfigError(
+            f"run {run_dir} is still running (pid {process.get('pid')}); watch it with: mlp-tui watch {run_dir}"
+        )
+    last_path = Path(run_dir) / "last.pt"
+    if not last_path.is_file():
+        raise ConfigError(f"run {run_dir} has no last.pt (it stopped before its first checkpoint); start it anew")
+    last = load_run_checkpoint(last_path)
+    best = load_run_checkpoint(Path(run_dir) / "best.pt") if (Path(run_dir) / "best.pt").is_file() else None
+    config = build_config(last["config"])
+    if device is not None:
+        config = build_config({"device": device}, source=CLI_SOURCE, base=config)
+    return Resume(Path(run_dir), config, str(last.get("preset", "custom")), last, best)
+
+
+def open_store(job: Job, config: RunConfig) -> RunStore:
+    path = Path(job.run_dir) if job.run_dir is not None else new_run_dir(job.preset, job.runs_root)
+    store = RunStore(path, job.reproduce)
+    store.write_config(config, job.preset)
+    return store
+
+
+def launch(
+    job: Job, emit: Callable[[Event], None], control: Control | None = None, *, progress_interval: float | None = None
+) -> RunFinished | RunFailed:
+    """Start (or continue) the job's run and train it to its end; returns the last event.
+
+    Problems found before training (data, device, a checkpoint that cannot be continued) raise
+    DataError / DeviceError / ConfigError / CheckpointError and leave no run directory behind."""
+    control = control or Control()
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    resume = load_resume(job.resume, job.config.device) if job.resume is not None else None
+    config = resume.config if resume is not None else job.config
+    preset = resume.preset if resume is not None else job.preset
+    prepared = prepare(config, job.data_dir)
+    if control.stopped:  # stopped while the data loaded: leave no trace
+        return RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,
+                           test_loss=None, test_accuracy=None, seconds=0.0, message=NOT_STARTED)  # fmt: skip
+    store = RunStore(resume.run_dir, job.reproduce) if resume is not None else open_store(job, config)
+    try:
+        trainer = wired_trainer(config, preset, prepared, store, emit, control, progress_interval)
+        if resume is not None:
+            try:
+                trainer.restore(resume.last, resume.best)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(
+                    f"{resume.run_dir / 'last.pt'}: cannot continue from it ({type(exc).__name__}: {str(exc)[:200]})"
+                ) from None
+            del resume  # the trainer holds what it needs
+        return trainer.run()
+    finally:
+        store.close()
+
+
+def wired_trainer(config, preset, prepared, store, emit, control, progress_interval=None) -> Trainer:
+    """A Trainer wired to its run directory: process file for `runs`/`watch`, and commands from
+    the directory's control file."""
+    write_process_file(store.path)
+    (store.path / CONTROL_FILE).unlink(missing_ok=True)  # an old command is not for this process
+    for leftover in store.path.glob(".*.tmp"):  # saves cut short by kill -9: never valid files
+        leftover.unlink(missing_ok=True)
+    control.set_commands(lambda: read_command(store.path))
+    control.on_command = lambda command: write_command(store.path, command)
+    return Trainer(
+        config, prepared.data, prepared.device, emit=emit, control=control, store=store, preset=preset,
+        device_label=prepared.device_label, progress_interval=progress_interval,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def stop_on_signals(control: Control) -> Iterator[list[int]]:
+    """Ctrl-C, SIGTERM or a hang-up stops the run at its next batch, saved; a second one leaves
+    at once (checkpoints are written atomically, so nothing is torn). Yields the signals seen."""
+    received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            os._exit(128 + signum)
+        control.stop(STOP_SIGNALS.get(signum, "interrupted"))
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def exit_code(result: Event, signal_code: int | None) -> int:
+    if isinstance(result, RunFailed):
+        return EXIT_USAGE if result.reason == "data" else EXIT_FAILED
+    if isinstance(result, RunFinished) and result.status not in ("completed", "early-stopped", "stopped"):
+        return signal_code or 130
+    return EXIT_OK
