@@ -6,7 +6,6 @@ The options of `run` are made from the run settings' declarations in config.py, 
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import shutil
 import sys
@@ -15,9 +14,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .config import CLI_SOURCE, OPTIONS, ConfigError, cli_flag, override_flags, with_overrides
-from .errors import EXIT_OK, EXIT_USAGE, exit_now
+from .config import CLI_SOURCE, ConfigError, cli_flag, override_flags, with_overrides
+from .errors import EXIT_OK, exit_now
 from .preset_files import list_presets, preset_dirs, resolve_preset
+from .cli_common import (
+    DataDir, DeviceOption, PresetOption, RunArgument, RunsRoot, fail, interactive, user_errors,
+)  # fmt: skip
+from .compare_command import compare
 from .run_options import given_settings, with_setting_options
 
 app = typer.Typer(
@@ -30,44 +33,6 @@ app = typer.Typer(
 )
 
 DEFAULT_PRESET = "dropout"
-
-
-def _preset_names(incomplete: str) -> list[str]:
-    return [p.name for p in list_presets() if p.name.startswith(incomplete)]
-
-
-PresetOption = Annotated[
-    str, typer.Option("--preset", "-p", help="Preset name or path to a .toml file.", autocompletion=_preset_names)
-]
-DataDir = Annotated[
-    Optional[Path],
-    typer.Option(help="Folder holding the datasets in torchvision's layout (MNIST/raw, FashionMNIST/raw, "
-                      "KMNIST/raw); default: $MLP_TUI_DATA, else the user cache."),
-]  # fmt: skip
-RunsRoot = Annotated[Path, typer.Option("--runs", help="Parent folder of the run directories.")]
-DeviceOption = Annotated[Optional[str], typer.Option(help=OPTIONS["device"].help.capitalize() + " (default: auto).")]
-RunArgument = Annotated[str, typer.Argument(metavar="RUN", help="A run directory, its name under --runs, or `latest`.")]
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> None:
-    typer.echo(f"mlp-tui: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@contextlib.contextmanager
-def user_errors():
-    """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
-    from .errors import DataError, DeviceError
-    from .runs.status import RunNotFound
-    from .runs.store import CheckpointError
-
-    try:
-        yield
-    except (ConfigError, CheckpointError, RunNotFound, DataError, DeviceError) as exc:
-        fail(str(exc))
-    except OSError as exc:  # e.g. an unwritable --runs folder, a full disk
-        where = f"{exc.filename}: " if exc.filename else ""
-        fail(f"{where}{exc.strerror or exc}")
 
 
 @app.callback(invoke_without_command=True)
@@ -85,13 +50,8 @@ def main_callback(
         open_app(chosen, None, autostart=False, data_dir=data_dir, runs_root=runs_root)
 
 
-def _interactive() -> bool:
-    """The app needs a terminal on both ends (not nohup, a pipe or a log file)."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
 def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_root: Path) -> None:
-    if not _interactive():
+    if not interactive():
         fail("the app needs a terminal; for logs and servers use: mlp-tui run --preset NAME --headless")
     from .views.tui.app import create_app
 
@@ -146,7 +106,7 @@ def run(
         if "--seed" not in words:
             words += ["--seed", str(config.seed)]
         reproduce = shlex.join(words)
-        if not headless and not _interactive():
+        if not headless and not interactive():
             typer.echo("mlp-tui: not a terminal, so training headless (add --headless to say so)", err=True)
             headless = True
         if not headless:
@@ -162,6 +122,7 @@ def run(
 
 
 app.command()(with_setting_options(run))
+app.command()(with_setting_options(compare))
 
 
 @app.command()
@@ -175,7 +136,7 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
 
     with user_errors():
         run_dir = resolve_run(run, runs_root)
-        if not _interactive():
+        if not interactive():
             fail(f"watch needs a terminal; in a script, read {run_dir / 'metrics.jsonl'} or use `mlp-tui runs`")
         config_file = run_dir / "config.toml"
         config = load_preset_file(config_file).config
@@ -192,7 +153,7 @@ def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> 
 
     run_dir = resolve_run(name, runs_root)
     resumed = load_resume(run_dir, device)
-    if not headless and _interactive():
+    if not headless and interactive():
         from .views.tui.app import create_app
 
         # Checked and loaded here so problems show before the app opens; the training process

@@ -168,6 +168,13 @@ def _read(dataset: str, data_dir: str | Path | None, download: bool, splits: tup
     return info, {name: array.path for name, array in arrays.items()}, tensors
 
 
+def ensure_dataset(dataset: str, data_dir: str | Path | None) -> None:
+    """Have the dataset's files on disk and valid (downloading what is missing), or raise
+    DataError: a comparison checks this once, before its workers start, so they never race to
+    download the same files and a missing dataset stops it before anything trains."""
+    _read(dataset, data_dir, True, ("train", "test"))
+
+
 def load_dataset(
     dataset: str,
     data_dir: str | Path | None,

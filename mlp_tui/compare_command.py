@@ -1,0 +1,213 @@
+"""`mlp-tui compare`: a grid of variants × seeds, trained on a pool and ranked honestly; or runs
+trained earlier, side by side. Its setting options are the run options (run_options.py)."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .cli_common import DataDir, RunsRoot, fail, interactive, user_errors
+from .config import ConfigError, cli_flag
+from .errors import EXIT_FAILED, EXIT_OK
+from .preset_files import resolve_preset
+from .run_options import given_settings
+
+DEFAULT_SEEDS = 3
+
+
+def compare(
+    runs: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[RUN]...", show_default=False, help="Runs trained earlier (directories, names under --runs, or globs) to show side by side."
+    )] = None,
+    preset: Annotated[Optional[list[str]], typer.Option(
+        "--preset", "-p", metavar="PRESET", show_default=False, help="Preset name or .toml file (repeat it to compare presets; a compare.toml redoes "
+        "that comparison). Default: dropout."
+    )] = None,
+    vary: Annotated[Optional[list[str]], typer.Option(
+        metavar="SETTING=V1,V2", show_default=False, help="An axis: SETTING=V1,V2 (hidden=512/512,512 uses / between values). Repeat for a grid."
+    )] = None,
+    seeds: Annotated[int, typer.Option(help="Runs per variant, with seeds SEED, SEED+1, …")] = DEFAULT_SEEDS,
+    jobs: Annotated[Optional[int], typer.Option(
+        help="Runs trained at once (default: the CPU cores, or 4 sharing a GPU).", min=1
+    )] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Train more than 64 runs without asking.")] = False,
+    resume: Annotated[Optional[str], typer.Option(
+        help="Finish a comparison: its directory, its name under --runs, or 'latest'."
+    )] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No app: a line per finished run, then the leaderboard.")] = False,
+    data_dir: DataDir = None,
+    runs_root: RunsRoot = Path("runs"),
+    **settings: Any,
+) -> None:
+    """Compare settings side by side: every combination of the --vary axes, each trained once
+    per seed, ranked by test accuracy (mean ± sd) with honest verdicts. Every run option applies
+    to all variants."""
+    from .runs.compare.grid import parse_axis
+    from .runs.compare.plan import new_comparison_dir, read_plan, resolve_comparison, write_plan
+
+    values = given_settings(settings)
+    with user_errors():
+        if runs:
+            if preset or vary or resume or values:
+                fail("runs trained earlier are compared as they are; drop --preset, --vary, --resume and settings")
+            raise typer.Exit(_show_existing(runs, runs_root, headless))
+        device = values.get("device")
+        if resume is not None:
+            others = {k: v for k, v in values.items() if k != "device"}
+            if others or preset or vary:
+                flags = " ".join(cli_flag(k) for k in others) or "--preset/--vary"
+                fail(f"--resume finishes a comparison as it was planned; drop {flags}")
+            folder = resolve_comparison(resume, runs_root)
+            plan = read_plan(folder / "compare.toml")
+        else:
+            plan = _plan(preset or ["dropout"], [parse_axis(v) for v in vary or []], values, seeds, yes)
+            folder = new_comparison_dir(runs_root)
+            write_plan(folder, plan)
+        if not headless and not interactive():
+            typer.echo("mlp-tui: not a terminal, so comparing headless (add --headless to say so)", err=True)
+            headless = True
+        if headless:
+            raise typer.Exit(_run_headless(folder, plan, jobs, data_dir, device))
+        _open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True)
+
+
+def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
+    from .runs.compare.grid import build_grid, check_size
+    from .runs.compare.plan import Plan, is_plan_file, read_plan
+
+    if len(presets) == 1 and is_plan_file(Path(presets[0])):
+        if axes or values:
+            raise ConfigError(f"--preset {presets[0]}: a comparison file is redone as it is; drop --vary and settings")
+        return read_plan(Path(presets[0]))
+    chosen = [resolve_preset(p) for p in presets]
+    names = [c.name for c in chosen]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--preset {next(n for n in names if names.count(n) > 1)}: given twice")
+    variants = build_grid([(c.name, c.config) for c in chosen], axes, values)
+    if len(variants) < 2 and seeds < 2:
+        raise ConfigError("nothing to compare: give --vary SETTING=A,B, several --preset, or --seeds 2 or more")
+    check_size(variants, seeds, yes)
+    return Plan(variants, seeds, [a.text for a in axes], f"presets {', '.join(names)}")
+
+
+def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Path], device: Optional[str]) -> int:
+    import signal
+    import threading
+
+    from .runs.compare.driver import drive
+    from .runs.compare.leaderboard import table_lines, verdict_note
+
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            import os
+
+            os._exit(128 + signum)  # the workers see their pipe close and save their members
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    total = plan.size
+    echo = lambda text="": typer.echo(text)  # noqa: E731
+
+    todo_count = [total]
+
+    def started(todo: int, workers: int, threads: int) -> None:
+        todo_count[0] = todo
+        echo(f"mlp-tui compare: {len(plan.variants)} variants × {plan.seeds} seeds = {total} runs in {folder}")
+        echo("variants: " + "; ".join(v.name for v in plan.variants))
+        if todo < total:
+            echo(f"{total - todo} runs already finished; {todo} to go")
+        if todo:
+            echo(f"training on {workers} worker process{'es' if workers > 1 else ''}, {threads} CPU thread"
+                 f"{'s' if threads > 1 else ''} each")  # fmt: skip
+
+    finished = []
+
+    def done(result, board) -> None:
+        finished.append(result)
+        m = result.member
+        acc = "" if result.test_accuracy is None else f"  test {100 * result.test_accuracy:.2f} %"
+        state = next(s for s in board.states if s.member.path == m.path)
+        note = f"  ({result.message[:120]})" if result.message and not result.ok else ""
+        echo(f"[{len(finished) + total - todo_count[0]}/{total}] {m.variant.name}  seed {m.seed}  {result.status}{acc}  "
+             f"{state.epochs_done} epochs, {state.seconds:.0f} s  {m.path.name}{note}")  # fmt: skip
+
+    try:
+        board = drive(folder, plan, jobs=jobs, data_dir=data_dir, device=device, on_start=started, on_done=done,
+                      should_stop=stop.is_set)  # fmt: skip
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    echo()
+    for line in table_lines(board):
+        echo(line)
+    for line in board.summary():
+        echo(line)
+    echo(verdict_note(board))
+    echo(f"Leaderboard: {folder / 'leaderboard.md'} and leaderboard.csv")
+    unfinished = len(board.states) - board.finished
+    if unfinished:
+        echo(f"{unfinished} runs not finished; finish them with: mlp-tui compare --resume {folder} --headless")
+    if received:
+        return 128 + received[0]
+    return EXIT_FAILED if unfinished else EXIT_OK
+
+
+def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
+    from .runs.compare.board import Board
+    from .runs.compare.existing import plan_from_runs
+    from .runs.compare.leaderboard import table_lines, verdict_note
+    from .runs.compare.plan import PLAN_FILE
+    from .runs.status import resolve_run
+
+    paths: list[Path] = []
+    for name in names:
+        matches = sorted(glob.glob(name)) or sorted(glob.glob(str(runs_root / name))) if glob.has_magic(name) else [name]
+        if not matches:
+            raise ConfigError(f"{name}: no runs match")
+        for match in matches:
+            if (Path(match) / PLAN_FILE).is_file():
+                from .runs.compare.plan import read_plan
+
+                if len(names) == 1 and len(matches) == 1:
+                    plan = read_plan(Path(match) / PLAN_FILE)
+                    return _show(Board(plan, Path(match)), Path(match), runs_root, headless, table_lines, verdict_note)
+                paths += [m.path for m in read_plan(Path(match) / PLAN_FILE).members(Path(match)) if m.path.is_dir()]
+            else:
+                paths.append(resolve_run(match, runs_root))
+    paths = list(dict.fromkeys(p.resolve() for p in paths))
+    if len(paths) < 2:
+        raise ConfigError("give two or more runs to compare (or a comparison directory)")
+    plan, members = plan_from_runs(paths)
+    return _show(Board(plan, Path("."), members), None, runs_root, headless, table_lines, verdict_note)
+
+
+def _show(board, folder, runs_root, headless, table_lines, verdict_note) -> int:
+    board.update()
+    if headless or not interactive():
+        for line in table_lines(board):
+            typer.echo(line)
+        for line in board.summary():
+            typer.echo(line)
+        typer.echo(verdict_note(board))
+        return EXIT_OK
+    _open_board_app(board, runs_root)
+    return EXIT_OK
+
+
+def _open_compare_app(folder, plan, runs_root, data_dir, *, jobs, device, start: bool) -> None:
+    from .runs.compare.board import Board
+
+    _open_board_app(Board(plan, folder), runs_root, drive={"jobs": jobs, "device": device, "data_dir": data_dir} if start else None)
+
+
+def _open_board_app(board, runs_root, drive: dict | None = None) -> None:
+    from .views.tui.app import create_app
+
+    create_app(runs_root=runs_root, compare=board, drive=drive).run()

@@ -1,0 +1,247 @@
+"""The state of a comparison, read from its member directories: each member's curve and status,
+each variant's test accuracy mean ± sd, and honest verdicts. Used alike by the headless printer,
+the leaderboard files, the compare screen and `watch`; a member's metrics.jsonl is the only source.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..status import run_status
+from ..store import METRICS_FILE, MetricsTail
+from .grid import value_text
+from .plan import Member, Plan
+from .stats import ALPHA, mean, paired_p, sd, welch_p
+
+ENDED_WELL = ("completed", "early-stopped")
+RUNNING = ("running", "paused")
+
+
+@dataclass
+class Point:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+
+
+@dataclass
+class MemberState:
+    """One member as its metrics.jsonl tells it so far."""
+
+    member: Member
+    status: str = "pending"
+    epochs: int = 0
+    points: dict[int, Point] = field(default_factory=dict)  # by epoch: a resumed epoch is told once
+    best_epoch: int | None = None
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+    message: str = ""
+    _tail: MetricsTail | None = None
+    _last: list = field(default_factory=list)
+    _epoch_seconds: dict = field(default_factory=dict)
+
+    @property
+    def epochs_done(self) -> int:
+        return max(self.points, default=0)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ENDED_WELL and self.test_accuracy is not None
+
+    @property
+    def curve(self) -> list[Point]:
+        return [self.points[e] for e in sorted(self.points)]
+
+    def update(self) -> bool:
+        """Read what the member wrote since the last call; True if anything changed."""
+        if self._tail is None:
+            self._tail = MetricsTail(self.member.path / METRICS_FILE)
+        records = self._tail.read()
+        for r in records:
+            kind = r.get("event")
+            if kind == "run_started":
+                self.epochs = int(r.get("config", {}).get("epochs", self.epochs))
+            elif kind == "epoch_end":
+                self.points[int(r["epoch"])] = Point(
+                    int(r["epoch"]), r["train_loss"], r["train_accuracy"], r.get("val_loss"), r.get("val_accuracy")
+                )
+                self._epoch_seconds[int(r["epoch"])] = float(r.get("seconds", 0.0))
+                self.seconds = sum(self._epoch_seconds.values())
+                self.epochs = int(r.get("epochs", self.epochs))
+            elif kind == "run_finished":
+                self.best_epoch, self.test_accuracy = r.get("best_epoch"), r.get("test_accuracy")
+                self.message = r.get("message", "")
+            elif kind == "run_failed":
+                self.message = r.get("message", "")
+        self._last = records[-1:] or self._last
+        before = self.status
+        if self._last or (self.member.path / METRICS_FILE).exists():
+            self.status = run_status(self.member.path, self._last)
+            self.status = "starting" if self.status == "empty" else self.status
+        return bool(records) or self.status != before
+
+
+@dataclass
+class VariantRow:
+    index: int
+    name: str
+    members: list[MemberState]
+    verdict: str = ""  # "leader", "not distinguishable with 3 seeds", "worse (p = 0.01)"
+    p_value: float | None = None
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [m.test_accuracy for m in self.members if m.finished]
+
+    @property
+    def mean(self) -> float | None:
+        return mean(self.accuracies) if self.accuracies else None
+
+    @property
+    def sd(self) -> float | None:
+        return sd(self.accuracies) if self.accuracies else None
+
+    @property
+    def best_epoch(self) -> str:
+        epochs = [m.best_epoch for m in self.members if m.finished and m.best_epoch]
+        if not epochs:
+            return "-"
+        low, high = min(epochs), max(epochs)
+        return str(low) if low == high else f"{statistics.median_low(epochs)} ({low}-{high})"
+
+    @property
+    def seconds(self) -> float:
+        done = [m.seconds for m in self.members if m.epochs_done]
+        return mean(done) if done else 0.0
+
+    @property
+    def progress(self) -> float:
+        total = sum(max(m.epochs, 1) for m in self.members)
+        return sum(min(m.epochs_done, max(m.epochs, 1)) for m in self.members) / total if total else 0.0
+
+    @property
+    def status(self) -> str:
+        n = len(self.members)
+        counts: dict[str, int] = {}
+        for m in self.members:
+            key = "done" if m.finished else m.status
+            counts[key] = counts.get(key, 0) + 1
+        if counts.get("done") == n:
+            return "done"
+        order = ("running", "starting", "paused", "done", "pending", "stopped", "interrupted", "died", "failed")
+        parts = [f"{counts[k]} {k}" for k in order if k in counts]
+        parts += [f"{c} {k}" for k, c in counts.items() if k not in order]
+        return ", ".join(parts)
+
+    def accuracy_text(self, digits: int = 2) -> str:
+        if self.mean is None:
+            return "-"
+        if len(self.accuracies) == 1:
+            return f"{100 * self.mean:.{digits}f} %"
+        return f"{100 * self.mean:.{digits}f} ± {100 * self.sd:.{digits}f}"
+
+
+class Board:
+    """A comparison as it stands: members read from their directories, rows ranked."""
+
+    def __init__(self, plan: Plan, folder: Path, members: list[Member] | None = None) -> None:
+        self.plan, self.folder = plan, Path(folder)
+        self.states = [MemberState(m) for m in (members if members is not None else plan.members(folder))]
+
+    def update(self) -> bool:
+        changed = False
+        for state in self.states:
+            if state.status in ENDED_WELL or state.status == "failed":
+                if state._tail is not None:
+                    continue  # an ended member never changes again
+            changed |= state.update()
+        return changed
+
+    @property
+    def done(self) -> int:
+        return sum(1 for s in self.states if s.status not in ("pending", "starting", *RUNNING))
+
+    @property
+    def finished(self) -> int:
+        return sum(1 for s in self.states if s.finished)
+
+    def rows(self) -> list[VariantRow]:
+        """Variants ranked by mean test accuracy (those without one last, in grid order), with
+        each one's verdict against the leader: Welch's t-test over its finished seeds."""
+        by_variant: dict[int, VariantRow] = {}
+        for s in self.states:
+            row = by_variant.setdefault(s.member.index, VariantRow(s.member.index, s.member.variant.name, []))
+            row.members.append(s)
+        rows = sorted(by_variant.values(), key=lambda r: (r.mean is None, -(r.mean or 0.0), r.index))
+        leader = rows[0] if rows and rows[0].mean is not None else None
+        for row in rows:
+            row.verdict, row.p_value = _verdict(row, leader)
+        return rows
+
+    def summary(self) -> list[str]:
+        """In words, per axis: "adam beats sgd by 1.9 ± 0.3 points; nll vs mse: no difference at 3 seeds"."""
+        lines = []
+        for key in self.plan.axes:
+            lines += _axis_lines(key, [s for s in self.states if s.finished])
+        return lines
+
+
+def _verdict(row: VariantRow, leader: VariantRow | None) -> tuple[str, float | None]:
+    n = len(row.accuracies)
+    if leader is None or n == 0:
+        return "", None
+    if row is leader:
+        return ("leader" if len(leader.accuracies) > 1 else "leader (1 seed: no spread yet)"), None
+    p = welch_p(leader.accuracies, row.accuracies)
+    if p is None:
+        return f"too few seeds to tell ({min(n, len(leader.accuracies))})", None
+    if p >= ALPHA:
+        return f"not distinguishable with {min(n, len(leader.accuracies))} seeds", p
+    return f"worse (p = {p:.2g})", p
+
+
+def _level(member: Member, key: str):
+    return member.variant.preset if key == "preset" else member.variant.settings.get(key)
+
+
+def _level_name(key: str, value) -> str:
+    return str(value) if key == "preset" else value_text(key, value)
+
+
+def _axis_lines(key: str, finished: list[MemberState]) -> list[str]:
+    """The best level of one axis against each other level, over members that differ in this
+    axis only (same other settings, same seed): a paired t-test of their test accuracies."""
+    levels: dict = {}
+    for s in finished:
+        levels.setdefault(_level(s.member, key), []).append(s)
+    if len(levels) < 2:
+        return []
+    best = max(levels, key=lambda v: mean([s.test_accuracy for s in levels[v]]))
+
+    def rest(s: MemberState) -> tuple:
+        others = tuple(sorted((k, str(v)) for k, v in s.member.variant.settings.items() if k != key))
+        return (s.member.variant.preset if key != "preset" else "", others, s.member.seed)
+
+    mine = {rest(s): s.test_accuracy for s in levels[best]}
+    lines = []
+    for value, states in levels.items():
+        if value == best:
+            continue
+        diffs = [mine[rest(s)] - s.test_accuracy for s in states if rest(s) in mine]
+        if not diffs:
+            continue
+        a, b = _level_name(key, best), _level_name(key, value)
+        seeds = len({rest(s)[2] for s in states if rest(s) in mine})
+        p = paired_p(diffs)
+        points = 100 * mean(diffs)
+        if p is None:
+            lines.append(f"{a} vs {b}: {points:+.1f} points with 1 seed, too few to tell")
+        elif p < ALPHA:
+            lines.append(f"{a} beats {b} by {points:.1f} ± {100 * sd(diffs):.1f} points")
+        else:
+            lines.append(f"{a} vs {b}: no difference at {seeds} seeds")
+    return lines

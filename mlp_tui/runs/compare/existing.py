@@ -1,0 +1,47 @@
+"""`mlp-tui compare RUN RUN …`: runs trained earlier, side by side. Runs whose configs differ in
+their seed only are one variant; variants are named by the settings that differ between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...config import build_config
+from ...preset_files import load_preset_file
+from ..status import RunNotFound
+from .grid import SEPARATOR, Variant, value_text
+from .plan import Member, Plan
+
+IGNORED = ("seed", "device", "lr_suggested")  # not what makes a variant
+
+
+def plan_from_runs(paths: list[Path]) -> tuple[Plan, list[Member]]:
+    configs = []
+    for path in paths:
+        config_file = Path(path) / "config.toml"
+        if not config_file.is_file():
+            raise RunNotFound(f"{path}: not a run directory (it has no config.toml)")
+        preset = load_preset_file(config_file)
+        configs.append((Path(path), _preset_name(preset.description), preset.config))
+    groups: dict[tuple, list] = {}
+    for path, preset, config in configs:
+        key = tuple((k, str(v)) for k, v in config.to_dict().items() if k not in IGNORED)
+        groups.setdefault(key, []).append((path, preset, config))
+    dicts = [dict(key) for key in groups]
+    differing = [k for k in dicts[0] if len({d[k] for d in dicts}) > 1]
+    variants, members = [], []
+    for index, runs in enumerate(groups.values()):
+        path, preset, config = runs[0]
+        settings = {k: getattr(config, k) for k in differing}
+        name = SEPARATOR.join(value_text(k, settings[k]) for k in differing) or preset
+        variant = Variant(name, preset, build_config({}, base=config), settings)
+        variants.append(variant)
+        members += [Member(index, variant, c.seed, p) for p, _, c in runs]
+    seeds = max(len(runs) for runs in groups.values())
+    return Plan(variants, seeds, [f"{k}=…" for k in differing], "runs compared side by side"), members
+
+
+def _preset_name(description: str) -> str:
+    """config.toml says "resolved config of run X (preset NAME)"."""
+    if "(preset " in description:
+        return description.rsplit("(preset ", 1)[1].rstrip(")")
+    return "custom"

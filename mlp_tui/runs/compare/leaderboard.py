@@ -1,0 +1,85 @@
+"""The leaderboard as text: a plain table for logs, leaderboard.md and leaderboard.csv (written
+atomically into the comparison directory after every finished member)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..store import atomic_write_bytes
+from .board import Board, VariantRow
+from .plan import LEADERBOARD_CSV, LEADERBOARD_MD
+
+HEADERS = ("#", "variant", "test acc % (mean ± sd)", "seeds", "best epoch", "time/run", "status", "verdict")
+
+
+def _seconds(s: float) -> str:
+    return "-" if not s else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def _cells(rank: int, row: VariantRow) -> tuple[str, ...]:
+    return (
+        str(rank), row.name, row.accuracy_text(), f"{len(row.accuracies)}/{len(row.members)}", row.best_epoch,
+        _seconds(row.seconds), row.status, row.verdict,
+    )  # fmt: skip
+
+
+def table_lines(board: Board) -> list[str]:
+    rows = [_cells(i, r) for i, r in enumerate(board.rows(), 1)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
+    right = {0, 2, 3, 4, 5}
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(HEADERS), line("-" * w for w in widths)] + [line(r) for r in rows]
+
+
+def verdict_note(board: Board) -> str:
+    return (f"Verdicts: Welch's t-test of each variant's test accuracies against the leader's; "
+            f"a difference with p >= 0.05 is not distinguishable at {board.plan.seeds} seeds.")  # fmt: skip
+
+
+def markdown(board: Board) -> str:
+    plan = board.plan
+    lines = [f"# Comparison {board.folder.name}", ""]
+    lines += [f"{len(plan.variants)} variants × {plan.seeds} seeds; varied: {', '.join(plan.vary) or 'presets'}; "
+              f"{board.finished}/{len(board.states)} runs finished.", ""]  # fmt: skip
+    lines += ["| " + " | ".join(HEADERS) + " |", "|" + "|".join("---:" if i in (0, 2, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|"]
+    for i, row in enumerate(board.rows(), 1):
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(i, row)) + " |")
+    summary = board.summary()
+    if summary:
+        lines += ["", *[f"- {s}" for s in summary]]
+    lines += ["", verdict_note(board), ""]
+    return "\n".join(lines)
+
+
+def csv_text(board: Board) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    keys = list(dict.fromkeys(k for v in board.plan.variants for k in v.settings))
+    writer.writerow(["rank", "variant", "preset", *keys, "seeds_finished", "seeds", "test_accuracy_mean",
+                     "test_accuracy_sd", "test_accuracies", "best_epoch", "seconds_per_run", "status", "verdict",
+                     "p_value_vs_leader"])  # fmt: skip
+    for i, row in enumerate(board.rows(), 1):
+        variant = row.members[0].member.variant
+        settings = [_csv_value(variant.settings.get(k, "")) for k in keys]
+        writer.writerow([
+            i, row.name, variant.preset, *settings, len(row.accuracies), len(row.members),
+            "" if row.mean is None else f"{row.mean:.6f}", "" if row.sd is None else f"{row.sd:.6f}",
+            ";".join(f"{a:.6f}" for a in row.accuracies), row.best_epoch, f"{row.seconds:.1f}", row.status,
+            row.verdict, "" if row.p_value is None else f"{row.p_value:.4g}",
+        ])  # fmt: skip
+    return out.getvalue()
+
+
+def _csv_value(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def write_leaderboard(board: Board) -> None:
+    atomic_write_bytes(board.folder / LEADERBOARD_MD, markdown(board).encode("utf-8"))
+    atomic_write_bytes(board.folder / LEADERBOARD_CSV, csv_text(board).encode("utf-8"))
