@@ -127,14 +127,19 @@ app.command()(with_setting_options(compare))
 
 @app.command()
 def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> None:
-    """Watch a run live: its epochs so far, then each new one.
+    """Watch a run live (or a comparison: its curves and leaderboard): its epochs so far, then each new one.
 
     For a run started with --headless on this server, say. Pause, resume and stop it from here;
     quitting leaves it running."""
     from .preset_files import load_preset_file
+    from .runs.compare.plan import PLAN_FILE
     from .runs.status import resolve_run, summarize
 
     with user_errors():
+        comparison = next((p for p in (Path(run), runs_root / run) if (p / PLAN_FILE).is_file()), None)
+        if comparison is not None:
+            _watch_comparison(comparison, runs_root)
+            return
         run_dir = resolve_run(run, runs_root)
         if not interactive():
             fail(f"watch needs a terminal; in a script, read {run_dir / 'metrics.jsonl'} or use `mlp-tui runs`")
@@ -143,6 +148,18 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
         from .views.tui.app import create_app
 
         create_app(summarize(run_dir).preset, config, runs_root=runs_root, watch=run_dir).run()
+
+
+def _watch_comparison(folder: Path, runs_root: Path) -> None:
+    from .runs.compare.board import Board
+    from .runs.compare.plan import PLAN_FILE, read_plan
+
+    if not interactive():
+        fail(f"watch needs a terminal; in a script, read {folder / 'leaderboard.md'} or use "
+             f"`mlp-tui compare {folder} --headless`")  # fmt: skip
+    from .views.tui.app import create_app
+
+    create_app(runs_root=runs_root, compare=Board(read_plan(folder / PLAN_FILE), folder)).run()
 
 
 def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> int:

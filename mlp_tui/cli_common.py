@@ -47,6 +47,9 @@ def user_errors():
         yield
     except (ConfigError, CheckpointError, RunNotFound, DataError, DeviceError) as exc:
         fail(str(exc))
+    except BrokenPipeError:  # `| head` stopped reading: nothing went wrong
+        sys.stderr.close()
+        raise typer.Exit(0)
     except OSError as exc:  # e.g. an unwritable --runs folder, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}")

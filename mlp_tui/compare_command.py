@@ -46,7 +46,7 @@ def compare(
     per seed, ranked by test accuracy (mean ± sd) with honest verdicts. Every run option applies
     to all variants."""
     from .runs.compare.grid import parse_axis
-    from .runs.compare.plan import new_comparison_dir, read_plan, resolve_comparison, write_plan
+    from .runs.compare.plan import new_comparison, read_plan, resolve_comparison
 
     values = given_settings(settings)
     with user_errors():
@@ -62,10 +62,11 @@ def compare(
                 fail(f"--resume finishes a comparison as it was planned; drop {flags}")
             folder = resolve_comparison(resume, runs_root)
             plan = read_plan(folder / "compare.toml")
+            _check_data(plan, data_dir)
         else:
             plan = _plan(preset or ["dropout"], [parse_axis(v) for v in vary or []], values, seeds, yes)
-            folder = new_comparison_dir(runs_root)
-            write_plan(folder, plan)
+            _check_data(plan, data_dir)  # before the directory exists: a failed start leaves nothing
+            folder = new_comparison(plan, runs_root)
         if not headless and not interactive():
             typer.echo("mlp-tui: not a terminal, so comparing headless (add --headless to say so)", err=True)
             headless = True
@@ -91,6 +92,14 @@ def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
         raise ConfigError("nothing to compare: give --vary SETTING=A,B, several --preset, or --seeds 2 or more")
     check_size(variants, seeds, yes)
     return Plan(variants, seeds, [a.text for a in axes], f"presets {', '.join(names)}")
+
+
+def _check_data(plan, data_dir: Optional[Path]) -> None:
+    """Every dataset of the plan on disk and valid (downloaded once here, not by each worker)."""
+    from .engine.data import ensure_dataset
+
+    for dataset in dict.fromkeys(v.config.dataset for v in plan.variants):
+        ensure_dataset(dataset, data_dir)
 
 
 def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Path], device: Optional[str]) -> int:
@@ -140,7 +149,7 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
 
     try:
         board = drive(folder, plan, jobs=jobs, data_dir=data_dir, device=device, on_start=started, on_done=done,
-                      should_stop=stop.is_set)  # fmt: skip
+                      should_stop=stop.is_set, check_data=False)  # fmt: skip
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -168,7 +177,12 @@ def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
 
     paths: list[Path] = []
     for name in names:
-        matches = sorted(glob.glob(name)) or sorted(glob.glob(str(runs_root / name))) if glob.has_magic(name) else [name]
+        if glob.has_magic(name):
+            matches = sorted(glob.glob(name)) or sorted(glob.glob(str(runs_root / name)))
+            # A glob picks runs and comparisons; other files it matches are not meant
+            matches = [m for m in matches if (Path(m) / "config.toml").is_file() or (Path(m) / PLAN_FILE).is_file()]
+        else:
+            matches = [name]
         if not matches:
             raise ConfigError(f"{name}: no runs match")
         for match in matches:

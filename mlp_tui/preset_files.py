@@ -117,6 +117,9 @@ def load_preset_file(path: Path) -> Preset:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:  # tomllib parses nested arrays and tables recursively
         raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    if "variant" in data and "seeds" in data:
+        raise ConfigError(f"{path}: a comparison (compare.toml), not a preset; redo it with: "
+                          f"mlp-tui compare --preset {path}")  # fmt: skip
     meta: dict[str, Any] = {}
     for key in META_KEYS:
         if key in data:

@@ -6,9 +6,51 @@ from pathlib import Path
 
 
 def run_rows(root: Path) -> list[tuple[str, ...]]:
-    """One row of text per run under root, newest (by start time) first."""
+    """One row of text per run under root, and one per comparison, newest first."""
+    rows = [(row[-1], row) for row in _single_rows(root)] + comparison_rows(root)
+    return [row[:-1] + (_when(row[-1]),) for _, row in sorted(rows, key=lambda r: r[0] or 0.0, reverse=True)]
+
+
+def _when(started: float | None) -> str:
     import time
 
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(started)) if started else "-"
+
+
+def comparison_rows(root: Path) -> list[tuple[float, tuple]]:
+    """A comparison as one line: its progress in runs and the leader's test accuracy."""
+    from ..runs.compare.board import Board
+    from ..runs.compare.plan import PLAN_FILE, find_comparisons, read_plan
+    from ..runs.compare.pool import driver_alive
+
+    rows = []
+    for folder in find_comparisons(root):
+        started = (folder / PLAN_FILE).stat().st_mtime
+        try:
+            board = Board(read_plan(folder / PLAN_FILE), folder)
+            board.update()
+        except (OSError, ValueError, KeyError, TypeError):
+            rows.append((started, (folder.name, "comparison", "unreadable", "-", "-", "-", started)))
+            continue
+        total, finished = len(board.states), board.finished
+        if driver_alive(folder):
+            status = "running"
+        elif finished == total:
+            status = "completed"
+        else:
+            status = "stopped" if any(s.status != "pending" for s in board.states) else "pending"
+        leader = next((r for r in board.rows() if r.mean is not None), None)
+        what = f"compare {len(board.plan.variants)}×{board.plan.seeds}: " + ", ".join(board.plan.vary or ["presets"])
+        rows.append((started, (folder.name, _cut(what, 34), status, f"{finished}/{total} runs", "-",
+                               leader.accuracy_text(1) if leader else "-", started)))  # fmt: skip
+    return rows
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _single_rows(root: Path) -> list[tuple]:
     from ..report import pct
     from ..runs.status import RunSummary, find_runs, summarize
 
@@ -31,7 +73,7 @@ def run_rows(root: Path) -> list[tuple[str, ...]]:
             f"{s.epochs_done}/{s.epochs}" if s.epochs else str(s.epochs_done),
             acc(s.best_val_accuracy),
             acc(s.test_accuracy),
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) if s.started else "-",
+            s.started,
         )
         for s in summaries
     ]

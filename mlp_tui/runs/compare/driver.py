@@ -36,6 +36,7 @@ def drive(
     on_start: Callable[[int, int, int], None] = lambda todo, jobs, threads: None,
     on_done: Callable[[MemberResult, Board], None] = lambda result, board: None,
     should_stop: Callable[[], bool] = lambda: False,
+    check_data: bool = True,
 ) -> Board:
     folder = Path(folder)
     members = plan.members(folder)
@@ -48,7 +49,7 @@ def drive(
     ordered = sorted(members, key=lambda m: (m.seed, m.index))
     todo = [(m, job) for m in ordered if (job := member_job(m, data_dir, threads, device)) is not None]
     board = Board(plan, folder)
-    if todo:
+    if todo and check_data:
         from ...engine.data import ensure_dataset
 
         for dataset in dict.fromkeys(job.config.dataset for _, job in todo):

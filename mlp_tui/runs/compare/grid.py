@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
-from ...config import with_overrides
+from ...config import suggested_lr, with_overrides
 
 MAX_RUNS = 64  # more than this needs --yes: a typo in an axis should not start a week of training
 SEPARATOR = " · "
@@ -106,8 +106,9 @@ class Variant:
 def build_grid(presets: list[tuple[str, RunConfig]], axes: list[Axis], common: dict[str, Any]) -> list[Variant]:
     """Every combination of the presets and axes; `common` (the other options) applies to all.
 
-    A variant whose optimizer or loss differs from its preset gets the learning rate suggested
-    for it, unless lr is an axis or was given."""
+    When the optimizer or the loss is an axis, every variant trains at the learning rate
+    suggested for its own pair (a comparison of SGD at Adam's rate says nothing), unless lr is
+    an axis or was given."""
     keys = [a.key for a in axes]
     if len(set(keys)) != len(keys):
         twice = next(k for k in keys if keys.count(k) > 1)
@@ -120,6 +121,8 @@ def build_grid(presets: list[tuple[str, RunConfig]], axes: list[Axis], common: d
     for (preset, base), combo in itertools.product(presets, itertools.product(*(a.values for a in axes))):
         settings = dict(zip(keys, combo))
         config = with_overrides(base, common | settings, CLI_SOURCE)
+        if {"optimizer", "loss"} & set(keys) and "lr" not in keys and "lr" not in common:
+            config = dataclasses.replace(config, lr=suggested_lr(config.optimizer, config.loss), lr_suggested=True)
         variants.append(Variant("", preset, config, settings))
     return _named(variants, axes, several_presets=len({p for p, _ in presets}) > 1)
 
