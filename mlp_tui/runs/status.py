@@ -150,13 +150,20 @@ def _started(run_dir: Path) -> float:
 
 def resolve_run(name: str, root: Path) -> Path:
     """A run directory from a path, a directory name under root, or `latest`."""
+    return resolve_dir(name, root, find_runs, lambda p: (p / METRICS_FILE).exists() or (p / "config.toml").exists(),
+                       "run", "`mlp-tui run --headless`")  # fmt: skip
+
+
+def resolve_dir(name: str, root: Path, newest_first, holds, what: str, start: str) -> Path:
+    """A directory `holds` accepts, from a path, a name under root, or `latest` (the first of
+    `newest_first(root)`); RunNotFound (exit 2) names where it looked."""
     if name == "latest":
-        runs = find_runs(root)
-        if not runs:
-            raise RunNotFound(f"no runs under {root}; start one with `mlp-tui run --headless`")
-        return runs[0]
+        found = newest_first(root)
+        if not found:
+            raise RunNotFound(f"no {what}s under {root}; start one with {start}")
+        return found[0]
     for candidate in (Path(name).expanduser(), Path(root) / name):
-        if candidate.is_dir() and ((candidate / METRICS_FILE).exists() or (candidate / "config.toml").exists()):
+        if candidate.is_dir() and holds(candidate):
             return candidate
-    raise RunNotFound(f"no run at '{name}' (looked for a run directory there and under {root}); "
+    raise RunNotFound(f"no {what} at '{name}' (looked for a {what} directory there and under {root}); "
                       "`mlp-tui runs` lists them")  # fmt: skip

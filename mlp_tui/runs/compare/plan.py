@@ -8,7 +8,6 @@ beside one ordinary run directory per variant and seed.
 
 from __future__ import annotations
 
-import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from ...config import ConfigError, build_config
 from ...preset_files import toml_value
-from ..store import atomic_write_bytes
+from ..store import atomic_write_bytes, new_run_dir
 from .grid import Variant, seeds_for
 
 PLAN_FILE = "compare.toml"
@@ -64,23 +63,9 @@ class Plan:
         return len(self.variants) * self.seeds
 
 
-def new_comparison_dir(parent: Path) -> Path:
-    parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-compare"
-    for n in range(1, 1000):
-        path = parent / (stem if n == 1 else f"{stem}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"cannot find a free directory name under {parent}")
-
-
 def new_comparison(plan: Plan, parent: Path) -> Path:
     """A new comparison directory holding the plan; its members start when it is driven."""
-    folder = new_comparison_dir(parent)
+    folder = new_run_dir("compare", parent)
     write_plan(folder, plan)
     return folder
 
@@ -159,17 +144,9 @@ def find_comparisons(root: Path) -> list[Path]:
 
 def resolve_comparison(name: str, root: Path) -> Path:
     """A comparison directory from a path (or its compare.toml), a name under root, or `latest`."""
-    from ..status import RunNotFound
+    from ..status import resolve_dir
 
-    if name == "latest":
-        found = find_comparisons(root)
-        if not found:
-            raise RunNotFound(f"no comparisons under {root}; start one with `mlp-tui compare --vary ...`")
-        return found[0]
-    for candidate in (Path(name).expanduser(), Path(root) / name):
-        if candidate.is_file() and candidate.name == PLAN_FILE:
-            candidate = candidate.parent
-        if (candidate / PLAN_FILE).is_file():
-            return candidate
-    raise RunNotFound(f"no comparison at '{name}' (looked for {PLAN_FILE} there and under {root}); "
-                      "`mlp-tui runs` lists them")  # fmt: skip
+    if Path(name).name == PLAN_FILE:
+        name = str(Path(name).parent)
+    return resolve_dir(name, root, find_comparisons, lambda p: (p / PLAN_FILE).is_file(), "comparison",
+                       "`mlp-tui compare --vary SETTING=A,B`")  # fmt: skip
