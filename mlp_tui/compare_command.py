@@ -62,7 +62,7 @@ def compare(
                 fail(f"--resume finishes a comparison as it was planned; drop {flags}")
             folder = resolve_comparison(resume, runs_root)
             plan = read_plan(folder / "compare.toml")
-            _check_data(plan, data_dir)
+            _check_data(plan, data_dir, device)
         else:
             plan = _plan(preset or ["dropout"], [parse_axis(v) for v in vary or []], values, seeds, yes)
             _check_data(plan, data_dir)  # before the directory exists: a failed start leaves nothing
@@ -94,10 +94,14 @@ def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
     return Plan(variants, seeds, [a.text for a in axes], f"presets {', '.join(names)}")
 
 
-def _check_data(plan, data_dir: Optional[Path]) -> None:
-    """Every dataset of the plan on disk and valid (downloaded once here, not by each worker)."""
+def _check_data(plan, data_dir: Optional[Path], device: Optional[str] = None) -> None:
+    """Every device of the plan there, every dataset on disk and valid (downloaded once here, not
+    by each worker): DeviceError or DataError, exit 2, before anything trains."""
     from .engine.data import ensure_dataset
+    from .engine.model import pick_device
 
+    for name in dict.fromkeys(device or v.config.device for v in plan.variants):
+        pick_device(name)
     for dataset in dict.fromkeys(v.config.dataset for v in plan.variants):
         ensure_dataset(dataset, data_dir)
 

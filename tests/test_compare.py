@@ -260,3 +260,17 @@ def test_comparison_file_is_refused_as_a_preset_with_the_right_command(tmp_path)
     folder = new_comparison(Plan(variants, 2, ["loss=nll,mse"]), tmp_path)
     result = CliRunner().invoke(app, ["run", "--preset", str(folder / "compare.toml"), "--headless"])
     assert result.exit_code == 2 and "mlp-tui compare --preset" in result.output
+
+
+def test_a_comparison_file_redoes_the_same_grid_and_a_damaged_one_is_named(tmp_path):
+    from mlp_tui.compare_command import _plan
+
+    variants = build_grid([("tiny", RunConfig(hidden=(16,)))], [parse_axis("hidden=8/16,16")], {"epochs": 2})
+    folder = new_comparison(Plan(variants, 2, ["hidden=8/16,16"]), tmp_path)
+    again = _plan([str(folder / "compare.toml")], [], {}, 3, False)
+    assert [v.name for v in again.variants] == ["hidden 8", "hidden 16,16"]
+    assert [v.config for v in again.variants] == [v.config for v in variants] and again.seeds == 2
+    text = (folder / "compare.toml").read_text().replace('activation = "relu"', 'activation = "relux"', 1)
+    (folder / "compare.toml").write_text(text)
+    result = CliRunner().invoke(app, ["compare", "--resume", str(folder), "--headless"])
+    assert result.exit_code == 2 and "compare.toml: variant 1" in result.output and "relux" in result.output

@@ -14,7 +14,7 @@ HEADERS = ("#", "variant", "test acc % (mean ± sd)", "seeds", "best epoch", "ti
 
 
 def _seconds(s: float) -> str:
-    return "-" if not s else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+    return "-" if not s else f"{s:.1f} s" if s < 10 else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
 def _cells(rank: int, row: VariantRow) -> tuple[str, ...]:
