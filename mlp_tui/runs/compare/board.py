@@ -16,7 +16,7 @@ from .plan import Member, Plan
 from .stats import ALPHA, mean, paired_p, sd, welch_p
 
 ENDED_WELL = ("completed", "early-stopped")
-RUNNING = ("running", "paused")
+RUNNING = ("running", "paused", "stale")  # stale: silent, but not known to have ended
 
 
 @dataclass
@@ -43,6 +43,9 @@ class MemberState:
     _tail: MetricsTail | None = None
     _last: list = field(default_factory=list)
     _epoch_seconds: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.epochs = self.epochs or self.member.variant.config.epochs  # until the run says otherwise
 
     @property
     def epochs_done(self) -> int:
@@ -120,8 +123,10 @@ class VariantRow:
 
     @property
     def progress(self) -> float:
+        """Epochs trained over epochs planned; a member that stopped early is complete."""
         total = sum(max(m.epochs, 1) for m in self.members)
-        return sum(min(m.epochs_done, max(m.epochs, 1)) for m in self.members) / total if total else 0.0
+        done = sum(max(m.epochs, 1) if m.finished else min(m.epochs_done, m.epochs) for m in self.members)
+        return done / total if total else 0.0
 
     @property
     def status(self) -> str:
@@ -236,12 +241,15 @@ def _axis_lines(key: str, finished: list[MemberState]) -> list[str]:
             continue
         a, b = _level_name(key, best), _level_name(key, value)
         seeds = len({rest(s)[2] for s in states if rest(s) in mine})
+        over = f"{seeds} seed{'s' if seeds > 1 else ''}"
+        if len(diffs) != seeds:  # the pairs run over the other axes too
+            over = f"{len(diffs)} pairs ({over})"
         p = paired_p(diffs)
         points = 100 * mean(diffs)
         if p is None:
-            lines.append(f"{a} vs {b}: {points:+.1f} points with 1 seed, too few to tell")
+            lines.append(f"{a} vs {b}: {points:+.1f} points with one pair, too few to tell")
         elif p < ALPHA:
             lines.append(f"{a} beats {b} by {points:.1f} ± {100 * sd(diffs):.1f} points")
         else:
-            lines.append(f"{a} vs {b}: no difference at {seeds} seeds")
+            lines.append(f"{a} vs {b}: no difference at {over}")
     return lines

@@ -5,18 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from ...runs.child import ChildRun
+from ...runs.compare.board import Board
+from ...runs.compare.driver import start_driver
+from ...runs.compare.plan import Plan, new_comparison
+from ...runs.compare.pool import request_stop
 from ...config import RunConfig
 from ...preset_files import Preset, list_presets
 from ...events import Event
 from ...runs.follow import RunWatch
 from ...summary import config_rows, format_rows, parameter_count
 from .dialogs import ConfirmDialog
+from .screens.compare import CompareScreen
 from .screens.setup import SetupScreen
 from .screens.training import TrainingScreen
 
@@ -39,9 +45,14 @@ class MlpApp(App):
         runs_root: Path = Path("runs"),
         resume: Path | None = None,
         watch: Path | None = None,
+        compare: Board | None = None,
+        drive: dict | None = None,
     ) -> None:
         super().__init__()
         self.watch = watch  # a run directory to follow instead of training
+        self.compare = compare  # a comparison to show instead of the setup screen
+        self.drive = drive  # start_driver's arguments, when this app is to train that comparison
+        self.comparing: CompareScreen | None = None
         self.resume = resume  # a run directory to continue, with autostart
         self.presets, self.preset, self.config = presets, preset, config
         self.autostart, self.data_dir, self.runs_root = autostart, data_dir, runs_root
@@ -51,6 +62,11 @@ class MlpApp(App):
         self.device_asked = False
 
     def on_mount(self) -> None:
+        if self.compare is not None:
+            driver = start_driver(self.compare.folder, **self.drive) if self.drive is not None else None
+            self.comparing = CompareScreen(self.compare, driver)
+            self.push_screen(self.comparing)
+            return
         if self.watch is not None:
             self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watch), watching=True)
             self.push_screen(self.training)
@@ -112,6 +128,40 @@ class MlpApp(App):
         else:
             go_back()
 
+    # -- comparisons ----------------------------------------------------------------------------
+    def start_comparison(self, plan: Plan) -> Path:
+        """From the setup screen: a new comparison directory, its driver, the compare screen."""
+        folder = new_comparison(plan, self.runs_root)
+        driver = start_driver(folder, data_dir=self.data_dir)
+        self.comparing = CompareScreen(Board(plan, folder), driver)
+        self.push_screen(self.comparing)
+        return folder
+
+    @property
+    def comparison_in_progress(self) -> bool:
+        """A comparison this app started is training (one it only watches is not ours to stop)."""
+        return self.comparing is not None and self.comparing.driving
+
+    def leave_comparison(self, screen: CompareScreen) -> None:
+        """Back to the setup screen; a comparison this app trains is stopped first (saved)."""
+
+        def go_back(confirmed: bool | None = True) -> None:
+            if not confirmed:
+                return
+            if screen.driving:
+                screen.stop_now()  # the driver runs on in its own process until its runs have saved
+            self.comparing = None
+            self.pop_screen()
+            self.ask_device()
+
+        if screen.driving:
+            self.push_screen(ConfirmDialog(
+                "The comparison is training. Stop it (its runs save their last checkpoint) and set up a new one?",
+                "Stop comparison",
+            ), go_back)  # fmt: skip
+        else:
+            go_back()
+
     def model_summary(self, config: RunConfig) -> tuple[str, int]:
         """The summary table and parameter count, from the config alone (no torch here)."""
         return format_rows(config_rows(config)), parameter_count(config)
@@ -133,6 +183,9 @@ class MlpApp(App):
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
+        if self.comparison_in_progress:
+            self.quit_comparison()
+            return
         if not self.run_in_progress:
             self.exit()
             return
@@ -150,6 +203,23 @@ class MlpApp(App):
             ConfirmDialog("A run is in progress. Stop it, save its last checkpoint and quit?", "Quit"), answer
         )
 
+    def quit_comparison(self) -> None:
+        screen = self.comparing
+        folder = screen.folder
+
+        def answer(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            if screen.driving:
+                request_stop(folder)  # the driver stops its runs, saved, after we have gone
+            self.exit()
+
+        self.push_screen(ConfirmDialog(
+            "The comparison is training. Stop it and quit? Its runs save their last checkpoint; finish them "
+            f"later with:\n  mlp-tui compare --resume {escape(str(folder))}",
+            "Stop and quit",
+        ), answer)  # fmt: skip
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, TrainingScreen):
@@ -158,6 +228,12 @@ class MlpApp(App):
             yield SystemCommand("New run", "Back to the setup screen", screen.action_new_run)
         if isinstance(screen, SetupScreen):
             yield SystemCommand("Start training", "Train with the current settings", screen.action_start)
+            yield SystemCommand("Compare mode", "Tick settings to train side by side (ctrl+k)",
+                                lambda: screen.action_compare_mode(not screen.comparing))  # fmt: skip
+        if isinstance(screen, CompareScreen):
+            yield SystemCommand("Stop comparison", "Stop every run of the comparison (saved)", screen.action_stop)
+            yield SystemCommand("Training / validation curves", "Toggle which curves the charts show",
+                                screen.action_toggle_curves)  # fmt: skip
 
 
 def create_app(
@@ -170,6 +246,8 @@ def create_app(
     presets: list[Preset] | None = None,
     resume: Path | None = None,
     watch: Path | None = None,
+    compare: Board | None = None,
+    drive: dict | None = None,
 ) -> MlpApp:
     """The one factory for the app, used by the CLI and the tests."""
     return MlpApp(
@@ -181,4 +259,6 @@ def create_app(
         runs_root=runs_root,
         resume=resume,
         watch=watch,
+        compare=compare,
+        drive=drive,
     )

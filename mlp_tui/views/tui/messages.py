@@ -21,3 +21,14 @@ class EngineEvent(Message):
             and isinstance(message, EngineEvent)
             and isinstance(message.event, BatchProgress)
         )
+
+
+class BoardChanged(Message):
+    """A new snapshot of a comparison, posted from the board's worker thread."""
+
+    def __init__(self, view) -> None:  # a board_view.BoardView
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BoardChanged)  # only the newest snapshot matters

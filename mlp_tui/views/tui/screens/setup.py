@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Footer, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from ....config import (
     FORM_FIELDS, FORM_SOURCE, OPTIONS, ConfigError, RunConfig, build_config, parse_text, with_suggested_lr,
 )  # fmt: skip
 from ....preset_files import Preset
+from ....runs.compare.grid import build_grid, check_size
+from ....runs.compare.plan import Plan
+from ..widgets.compare_form import CompareForm
 from .base import SizedScreen
+
+
+def hidden_width(config: RunConfig) -> int:
+    """The layer width the compare mode's depths are built from."""
+    return config.hidden[0] if config.hidden else 512
 
 
 def field_text(config: RunConfig, key: str) -> str:
@@ -27,6 +36,9 @@ def field_text(config: RunConfig, key: str) -> str:
 class SetupScreen(SizedScreen):
     BINDINGS = [
         Binding("ctrl+r,f5", "start", "Start training", priority=True),
+        Binding("ctrl+r,f5", "start_comparison", "Start comparison", priority=True),
+        Binding("ctrl+k", "compare_mode(True)", "Compare mode", priority=True),
+        Binding("ctrl+k", "compare_mode(False)", "Single run", priority=True),
         Binding("ctrl+p", "app.command_palette", "Commands", show=False),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -38,6 +50,9 @@ class SetupScreen(SizedScreen):
         self.config = config or self.presets[self.preset].config
         self.errors: dict[str, str] = {}
         self.lr_edited = False  # once the user types a learning rate, we stop suggesting one
+        self.comparing = False  # compare mode: the form's ticked values make a grid of variants
+        self.plan: Plan | None = None  # what compare mode would start
+        self.plan_error = ""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="setup"):
@@ -45,6 +60,7 @@ class SetupScreen(SizedScreen):
                 yield Label("[b]Preset[/]  ↑/↓ to choose", id="preset-title")
                 yield OptionList(*self.preset_options(), id="presets")
             with VerticalScroll(id="form"):
+                yield CompareForm(hidden_width(self.config), id="compare-form")
                 for key in FORM_FIELDS:
                     option = OPTIONS[key]
                     with Horizontal(classes="field"):
@@ -97,6 +113,7 @@ class SetupScreen(SizedScreen):
         self.refresh_summary()
 
     def fill_form(self) -> None:
+        self.query_one(CompareForm).set_width(hidden_width(self.config))
         with self.prevent(Input.Changed, Select.Changed):
             for key in FORM_FIELDS:
                 widget = self.query_one(f"#f-{key}")
@@ -116,6 +133,8 @@ class SetupScreen(SizedScreen):
         valid = self.apply_field(key, event.control)
         if key == "lr" and event.control.has_focus:
             self.lr_edited = True
+        if valid and key == "hidden":
+            self.query_one(CompareForm).set_width(hidden_width(self.config))
         if valid and key in ("optimizer", "loss", "lr") and not self.errors:
             self.config = with_suggested_lr(before, self.config, lr_given=self.lr_edited or key == "lr")
             if self.config.lr_suggested and self.config.lr != before.lr:
@@ -148,7 +167,9 @@ class SetupScreen(SizedScreen):
     def refresh_summary(self) -> None:
         errors = self.query_one("#form-errors", Static)
         errors.update("\n".join(f"[red]✖ {OPTIONS[k].label}: {msg}[/]" for k, msg in self.errors.items()))
-        self.query_one("#start", Button).disabled = bool(self.errors)
+        if self.comparing:
+            self.refresh_plan()
+        self.query_one("#start", Button).disabled = bool(self.errors) or (self.comparing and self.plan is None)
         if self.errors:
             return
         summary, parameters = self.app.model_summary(self.config)
@@ -160,7 +181,77 @@ class SetupScreen(SizedScreen):
 
     @on(Button.Pressed, "#start")
     def start_pressed(self) -> None:
-        self.action_start()
+        if self.comparing:
+            self.action_start_comparison()
+        else:
+            self.action_start()
+
+    # -- compare mode ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "compare_mode":
+            return parameters[0] != self.comparing  # one ctrl+k shown: the way to the other mode
+        if action == "start":
+            return not self.comparing
+        if action == "start_comparison":
+            return self.comparing
+        return True
+
+    def action_compare_mode(self, on: bool) -> None:
+        self.comparing = on
+        self.set_class(on, "-compare")
+        self.query_one("#start", Button).label = "Start comparison  (ctrl+r)" if on else "Start training  (ctrl+r)"
+        self.refresh_bindings()
+        self.refresh_summary()
+        if on:  # once it is displayed
+            self.call_after_refresh(self.query_one("#form", VerticalScroll).scroll_home, animate=False)
+            self.call_after_refresh(self.query_one("#vary-loss", SelectionList).focus)
+
+    @on(SelectionList.SelectedChanged)
+    @on(Input.Changed, "#compare-seeds")
+    def compare_changed(self) -> None:
+        self.refresh_summary()
+
+    def comparison_plan(self) -> Plan:
+        """The grid the ticks make on top of the form's config. Raises ConfigError."""
+        form = self.query_one(CompareForm)
+        axes, seeds = form.axes(), form.seeds()
+        common = {"lr": self.config.lr} if self.lr_edited else {}  # a typed rate holds for every variant
+        variants = build_grid([(self.preset, self.config)], axes, common)
+        if len(variants) < 2 and seeds < 2:
+            raise ConfigError("nothing to compare: tick two values of a setting, or train 2 or more seeds")
+        try:
+            check_size(variants, seeds, yes=False)
+        except ConfigError as exc:
+            text = str(exc).removeprefix("--vary: ").split("; add --yes")[0]
+            raise ConfigError(f"{text}; tick fewer values (or use mlp-tui compare --yes)") from None
+        vary = [a.text for a in axes if len(a.values) > 1]
+        return Plan(variants, seeds, vary, f"preset {self.preset}")
+
+    def refresh_plan(self) -> None:
+        form = self.query_one(CompareForm)
+        if self.errors:
+            self.plan, self.plan_error = None, "fix the fields marked in red first"
+        else:
+            try:
+                self.plan, self.plan_error = self.comparison_plan(), ""
+            except ConfigError as exc:
+                self.plan, self.plan_error = None, str(exc)
+        if self.plan is None:
+            form.show_plan(f"[red]✖ {escape(self.plan_error)}[/]")
+            return
+        names = [v.name for v in self.plan.variants]
+        shown = "; ".join(names[:6]) + (f"; … ({len(names) - 6} more)" if len(names) > 6 else "")
+        form.show_plan(
+            f"[b]{len(names)} variant{'s' if len(names) > 1 else ''} × {self.plan.seeds} seeds = "
+            f"{self.plan.size} runs[/]: {escape(shown)}"
+        )
+
+    def action_start_comparison(self) -> None:
+        self.refresh_summary()
+        if self.plan is None:
+            self.notify(escape(self.plan_error or "Fix the fields marked in red first."), severity="warning")
+            return
+        self.app.start_comparison(self.plan)
 
     def action_start(self) -> None:
         if self.errors:

@@ -1,0 +1,155 @@
+"""A comparison as the compare screen shows it: plain, frozen data taken from a Board.
+
+The board is read on a worker thread; what reaches the UI thread is this snapshot, so the
+screen never touches the board's member states while the worker is updating them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...runs.compare.board import RUNNING, Board, MemberState, VariantRow
+from ...runs.compare.leaderboard import verdict_note
+from ...runs.compare.plan import PLAN_FILE
+from ...runs.compare.stats import mean
+
+# What a chart can show: (the Point field, its title, in percent).
+METRICS = {
+    "val_accuracy": ("validation accuracy %", True),
+    "val_loss": ("validation loss", False),
+    "train_accuracy": ("training accuracy %", True),
+    "train_loss": ("training loss", False),
+}
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One variant on one chart: at each epoch the mean over the seeds that reached it, and the
+    lowest and highest seed (equal to the mean while one seed is there)."""
+
+    index: int  # the variant's place in the grid: its colour
+    name: str
+    epochs: tuple[int, ...]
+    mean: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class MemberView:
+    seed: int
+    path: str
+    status: str
+    epochs_done: int
+    epochs: int
+    test_accuracy: float | None  # only for a member that ended well
+
+    @property
+    def running(self) -> bool:
+        return self.status in (*RUNNING, "starting")
+
+
+@dataclass(frozen=True)
+class RowView:
+    index: int
+    name: str
+    accuracy: str  # "97.12 ± 0.20"
+    best_epoch: str
+    seconds: float
+    status: str
+    progress: float
+    verdict: str
+    members: tuple[MemberView, ...]
+
+    def pick(self) -> MemberView:
+        """The member to open: the running one, else the best finished one, else the first."""
+        running = [m for m in self.members if m.running]
+        if running:
+            return running[0]
+        finished = [m for m in self.members if m.test_accuracy is not None]
+        if finished:
+            return max(finished, key=lambda m: m.test_accuracy)
+        return self.members[0]
+
+
+@dataclass(frozen=True)
+class BoardView:
+    title: str  # the comparison directory's name, or what the runs are
+    is_comparison: bool  # a directory with compare.toml: it can be stopped and resumed
+    folder: str
+    variants: int
+    seeds: int
+    vary: tuple[str, ...]
+    total: int
+    finished: int  # ended well, with a test accuracy
+    ended: int  # ended in any way
+    running: int
+    rows: tuple[RowView, ...]  # ranked
+    curves: dict[str, tuple[Curve, ...]]  # by metric (METRICS), in grid order
+    summary: tuple[str, ...]
+    note: str
+    driver_alive: bool | None = None  # someone runs the pool (None: not asked)
+
+    @property
+    def complete(self) -> bool:
+        return self.ended == self.total
+
+
+def _member(state: MemberState) -> MemberView:
+    return MemberView(
+        state.member.seed, str(state.member.path), state.status, state.epochs_done, state.epochs,
+        state.test_accuracy if state.finished else None,
+    )  # fmt: skip
+
+
+def _row(row: VariantRow) -> RowView:
+    members = tuple(_member(m) for m in row.members)
+    return RowView(
+        row.index, row.name, row.accuracy_text(), row.best_epoch, row.seconds, row.status, row.progress,
+        row.verdict, members,
+    )  # fmt: skip
+
+
+def _curve(index: int, name: str, members: list[MemberState], metric: str, percent: bool) -> Curve:
+    by_epoch: dict[int, list[float]] = {}
+    for state in members:
+        for point in state.curve:
+            value = getattr(point, metric)
+            if value is not None:
+                by_epoch.setdefault(point.epoch, []).append(value * 100 if percent else value)
+    epochs = tuple(sorted(by_epoch))
+    return Curve(
+        index, name, epochs,
+        tuple(mean(by_epoch[e]) for e in epochs),
+        tuple(min(by_epoch[e]) for e in epochs),
+        tuple(max(by_epoch[e]) for e in epochs),
+    )  # fmt: skip
+
+
+def snapshot(board: Board, driver_alive: bool | None = None) -> BoardView:
+    """Everything the compare screen shows, computed from the board (on the worker thread)."""
+    plan, states = board.plan, board.states
+    rows = board.rows()
+    by_index = sorted(rows, key=lambda r: r.index)
+    curves = {
+        metric: tuple(_curve(r.index, r.name, r.members, metric, percent) for r in by_index)
+        for metric, (_, percent) in METRICS.items()
+    }
+    is_comparison = (board.folder / PLAN_FILE).is_file()
+    return BoardView(
+        title=board.folder.name if is_comparison else (plan.description or "runs side by side"),
+        is_comparison=is_comparison,
+        folder=str(board.folder),
+        variants=len(plan.variants),
+        seeds=plan.seeds,
+        vary=tuple(plan.vary),
+        total=len(states),
+        finished=board.finished,
+        ended=board.done,
+        running=sum(1 for s in states if s.status in (*RUNNING, "starting")),
+        rows=tuple(_row(r) for r in rows),
+        curves=curves,
+        summary=tuple(board.summary()),
+        note=verdict_note(board),
+        driver_alive=driver_alive,
+    )

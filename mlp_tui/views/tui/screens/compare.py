@@ -1,0 +1,301 @@
+"""The compare screen: every variant's curves on two charts, the leaderboard, the verdicts.
+
+The comparison trains in processes of its own (the driver and its pool, started by this app or
+by `mlp-tui compare` anywhere else); this screen only reads the member directories, on a worker
+thread, like `watch` does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ....config import build_config
+from ....runs.compare.board import Board
+from ....runs.compare.driver import driver_error
+from ....runs.compare.plan import PLAN_FILE
+from ....runs.compare.pool import driver_alive, request_stop
+from ..board_view import METRICS, BoardView, MemberView, RowView, snapshot
+from ..dialogs import ConfirmDialog, PickDialog
+from ..messages import BoardChanged
+from ..widgets.compare_chart import CompareChart
+from ..widgets.leaderboard import Leaderboard
+from .base import SizedScreen
+from .member import MemberScreen
+from .setup import SetupScreen
+
+POLL_S = 0.5  # the members' metrics.jsonl are read this often
+ALIVE_EVERY_S = 2.0  # and whether a driver elsewhere still runs the comparison
+
+
+def member_line(member: MemberView) -> str:
+    acc = "" if member.test_accuracy is None else f" · test {100 * member.test_accuracy:.2f} %"
+    return (f"seed {member.seed} · {member.status} · {member.epochs_done}/{member.epochs or '?'} epochs{acc} · "
+            f"{Path(member.path).name}")  # fmt: skip
+
+
+class CompareScreen(SizedScreen):
+    BINDINGS = [
+        Binding("enter", "open", "Open run", show=False),
+        Binding("m", "pick_seed", "Pick seed"),
+        Binding("t", "toggle_curves", "Train/val curves"),
+        Binding("s", "stop", "Stop all"),
+        Binding("n", "new", "New setup"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, board: Board, driver: subprocess.Popen | None = None) -> None:
+        super().__init__()
+        self.board = board  # read on the worker thread only
+        self.variants = list(board.plan.variants)  # frozen: safe to read here
+        self.folder = Path(board.folder)
+        self.is_comparison = (self.folder / PLAN_FILE).is_file()  # not so for runs trained apart
+        self.driver = driver  # the driver process this app started, if it did
+        self.driver_rc: int | None = None
+        self.stopping = False
+        self.curves = "val"  # or "train": which curves the charts show
+        self.view: BoardView | None = None
+        # MSE on probabilities is ten times smaller than NLL: their losses share a log scale.
+        self.losses_differ = len({v.config.loss for v in self.variants}) > 1
+        self.closed = threading.Event()
+        self.stop_shown: bool | None = None  # whether the footer offers `s` now
+
+    @property
+    def driving(self) -> bool:
+        """This app started the comparison's driver and it is still going."""
+        return self.driver is not None and self.driver_rc is None and self.driver.poll() is None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="compare"):
+            yield Static("Reading the comparison…", id="compare-header")
+            with Horizontal(id="compare-charts"):
+                yield CompareChart(id="compare-acc")
+                yield CompareChart(id="compare-loss")
+            yield Leaderboard(id="leaderboard")
+            with VerticalScroll(id="compare-notes"):
+                yield Static(id="compare-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Leaderboard).focus()
+        self.set_interval(POLL_S, self.check_driver)
+        self.follow_board()
+
+    def on_unmount(self) -> None:
+        self.closed.set()
+
+    def check_size(self, width: int, height: int) -> None:
+        super().check_size(width, height)
+        # Narrow: fewer leaderboard columns, shorter titles.
+        self.query_one(Leaderboard).set_compact(not self.has_class("-wide"))
+        self.show_charts()
+        self.show_header()
+
+    # -- the worker ----------------------------------------------------------------------------
+    @work(thread=True, exit_on_error=False, group="board")
+    def follow_board(self) -> None:
+        """Reads the members' new metrics lines; a snapshot reaches the UI when anything changed."""
+        worker = get_current_worker()
+        ask = self.is_comparison and self.driver is None
+        alive, since, first = None, ALIVE_EVERY_S, True
+        while not worker.is_cancelled and not self.closed.is_set():
+            changed = self.board.update()
+            since += POLL_S
+            if ask and since >= ALIVE_EVERY_S:
+                since = 0.0
+                now = driver_alive(self.folder)
+                changed |= now != alive
+                alive = now
+            if changed or first:
+                first = False
+                self.post_message(BoardChanged(snapshot(self.board, alive)))
+            self.closed.wait(POLL_S)
+
+    @on(Worker.StateChanged)
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.notify(escape(f"Reading the comparison failed: {event.worker.error}"), severity="error", timeout=30)
+
+    def on_board_changed(self, message: BoardChanged) -> None:
+        self.view = message.view
+        if self.driver is None and not self.trained_now:
+            self.stopping = False  # the other process has gone; a new one would start afresh
+        self.query_one(Leaderboard).show(self.view.rows)
+        self.show_charts()
+        self.show_notes()
+        self.show_header()
+        self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        """The footer follows whether `s` can stop anything; redrawing it costs, so only then."""
+        state = self.check_action("stop", ())
+        if state != self.stop_shown:
+            self.stop_shown = state
+            self.refresh_bindings()
+
+    # -- what it shows ---------------------------------------------------------------------------
+    def show_charts(self) -> None:
+        if self.view is None:
+            return
+        for chart_id, what in (("#compare-acc", "accuracy"), ("#compare-loss", "loss")):
+            metric = f"{self.curves}_{what}"
+            title = METRICS[metric][0]
+            curves = self.view.curves[metric]
+            trained = any(c.epochs for c in self.view.curves[f"train_{what}"])
+            if self.curves == "val" and trained and not any(c.epochs for c in curves):
+                title += " (none: no validation split; t: training)"
+            log = what == "loss" and self.losses_differ
+            if log:
+                title += " (log scale: the losses differ)" if self.has_class("-wide") else " (log scale)"
+            self.query_one(chart_id, CompareChart).show(title, curves, log, compact=not self.has_class("-wide"))
+
+    def show_notes(self) -> None:
+        view = self.view
+        lines = [f"• {escape(line)}" for line in view.summary]
+        if not view.finished:
+            lines.append("[dim]The verdicts come when runs finish.[/]")
+        lines.append(f"[dim]{escape(view.note)}[/]")
+        self.query_one("#compare-summary", Static).update("\n".join(lines))
+
+    @property
+    def trained_now(self) -> bool:
+        """Someone (this app's driver, or a `compare` elsewhere) is training the comparison."""
+        return self.driving or (self.driver is None and self.view is not None and bool(self.view.driver_alive))
+
+    def state_text(self) -> str:
+        view = self.view
+        if view is None or not view.is_comparison:
+            return ""
+        if self.trained_now:
+            if self.stopping:
+                return "[yellow]■ stopping…[/]"
+            where = "" if self.driver is not None else " (another process)"
+            doing = f"{view.running} running" if view.running else "training"
+            return f"[green]● {doing}[/]{where}"
+        if view.complete and view.finished == view.total:
+            return "[green]✔ done[/]"
+        if self.driver is None and view.driver_alive is None:
+            return ""  # not asked yet
+        return "[yellow]■ ended[/]" if view.complete else "[yellow]■ not running[/]"
+
+    def show_header(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        parts = [f"[b]{escape(view.title)}[/]", f"{view.variants} variants × {view.seeds} seeds",
+                 f"{view.finished}/{view.total} finished"]  # fmt: skip
+        state = self.state_text()
+        line1 = " · ".join(parts + ([state] if state else []))
+        curves = "validation" if self.curves == "val" else "training"
+        varied = f"{escape(' · '.join(view.vary))} · " if view.vary else ""
+        spread = ", dots: lowest and highest seed" if view.seeds > 1 else ""
+        line2 = f"{varied}{curves} curves: mean of the seeds{spread}"
+        if Text.from_markup(line2).cell_len > self.size.width - 2:
+            line2 = f"{curves} curves: mean of the seeds{spread}"
+        line2 = f"[dim]{line2}[/]"
+        if state.endswith("not running[/]"):
+            line2 = f"[yellow]finish it with: mlp-tui compare --resume {escape(view.folder)}[/]"
+        self.query_one("#compare-header", Static).update(f"{line1}\n{line2}")
+
+    # -- the driver this app started ------------------------------------------------------------------
+    def check_driver(self) -> None:
+        if self.driver is None or self.driver_rc is not None:
+            return
+        rc = self.driver.poll()
+        if rc is None:
+            return
+        self.driver_rc = rc
+        if rc != 0:
+            message = driver_error(self.folder) or f"The comparison's driver exited with status {rc}."
+            self.notify(escape(message), title="Comparison failed", severity="error", timeout=30)
+        elif self.stopping:
+            self.notify(f"Stopped. Finish it with: mlp-tui compare --resume {escape(str(self.folder))}",
+                        title="Comparison stopped", timeout=12)  # fmt: skip
+        else:
+            self.notify(f"Leaderboard: {escape(str(self.folder / 'leaderboard.md'))}", title="Comparison finished",
+                        timeout=10)  # fmt: skip
+        self.show_header()
+        self.refresh_keys()
+
+    # -- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "stop":
+            # Runs trained apart have nothing to stop; nor has a comparison nobody trains now.
+            return self.is_comparison and self.trained_now and not self.stopping
+        if action == "new":
+            return any(isinstance(s, SetupScreen) for s in self.app.screen_stack)
+        if action == "pick_seed":
+            return self.board.plan.seeds > 1  # the plan is fixed: safe to read here
+        return True
+
+    @on(DataTable.RowSelected, "#leaderboard")
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        row = self.query_one(Leaderboard).selected
+        if row is not None:
+            self.open_member(row, row.pick())
+
+    def action_pick_seed(self) -> None:
+        row = self.query_one(Leaderboard).selected
+        if row is None:
+            return
+        if len(row.members) == 1:
+            self.open_member(row, row.members[0])
+            return
+        members = list(row.members)
+        default = members.index(row.pick())
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                self.open_member(row, members[index])
+
+        title = f"[b]{escape(row.name)}[/]: which run?"
+        self.app.push_screen(PickDialog(title, [escape(member_line(m)) for m in members], default), chosen)
+
+    def open_member(self, row: RowView, member: MemberView) -> None:
+        path = Path(member.path)
+        if not (path / "metrics.jsonl").is_file():
+            self.notify(f"{row.name}, seed {member.seed} has not started yet.", severity="warning")
+            return
+        variant = self.variants[row.index]
+        config = build_config({"seed": member.seed}, base=variant.config)
+        self.app.push_screen(MemberScreen(config, variant.preset, path))
+
+    def action_toggle_curves(self) -> None:
+        self.curves = "train" if self.curves == "val" else "val"
+        self.show_charts()
+        self.show_header()
+
+    def action_stop(self) -> None:
+        if not self.check_action("stop", ()):
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.stop_now()
+
+        question = ("Stop the comparison? Its runs in progress save their last checkpoint and no more start; "
+                    f"finish it later with:\n  mlp-tui compare --resume {self.folder}")  # fmt: skip
+        self.app.push_screen(ConfirmDialog(escape(question), "Stop all"), answer)
+
+    def stop_now(self) -> None:
+        request_stop(self.folder)
+        self.stopping = True
+        self.show_header()
+        self.refresh_keys()
+
+    def action_new(self) -> None:
+        self.app.leave_comparison(self)

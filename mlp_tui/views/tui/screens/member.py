@@ -1,0 +1,22 @@
+"""One member of a comparison, followed like `mlp-tui watch` follows a run; escape goes back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.binding import Binding
+
+from ....config import RunConfig
+from ....runs.follow import RunWatch
+from .training import TrainingScreen
+
+
+class MemberScreen(TrainingScreen):
+    BINDINGS = [Binding("escape", "back", "Back to comparison")]
+
+    def __init__(self, config: RunConfig, preset: str, run_dir: Path) -> None:
+        super().__init__(config, preset, RunWatch(run_dir), watching=True)
+        self.run_dir_path = Path(run_dir)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()  # unmounting closes the watcher
