@@ -74,6 +74,7 @@ class RunConfig:
     elastic: float = option(
         0.0, "bend training digits elastically by up to this many pixels", label="Elastic (px)", low=0, high=4
     )
+    health: bool = option(True, "measure each layer's health every epoch and warn in plain words")
     compile: bool = option(False, "torch.compile the model (worth it on a GPU; slow to start on a CPU)")
     deterministic: bool = option(
         False, "on a GPU, deterministic algorithms only: the same seed gives the same numbers (a little slower)"

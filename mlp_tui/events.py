@@ -121,15 +121,71 @@ class RunFailed(Event):
     batch: int | None = None
 
 
+@dataclass(frozen=True)
+class LayerStats:
+    """One layer's health at an epoch's end. Activations are measured on a fixed probe batch of
+    validation images; gradients are sampled on the device during the epoch."""
+
+    layer: int  # 1-based; the last one is the output layer (no activation statistics)
+    units: int
+    dead: float | None  # fraction of units that never fired on the probe batch (ReLU family)
+    saturated: float | None  # fraction pinned near their limits (sigmoid, tanh) on the probe batch
+    act_mean: float | None
+    act_std: float | None
+    weight_norm: float
+    grad_norm: float  # mean over the epoch's sampled steps
+    update_ratio: float  # |step of the weights| / |weights| at the epoch's last step (healthy: ~1e-3)
+    dead_units: tuple[int, ...] = ()  # which units never fired (at most MAX_DEAD_LISTED)
+
+
+MAX_DEAD_LISTED = 1024
+
+
+@dataclass(frozen=True)
+class LayerHealth(Event):
+    kind: ClassVar[str] = "layer_health"
+    epoch: int
+    layers: tuple[LayerStats, ...]
+
+
+@dataclass(frozen=True)
+class HealthWarning(Event):
+    """Something going wrong, in plain words, with what to try: sent once, when it starts."""
+
+    kind: ClassVar[str] = "health_warning"
+    epoch: int
+    code: str  # dead-units | saturated | vanishing-gradients | exploding-updates | slow-updates | overfitting | underfitting
+    layer: int | None
+    message: str  # "layer 2: 64 % of units never fire"
+    advice: str  # "lower the learning rate or try leaky_relu"
+
+    @property
+    def text(self) -> str:
+        return f"epoch {self.epoch}: {self.message} — {self.advice}"
+
+
+@dataclass(frozen=True)
+class LrChanged(Event):
+    """The learning rate was changed by hand during the run (from the app or `watch`)."""
+
+    kind: ClassVar[str] = "lr_changed"
+    epoch: int  # the epoch in progress (1-based)
+    batch: int  # batches done in it when the change took effect
+    lr: float
+    previous: float
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (RunStarted, BatchProgress, EpochEnd, Evaluation, RunFinished, RunFailed)
+    cls.kind: cls
+    for cls in (RunStarted, BatchProgress, EpochEnd, Evaluation, RunFinished, RunFailed, LayerHealth, HealthWarning,
+                LrChanged)
 }
 
 
 def _encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, Misclassified):
+    if isinstance(value, (Misclassified, LayerStats)):
         return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
@@ -161,6 +217,8 @@ def from_dict(data: dict[str, Any]) -> Event:
                 )
                 for m in value
             )
+        elif f.name == "layers":
+            value = tuple(LayerStats(**{k: _tupled(v) for k, v in layer.items()}) for layer in value)
         elif f.name != "config":
             value = _tupled(value)
         kwargs[f.name] = value

@@ -11,7 +11,9 @@ import torch
 
 from mlp_tui.engine import trainer as engine
 from mlp_tui.engine.trainer import Control
-from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
+from mlp_tui.events import (
+    BatchProgress, EpochEnd, Evaluation, HealthWarning, LayerHealth, RunFailed, RunFinished, RunStarted,
+)  # fmt: skip
 from mlp_tui.runs.store import RunStore, load_checkpoint
 
 WAIT_S = 60  # generous upper bound for anything a thread has to reach; never slept through
@@ -39,7 +41,8 @@ def test_same_seed_gives_the_same_run(synthetic, make_config, run_trainer):
 
 
 def check_event_order(events, epochs: int) -> None:
-    """RunStarted; per epoch: BatchProgress+, EpochEnd, Evaluation(val); Evaluation(test); RunFinished."""
+    """RunStarted; per epoch: BatchProgress+, EpochEnd, Evaluation(val), LayerHealth, any warnings;
+    Evaluation(test); RunFinished."""
     assert isinstance(events[0], RunStarted)
     i = 1
     for epoch in range(1, epochs + 1):
@@ -58,6 +61,10 @@ def check_event_order(events, epochs: int) -> None:
         val = events[i]
         assert isinstance(val, Evaluation) and val.split == "val" and val.epoch == epoch, val
         i += 1
+        assert isinstance(events[i], LayerHealth) and events[i].epoch == epoch, events[i]
+        i += 1
+        while isinstance(events[i], HealthWarning):
+            i += 1
     test = events[i]
     assert isinstance(test, Evaluation) and test.split == "test"
     assert isinstance(events[i + 1], RunFinished)

@@ -1,10 +1,20 @@
-"""Commands from a view to a running training loop: pause, resume, stop."""
+"""Commands from a view to a running training loop: pause, resume, stop, and "lr 0.01" (a new
+learning rate from the next batch on)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from typing import Callable
+
+
+def parse_lr(command: str) -> float | None:
+    """`lr 0.01` → 0.01; None for anything that is not a positive finite number."""
+    try:
+        value = float(command.split(None, 1)[1])
+    except (IndexError, ValueError):
+        return None
+    return value if 0 < value < float("inf") else None
 
 
 class Control:
@@ -24,6 +34,7 @@ class Control:
         self.on_command: Callable[[str], None] | None = None
         self._last_poll = 0.0
         self._last_command: str | None = None
+        self._lr_request: float | None = None
         if commands is not None:
             self.set_commands(commands)
 
@@ -52,6 +63,22 @@ class Control:
             self.resume()
         elif command == "stop":
             self.stop("stopped")
+        elif command and command.startswith("lr "):
+            lr = parse_lr(command)
+            if lr is not None:
+                self.set_lr(lr)
+
+    def set_lr(self, lr: float) -> None:
+        """Ask for a new learning rate; the loop takes it at its next batch (take_lr)."""
+        self._lr_request = lr
+        # The control file is also where other processes read whether the run is paused: put
+        # the state back in place of the one-off request.
+        self._record("pause" if self.paused else "resume")
+
+    def take_lr(self) -> float | None:
+        """The learning rate asked for since the last call, if any (called by the loop)."""
+        lr, self._lr_request = self._lr_request, None
+        return lr
 
     def pause(self) -> None:
         self._running.clear()

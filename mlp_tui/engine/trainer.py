@@ -18,7 +18,8 @@ from ..config import RunConfig
 from .control import Control  # noqa: F401  (part of the engine API)
 from .augment import augment_batch
 from .data import Dataset
-from ..events import BatchProgress, EpochEnd, Event, RunFailed, RunFinished, RunStarted
+from ..events import BatchProgress, EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted, from_dict
+from .insight import Advisor, HealthMonitor
 from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, linear_weights, loss_fn
 from .sink import RunSink
 from .scoring import evaluate
@@ -100,6 +101,9 @@ class Trainer:
         self.since_best = 0
         self._resume_from: dict | None = None  # mid-epoch state from a partial checkpoint
         self._epoch_state: dict = {}
+        probe = data.val_x if len(data.val_x) else data.train_x
+        self.health = HealthMonitor(self.model, config, probe) if config.health else None
+        self.advisor = Advisor(config)
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -210,6 +214,9 @@ class Trainer:
             if self.control.stopped:
                 self._check_finite(batch_losses, checked, b, epoch)
                 return False
+            new_lr = self.control.take_lr()
+            if new_lr is not None:
+                self.set_lr(new_lr, epoch, b)
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = data.train_x[idx], data.train_y[idx]
             if cfg.augment or cfg.elastic:
@@ -220,7 +227,12 @@ class Trainer:
                 loss = loss + cfg.l1 * l1_penalty(self.l1_weights)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.health is not None:
+                self.health.after_backward(b)
+                self.health.before_step(last=b == steps - 1)
             self.optimizer.step()
+            if self.health is not None:
+                self.health.after_step()
             if self.scheduler is not None:
                 self.scheduler.step()
             with torch.no_grad():
@@ -283,23 +295,43 @@ class Trainer:
             self._save_best()
         else:
             self.since_best += 1
-        self._save_last(partial=False)
-        self.emit(
-            EpochEnd(
-                epoch=epoch,
-                epochs=self.config.epochs,
-                train_loss=train_loss,
-                train_accuracy=train_acc,
-                val_loss=val.loss if val else None,
-                val_accuracy=val.accuracy if val else None,
-                lr=self.optimizer.param_groups[0]["lr"],
-                seconds=seconds,
-                samples_per_s=rate,
-                is_best=is_best,
-            )
+        end = EpochEnd(
+            epoch=epoch,
+            epochs=self.config.epochs,
+            train_loss=train_loss,
+            train_accuracy=train_acc,
+            val_loss=val.loss if val else None,
+            val_accuracy=val.accuracy if val else None,
+            lr=self.optimizer.param_groups[0]["lr"],
+            seconds=seconds,
+            samples_per_s=rate,
+            is_best=is_best,
         )
+        health = self.health.epoch_health(epoch) if self.health is not None else None
+        warnings = self.advisor.warnings(end, health, self.best_epoch) if health is not None else []
+        self._save_last(partial=False)  # after the advisor: a resumed run does not warn twice
+        self.emit(end)
         if val is not None:
             self.emit(val.event)
+        if health is not None:
+            self.emit(health)
+        for warning in warnings:
+            self.emit(warning)
+
+    def set_lr(self, lr: float, epoch: int, batch: int) -> None:
+        """A learning rate given by hand mid-run. With a schedule, the schedule is scaled to
+        pass through it, so it goes on from there (and a resumed run keeps it: the optimizer's
+        and the scheduler's state hold the scaled values)."""
+        previous = self.optimizer.param_groups[0]["lr"]
+        scale = lr / previous if previous > 0 else 1.0
+        for group in self.optimizer.param_groups:
+            for key in ("initial_lr", "max_lr", "min_lr"):  # OneCycleLR computes from these
+                if key in group:
+                    group[key] *= scale
+            group["lr"] = lr
+        if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+            self.scheduler.base_lrs = [base * scale for base in self.scheduler.base_lrs]
+        self.emit(LrChanged(epoch=epoch, batch=batch, lr=lr, previous=previous))
 
     def _finish(self, status: str, started: float) -> RunFinished:
         test_loss = test_acc = None
@@ -354,6 +386,8 @@ class Trainer:
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
             "rng_generator": self.generator.get_state(),
+            "advisor": {"history": [e.to_dict() for e in self.advisor.history],
+                        "sent": [[code, layer] for code, layer in self.advisor.sent]},
         }
         if partial and self._epoch_state:
             mid = dict(self._epoch_state)
@@ -384,6 +418,9 @@ class Trainer:
             # shuffling stream cannot move, so continue with a fresh one (not bit-identical).
             self.generator.manual_seed(self.config.seed + self.epoch)
         self._resume_from = checkpoint.get("mid_epoch") if checkpoint.get("partial_epoch") else None
+        advisor = checkpoint.get("advisor")
+        if advisor:
+            self.advisor.restore([from_dict(e) for e in advisor["history"]], advisor["sent"])
         if best is not None:
             self.best_state = {k: v.to(self.device) for k, v in best["model"].items()}
 

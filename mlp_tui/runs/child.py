@@ -144,6 +144,10 @@ class ChildRun:
         self._paused = False
         self._send("stop")
 
+    def set_lr(self, lr: float) -> None:
+        """A new learning rate from the next batch on (the run reports it as an LrChanged event)."""
+        self._send(f"lr {lr!r}")
+
     @property
     def paused(self) -> bool:
         return self._paused

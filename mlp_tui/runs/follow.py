@@ -63,6 +63,9 @@ class RunWatch:
     def stop(self, reason: str = "stopped") -> None:
         write_command(self.run_dir, "stop")
 
+    def set_lr(self, lr: float) -> None:
+        write_command(self.run_dir, f"lr {lr!r}")
+
     @property
     def paused(self) -> bool:
         return read_command(self.run_dir) == "pause"

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine.control import parse_lr
 from .store import METRICS_FILE, atomic_write_bytes, read_events
 
 PROCESS_FILE = "process.json"
@@ -50,10 +51,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def is_command(text: str) -> bool:
+    return text in COMMANDS or (text.startswith("lr ") and parse_lr(text) is not None)
+
+
 def write_command(run_dir: Path, command: str) -> None:
-    """Ask a running run to pause, resume or stop (honoured at its next batch boundary)."""
-    if command not in COMMANDS:
-        raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}")
+    """Ask a running run to pause, resume, stop or take a learning rate ("lr 0.01"), honoured
+    at its next batch boundary."""
+    if not is_command(command):
+        raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}, lr VALUE")
     atomic_write_bytes(Path(run_dir) / CONTROL_FILE, f"{command}\n".encode())
 
 
@@ -62,7 +68,7 @@ def read_command(run_dir: Path) -> str | None:
         text = (Path(run_dir) / CONTROL_FILE).read_text().strip()
     except OSError:
         return None
-    return text if text in COMMANDS else None
+    return text if is_command(text) else None
 
 
 def run_status(run_dir: Path, records: list[dict] | None = None, now: float | None = None) -> str:

@@ -9,7 +9,9 @@ from typing import TextIO
 
 from ..config import build_config
 from ..datasets import dataset_info
-from ..events import BatchProgress, EpochEnd, Evaluation, Event, RunFailed, RunFinished, RunStarted
+from ..events import (
+    BatchProgress, EpochEnd, Evaluation, Event, HealthWarning, LrChanged, RunFailed, RunFinished, RunStarted,
+)  # fmt: skip
 from ..render import wants_ascii
 from ..report import epoch_line, final_report
 
@@ -47,6 +49,11 @@ class PlainPrinter:
             self._print(epoch_line(event))
         elif isinstance(event, Evaluation) and event.split == "test":
             self.test = event
+        elif isinstance(event, HealthWarning):
+            self._print(f"warning: {event.text}")
+        elif isinstance(event, LrChanged):
+            self._print(f"learning rate {event.previous:.3g} -> {event.lr:.3g} (by hand, epoch {event.epoch}, "
+                        f"after batch {event.batch})")  # fmt: skip
         elif isinstance(event, RunFinished):
             self._print()
             self._print(final_report(event, self.test, width=self.width, ascii=self.ascii).rstrip())
