@@ -169,3 +169,24 @@ def test_a_watcher_changes_the_learning_rate_of_a_headless_run(mnist_root, tmp_p
     assert "learning rate 0.001 -> 0.0042 (by hand" in out
     assert changed["lr"] == 0.0042 and set(later()) == {0.0042}
     assert (run_dir / "control").read_text().strip() in ("resume", "stop")  # not left saying "lr"
+
+
+def test_a_resumed_run_does_not_warn_again(mnist_subsets, tmp_path):
+    from mlp_tui.engine.trainer import Trainer
+    from mlp_tui.runs.store import load_run_checkpoint
+
+    data = mnist_subsets(3000)
+    config = build_config({"hidden": [256, 256], "lr": 0.05, "epochs": 2, "device": "cpu"}, base=RunConfig())
+    first: list = []
+    store = RunStore(tmp_path / "run")
+    Trainer(config, data, CPU, emit=first.append, store=store).run()
+    store.close()
+    assert "dead-units" in codes(e for e in first if isinstance(e, HealthWarning))
+    more = dataclasses.replace(config, epochs=3)
+    second: list = []
+    trainer = Trainer(more, data, CPU, emit=second.append, store=RunStore(tmp_path / "run"))
+    trainer.restore(load_run_checkpoint(tmp_path / "run" / "last.pt"))
+    trainer.run()
+    told = {(w.code, w.layer) for w in first if isinstance(w, HealthWarning)}
+    again = [w for w in second if isinstance(w, HealthWarning) and (w.code, w.layer) in told]
+    assert not again, again
