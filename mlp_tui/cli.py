@@ -257,6 +257,51 @@ def predict_digit(
     typer.echo("\n".join(prediction_lines(digit.pixels, probs, classes, wants_ascii())))
 
 
+@app.command("weights")
+def weights(
+    run_name: RunArgument,
+    runs_root: RunsRoot = Path("runs"),
+    page: Annotated[int, typer.Option(min=1, help="Which page of pictures to print (1 is the first).")] = 1,
+    per_page: Annotated[int, typer.Option("--per-page", min=1, help="Pictures on a page.")] = 32,
+    shared_scale: Annotated[bool, typer.Option(
+        "--shared-scale", help="Scale every picture on the page by the page's largest |w| (default: each by its own)."
+    )] = False,
+) -> None:
+    """Show what the first layer learned: each hidden unit's 784 incoming weights as a 28x28 picture
+    (blue positive, red negative; a linear model: one template per class)."""
+    with user_errors():
+        from .runs.status import resolve_run
+        from .runs.weights import read_first_layer
+
+        layer = read_first_layer(resolve_run(run_name, runs_root))
+        pages = max(1, -(-layer.count // per_page))
+        if page > pages:
+            fail(f"--page {page}: {layer.count} pictures make {pages} page(s) of {per_page}")
+    from .render import WEIGHT_LEGEND_PLAIN, wants_ascii, wants_colour, weight_grid_lines, weight_grid_text
+
+    start = (page - 1) * per_page
+    pictures = layer.pictures(start, start + per_page)
+    width = max(30, shutil.get_terminal_size((100, 24)).columns)
+    colour = wants_colour() and not wants_ascii()
+    scale = "all on this page by its largest |w|" if shared_scale else "each by its own largest |w|"
+    typer.echo(f"run {layer.run_dir}  {layer.describe()}")
+    legend = "blue positive, red negative" if colour else WEIGHT_LEGEND_PLAIN
+    typer.echo(f"{legend}; scaled {scale}" + (f"; {layer.dead_note()}" if layer.dead_note() else ""))
+    typer.echo()
+    if colour:
+        from rich.console import Console
+
+        console = Console(highlight=False, soft_wrap=True, force_terminal=True)  # wants_colour saw a terminal
+        for line in weight_grid_text(pictures, width, per_picture=not shared_scale):
+            console.print(line)
+    else:
+        typer.echo("\n".join(weight_grid_lines(pictures, width, per_picture=not shared_scale)))
+    if pages > 1:
+        shown = f"{start}-{start + len(pictures) - 1}"
+        more = f"; --page {page + 1} for the next" if page < pages else ""
+        typer.echo(f"\npage {page} of {pages} (pictures {shown} of {layer.count}){more}")
+
+
 def _check_run_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--run-dir {path}: exists and is not a directory")

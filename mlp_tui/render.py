@@ -116,3 +116,161 @@ def prediction_lines(pixels: bytes, probabilities: Sequence[float], classes: Seq
         lines.append(f"{left:<{SIDE}}    {right}".rstrip())
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     return lines + ["", f"prediction: {class_label(tuple(classes), best)} ({probabilities[best] * 100:.1f} %)"]
+
+
+# -- weights as pictures: what a unit of the first layer looks for in the 28x28 input ---------------
+
+WEIGHT_POSITIVE = (70, 140, 255)  # blue: ink here drives the unit up
+WEIGHT_NEGATIVE = (255, 70, 60)  # red: ink here drives it down
+WEIGHT_LEVELS = 16  # colour steps per sign: few distinct styles, so the terminal and Rich cache them
+WEIGHT_GAMMA = 0.7  # < 1 lifts the middling weights, which a linear map leaves near black
+DEAD_DIM = 0.4  # a dead unit's picture is drawn at this brightness
+# Without colour, one character per two pixels (the stronger one): blank near zero, then
+# denser marks for larger |w|; the sign is the kind of mark.
+POSITIVE_MARKS = " .:+*#@"
+NEGATIVE_MARKS = " ,;-=xX"
+WEIGHT_LEGEND_PLAIN = f"'{POSITIVE_MARKS[3:]}' positive, '{NEGATIVE_MARKS[3:]}' negative (denser: larger |w|)"
+PICTURE_GAP = 2  # columns between pictures in a grid
+
+
+def wants_colour(stream=None) -> bool:
+    """True when the stream is a terminal that may show colour: not a pipe or a file, not
+    TERM=dumb, and no NO_COLOR (https://no-color.org: set to anything non-empty)."""
+    import os
+
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def weight_limit(values: Sequence[float]) -> float:
+    """The largest |w|: what full colour means for a picture (never 0, so a blank one stays blank)."""
+    top = max((abs(v) for v in values), default=0.0)
+    return top if top > 0 else 1.0
+
+
+def _weight_step(value: float, limit: float, levels: int) -> int:
+    """|value| / limit (after the gamma) as 0..levels-1, signed: negative for negative weights."""
+    t = min(abs(value) / limit, 1.0) ** WEIGHT_GAMMA
+    step = min(levels - 1, int(t * levels + 0.5))
+    return -step if value < 0 else step
+
+
+def weight_colour(value: float, limit: float, dim: bool = False) -> tuple[int, int, int]:
+    """Blue for a positive weight, red for a negative one, black at zero; brighter for larger |w|."""
+    step = _weight_step(value, limit, WEIGHT_LEVELS + 1)
+    base = WEIGHT_POSITIVE if step >= 0 else WEIGHT_NEGATIVE
+    scale = abs(step) / WEIGHT_LEVELS * (DEAD_DIM if dim else 1.0)
+    return (round(base[0] * scale), round(base[1] * scale), round(base[2] * scale))
+
+
+def _check_picture(values: Sequence[float]) -> None:
+    if len(values) != SIDE * SIDE:
+        raise ValueError(f"a picture has {SIDE * SIDE} values, got {len(values)}")
+
+
+def weight_runs(values: Sequence[float], limit: float | None = None, dim: bool = False) -> list[list[tuple[str, str]]]:
+    """A picture of 784 weights as 14 lines of 28 half blocks, each line a list of (text, style)
+    runs (neighbours of one style merged): '▀' in the upper pixel's colour on the lower's."""
+    _check_picture(values)
+    limit = limit or weight_limit(values)
+    lines = []
+    for row in range(0, SIDE, 2):
+        runs: list[tuple[str, str]] = []
+        for col in range(SIDE):
+            top = weight_colour(values[row * SIDE + col], limit, dim)
+            bottom = weight_colour(values[(row + 1) * SIDE + col], limit, dim)
+            style = f"rgb({top[0]},{top[1]},{top[2]}) on rgb({bottom[0]},{bottom[1]},{bottom[2]})"
+            if runs and runs[-1][1] == style:
+                runs[-1] = (runs[-1][0] + "▀", style)
+            else:
+                runs.append(("▀", style))
+        lines.append(runs)
+    return lines
+
+
+def weight_lines(values: Sequence[float], limit: float | None = None) -> list[str]:
+    """A picture of 784 weights as 14 plain lines of 28 characters, for a terminal or log without
+    colour: each character stands for two pixels (the one with the larger |w|)."""
+    _check_picture(values)
+    limit = limit or weight_limit(values)
+    levels = len(POSITIVE_MARKS)
+    lines = []
+    for row in range(0, SIDE, 2):
+        chars = []
+        for col in range(SIDE):
+            top, bottom = values[row * SIDE + col], values[(row + 1) * SIDE + col]
+            step = _weight_step(top if abs(top) >= abs(bottom) else bottom, limit, levels)
+            chars.append(POSITIVE_MARKS[step] if step >= 0 else NEGATIVE_MARKS[-step])
+        lines.append("".join(chars))
+    return lines
+
+
+def weight_text(values: Sequence[float], limit: float | None = None, dim: bool = False):
+    """weight_runs as one Rich Text of 14 lines (Rich is imported here only: this module stays
+    free of it for the engine and the headless printer)."""
+    from rich.text import Text
+
+    return Text("\n", no_wrap=True).join(Text.assemble(*runs, no_wrap=True) for runs in weight_runs(values, limit, dim))
+
+
+def weight_grid_runs(
+    pictures: Sequence[tuple[Sequence[float], str, bool]], width: int = 80, *, colour: bool = True,
+    per_picture: bool = True,
+) -> list[list[tuple[str, str]]]:
+    """Pictures side by side, as many as fit in `width` columns, each with its label under it.
+
+    `pictures`: (784 weights, label, dead). Colour: half blocks (weight_runs); without, the
+    characters of weight_lines. Each picture is scaled by its own largest |w| (`per_picture`)
+    or all by the largest of the lot. A dead unit's picture is dimmed and its label red.
+    Returns lines of (text, style) runs; style "" is plain text."""
+    cell = SIDE + PICTURE_GAP
+    per_row = max(1, (width + PICTURE_GAP) // cell)
+    shared = None if per_picture else max((weight_limit(v) for v, _, _ in pictures), default=1.0)
+    out: list[list[tuple[str, str]]] = []
+    gap = " " * PICTURE_GAP
+    for start in range(0, len(pictures), per_row):
+        chunk = pictures[start : start + per_row]
+        if colour:
+            arts = [weight_runs(v, shared, dead) for v, _, dead in chunk]
+        else:
+            arts = [[[(line, "")] for line in weight_lines(v, shared)] for v, _, _ in chunk]
+        for r in range(SIDE // 2):
+            line: list[tuple[str, str]] = []
+            for i, art in enumerate(arts):
+                if i:
+                    line.append((gap, ""))
+                line += art[r]
+            out.append(line)
+        labels: list[tuple[str, str]] = []
+        for i, (_, label, dead) in enumerate(chunk):
+            text = label[:SIDE]
+            pad = (" " * (cell - len(text))) if i < len(chunk) - 1 else ""
+            labels.append((text, "bold red" if dead and colour else "bold" if colour else ""))
+            if pad:
+                labels.append((pad, ""))
+        out.append(labels)
+    return out
+
+
+def weight_grid_lines(
+    pictures: Sequence[tuple[Sequence[float], str, bool]], width: int = 80, *, per_picture: bool = True
+) -> list[str]:
+    """weight_grid_runs without colour, as plain strings (for logs and NO_COLOR terminals)."""
+    runs = weight_grid_runs(pictures, width, colour=False, per_picture=per_picture)
+    return ["".join(text for text, _ in line).rstrip() for line in runs]
+
+
+def weight_grid_text(
+    pictures: Sequence[tuple[Sequence[float], str, bool]], width: int = 80, *, colour: bool = True,
+    per_picture: bool = True,
+) -> list:
+    """weight_grid_runs as Rich Text lines (Rich imported here only)."""
+    from rich.text import Text
+
+    return [Text.assemble(*line, no_wrap=True) for line in weight_grid_runs(pictures, width, colour=colour,
+                                                                            per_picture=per_picture)]

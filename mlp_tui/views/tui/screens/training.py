@@ -1,9 +1,12 @@
-"""The training screen: status, batch progress, charts, per-class table, mistakes, confusion."""
+"""The training screen: status, batch progress, charts, per-class table, mistakes, confusion,
+layer health; keys to change the learning rate while the run trains."""
 
 from __future__ import annotations
 
+import math
 import time
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,7 +17,17 @@ from textual.worker import Worker, WorkerState
 
 from ....config import RunConfig
 from ....datasets import dataset_info
-from ....events import BatchProgress, EpochEnd, Evaluation, RunFailed, RunFinished, RunStarted
+from ....events import (
+    BatchProgress,
+    EpochEnd,
+    Evaluation,
+    HealthWarning,
+    LayerHealth,
+    LrChanged,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
 from ....runs.follow import RunStatus
 from ....report import pct
 from ..dialogs import ConfirmDialog
@@ -22,7 +35,11 @@ from ..messages import EngineEvent
 from ..widgets.chart import MetricChart
 from ..widgets.class_table import ClassTable
 from ..widgets.confusion import ConfusionView
+from ..widgets.draw_pad import DrawPad
 from ..widgets.gallery import MistakeGallery
+from ..widgets.health import LEGEND, HealthLog, HealthTable
+from ..widgets.lr_dialog import LrDialog
+from ..widgets.weights_view import WeightsView
 from .base import SizedScreen
 
 
@@ -46,6 +63,12 @@ class TrainingScreen(SizedScreen):
         Binding("3", "tab('mistakes')", "Mistakes", show=False),
         Binding("4", "tab('confusion')", "Confusion", show=False),
         Binding("5", "tab('model')", "Model", show=False),
+        Binding("6", "tab('health')", "Health", show=False),
+        Binding("7", "tab('weights')", "Weights", show=False),
+        Binding("8", "tab('draw')", "Draw", show=False),
+        Binding("minus", "scale_lr(0.5)", "lr÷2", key_display="-"),
+        Binding("plus,equals_sign", "scale_lr(2)", "lr×2", key_display="+"),
+        Binding("l", "type_lr", "Set lr"),
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -63,6 +86,14 @@ class TrainingScreen(SizedScreen):
         self.device = "…"
         self.run_dir = ""
         self.result: RunFinished | RunFailed | None = None
+        self.lr = config.lr  # as the run last reported it (EpochEnd, LrChanged)
+        self.lr_asked: float | None = None  # asked for from here, not yet reported as taken
+        self.batches: int | None = None  # per epoch: places a learning-rate change on the charts
+        self.best_epochs: list[int] = []  # epochs that were the best so far when they ended
+        self.warnings: list[HealthWarning] = []
+        # Whether events are news (toast-worthy) rather than the run's history being replayed:
+        # see note_live().
+        self.live = False
 
     def compose(self) -> ComposeResult:
         classes = dataset_info(self.config.dataset).classes
@@ -75,7 +106,7 @@ class TrainingScreen(SizedScreen):
             with TabPane("Charts", id="charts"):
                 with Horizontal(id="charts-row"):
                     with Vertical(id="chart-column"):
-                        yield MetricChart("loss", ("train", "val"), id="loss-chart")
+                        yield MetricChart("loss", ("train", "val"), after_best="val", id="loss-chart")
                         yield MetricChart("accuracy %", ("train", "val"), percent=True, id="acc-chart")
                     with VerticalScroll(id="side-column"):
                         yield ClassTable(classes, id="side-classes")
@@ -91,11 +122,23 @@ class TrainingScreen(SizedScreen):
             with TabPane("Model", id="model"):
                 with VerticalScroll():
                     yield Static(id="model-summary")
-        yield Footer()
+            with TabPane("Health", id="health"):
+                with VerticalScroll(id="health-top"):
+                    yield HealthTable(id="health-table")
+                    yield Static(LEGEND, id="health-legend")
+                with VerticalScroll(id="health-log-scroll"):
+                    yield HealthLog(id="health-log")
+            with TabPane("Weights", id="weights"):
+                yield WeightsView(id="weights-view")  # sizes its pages to its own height: no scroll
+            with TabPane("Draw", id="draw"):
+                yield DrawPad(classes=classes, id="draw-pad")
+        yield Footer(compact=True)  # room for every key at 80 columns
 
     def on_mount(self) -> None:
         self.query_one(ConfusionView).show(None)
         self.query_one("#model-summary", Static).update(f"Preparing {self.config.architecture} …")
+        if not self.config.health:
+            self.query_one(HealthTable).empty_text = "Layer health is not measured in this run (--no-health)."
         self.set_interval(1.0, self.update_status)
         self.update_status()
         self.follow_training()
@@ -118,12 +161,19 @@ class TrainingScreen(SizedScreen):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
+        self.note_live(event)
         if isinstance(event, RunStatus):
             self.show_run_status(event.status)
         elif isinstance(event, BatchProgress):
             self.show_progress(event)
         elif isinstance(event, EpochEnd):
             self.show_epoch(event)
+        elif isinstance(event, LayerHealth):
+            self.query_one(HealthTable).add(event.epoch, event.layers)
+        elif isinstance(event, HealthWarning):
+            self.show_warning(event)
+        elif isinstance(event, LrChanged):
+            self.show_lr_change(event)
         elif isinstance(event, Evaluation):
             self.show_evaluation(event)
         elif isinstance(event, RunStarted):
@@ -133,6 +183,14 @@ class TrainingScreen(SizedScreen):
         elif isinstance(event, RunFailed):
             self.show_failure(event)
 
+    def note_live(self, event) -> None:
+        """From which event on the stream is news. A watcher (RunWatch) first replays the whole
+        metrics.jsonl and only then sends its first RunStatus; the app's own run replays a
+        resumed run's history without any BatchProgress, while a live epoch always sends one
+        (the engine reports its last batch). Old warnings in a replay then do not toast."""
+        if isinstance(event, RunStatus) or (isinstance(event, BatchProgress) and not self.watching):
+            self.live = True
+
     def show_run_status(self, status: str) -> None:
         """What the watcher sees of a run's process; a run's own events say more, later."""
         if status in ("stale", "died"):
@@ -140,16 +198,28 @@ class TrainingScreen(SizedScreen):
         elif status in ("running", "paused") and self.state in ("starting", "stale", "running", "paused"):
             self.state = status
         self.update_status()
+        self.refresh_bindings()
 
     def show_start(self, event: RunStarted) -> None:
         # A resumed run starts again in the same directory: its epochs continue the charts.
         self.result, self.ended_at = None, None
         if event.time:
             self.started_at = event.time
+        self.best_epochs = [e for e in self.best_epochs if e <= event.start_epoch]
+        self.warnings = [w for w in self.warnings if w.epoch <= event.start_epoch]
         for chart in self.query(MetricChart):
+            chart.best_epoch = self.best_epoch
             chart.truncate(event.start_epoch)
+        self.query_one(HealthTable).truncate(event.start_epoch)
+        self.query_one(HealthLog).truncate(event.start_epoch)
+        self.show_warning_count()
+        if event.train_size:
+            self.batches = max(1, math.ceil(event.train_size / self.config.batch_size))
         self.state = "paused" if self.control.paused else "running"
         self.device, self.run_dir = event.device, event.run_dir or ""
+        if event.run_dir:  # both read the run's newest checkpoint, also when watching
+            self.query_one(WeightsView).set_run(event.run_dir)
+            self.query_one(DrawPad).set_run(event.run_dir)
         self.epoch = event.start_epoch
         cfg = self.config
         self.query_one("#model-summary", Static).update(
@@ -163,6 +233,7 @@ class TrainingScreen(SizedScreen):
         self.update_status()
 
     def show_progress(self, event: BatchProgress) -> None:
+        self.batches = event.batches
         bar = self.query_one("#batch-progress", ProgressBar)
         bar.update(total=event.batches, progress=event.batch)
         self.query_one("#progress-text", Static).update(
@@ -172,16 +243,51 @@ class TrainingScreen(SizedScreen):
         )
 
     def show_epoch(self, event: EpochEnd) -> None:
+        self.query_one(WeightsView).epoch_ended()
+        self.query_one(DrawPad).epoch_ended()
         self.epoch = event.epoch
         self.epoch_seconds.append(event.seconds)
         self.epoch_rates.append(event.samples_per_s)
+        self.lr = event.lr
+        if event.is_best:
+            self.best_epochs.append(event.epoch)
         loss, acc = self.query_one("#loss-chart", MetricChart), self.query_one("#acc-chart", MetricChart)
+        loss.best_epoch = acc.best_epoch = self.best_epoch
         loss.add("train", event.epoch, event.train_loss)
         loss.add("val", event.epoch, event.val_loss)
         acc.add("train", event.epoch, event.train_accuracy)
         acc.add("val", event.epoch, event.val_accuracy)
         loss.replot()
         acc.replot()
+        self.update_status()
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights the run keeps (the best on validation so far)."""
+        if isinstance(self.result, RunFinished) and self.result.best_epoch is not None:
+            return self.result.best_epoch
+        return self.best_epochs[-1] if self.best_epochs else None
+
+    def show_warning(self, warning: HealthWarning) -> None:
+        if any((w.epoch, w.code, w.layer) == (warning.epoch, warning.code, warning.layer) for w in self.warnings):
+            return  # the same warning again (a watcher that rereads a resumed run): said once
+        self.warnings.append(warning)
+        self.query_one(HealthLog).add_warning(warning)
+        self.show_warning_count()
+        if self.live and warning.epoch >= self.epoch:
+            self.notify(warning.text, title="Health warning (tab 6)", severity="warning", timeout=12, markup=False)
+
+    def show_warning_count(self) -> None:
+        count = len(self.warnings)
+        self.query_one(TabbedContent).get_tab("health").label = f"Health ({count}!)" if count else "Health"
+
+    def show_lr_change(self, event: LrChanged) -> None:
+        self.lr, self.lr_asked = event.lr, None
+        x = event.epoch - 1 + (event.batch / self.batches if self.batches else 0.5)
+        for chart in self.query(MetricChart):
+            chart.mark_lr(x)
+            chart.replot()  # a change by hand is rare: draw it now rather than at the epoch's end
+        self.query_one(HealthLog).add_lr_change(event, self.batches)
         self.update_status()
 
     def show_evaluation(self, event: Evaluation) -> None:
@@ -191,11 +297,14 @@ class TrainingScreen(SizedScreen):
         self.query_one(ConfusionView).show(event)
 
     def show_finished(self, event: RunFinished) -> None:
+        self.query_one(WeightsView).epoch_ended()  # now best.pt: the weights the run kept
+        self.query_one(DrawPad).epoch_ended()
         self.result, self.state, self.ended_at = event, "finished", self.started_at + event.seconds
         test = "" if event.test_accuracy is None else f": test accuracy {pct(event.test_accuracy)}"
         if not self.watching:  # a watcher replays old sessions' ends too; the status line says it
             self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
         self.update_status()
+        self.refresh_bindings()
         self.app.training_ended(self)
 
     def show_failure(self, event: RunFailed) -> None:
@@ -205,6 +314,7 @@ class TrainingScreen(SizedScreen):
         if not self.watching:
             self.notify(event.message, title="Run failed", severity="error", timeout=30)
         self.update_status()
+        self.refresh_bindings()
         self.app.training_ended(self)
 
     # -- status line ----------------------------------------------------------------------------
@@ -246,17 +356,32 @@ class TrainingScreen(SizedScreen):
         if Text.from_markup(" · ".join(parts)).cell_len > self.size.width - 2:
             parts.pop(1)  # narrow terminal: the model is on the Model tab anyway
         line1 = " · ".join(parts)
-        line2 = f"[dim]{self.device}  ·  {self.run_dir or 'run directory: pending'}[/]"
+        line2 = self.run_line()
         if self.state == "died":
-            line2 = f"[red]resume it with: mlp-tui run --resume {self.run_dir} --headless[/]"
+            line2 = f"[red]resume it with: mlp-tui run --resume {escape(self.run_dir)} --headless[/]"
         if isinstance(self.result, RunFailed):
-            line2 = f"[red]{self.result.message}[/]"
+            line2 = f"[red]{escape(self.result.message)}[/]"
         elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
             line2 = (
-                f"[green]test accuracy {pct(self.result.test_accuracy)}[/] (best epoch "
-                f"{self.result.best_epoch}) · {self.run_dir}{'' if self.watching else ' · n: new run'}"
+                f"[green]test accuracy {pct(self.result.test_accuracy)}[/] (best weights: epoch "
+                f"{self.result.best_epoch}) · {escape(self.run_dir)}{'' if self.watching else ' · n: new run'}"
             )
-        self.query_one("#status", Static).update(f"{line1}\n{line2}", layout=False)
+        self.query_one("#status", Static).update(
+            Text.assemble(Text.from_markup(line1), "\n", Text.from_markup(line2) if isinstance(line2, str) else line2),
+            layout=False,
+        )
+
+    def run_line(self) -> Text:
+        """The learning rate, the epoch whose weights are kept, the device and the run directory,
+        cut to one line (the directory goes first)."""
+        lr = f"lr {self.lr:.3g}"
+        if self.lr_asked is not None:
+            lr += f" → {self.lr_asked:.3g} at the next batch"
+        best = "" if self.best_epoch is None else f" · best weights: epoch {self.best_epoch}"
+        where = escape(f"{self.device}  ·  {self.run_dir or 'run directory: pending'}")
+        line = Text.from_markup(f"{lr}{best}  ·  [dim]{where}[/]")
+        line.truncate(max(20, self.size.width - 2), overflow="ellipsis")
+        return line
 
     # -- actions --------------------------------------------------------------------------------
     def action_toggle_pause(self) -> None:
@@ -284,11 +409,44 @@ class TrainingScreen(SizedScreen):
         self.control.stop("stopped")
         self.state = "stopping"
         self.update_status()
+        self.refresh_bindings()  # no more learning-rate keys
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "new_run" and self.watching:
             return False  # a watcher does not start runs; hide the key
+        if action in ("scale_lr", "type_lr"):
+            return self.lr_changeable  # hidden once the run is over
+        if action == "mistake":  # the keys page the gallery: shown on its tab only
+            tabs = self.query(TabbedContent)
+            return bool(tabs) and tabs.first().active == "mistakes"
         return True
+
+    @on(TabbedContent.TabActivated)
+    def tab_changed(self) -> None:
+        self.refresh_bindings()  # the footer shows the digit keys on the Mistakes tab only
+
+    # -- the learning rate ---------------------------------------------------------------------
+    @property
+    def lr_changeable(self) -> bool:
+        return self.running and self.state != "stopping"
+
+    def action_scale_lr(self, factor: float) -> None:
+        self.ask_lr((self.lr if self.lr_asked is None else self.lr_asked) * factor)
+
+    def action_type_lr(self) -> None:
+        if self.lr_changeable:
+            current = self.lr if self.lr_asked is None else self.lr_asked
+            self.app.push_screen(LrDialog(current), lambda lr: lr is not None and self.ask_lr(lr))
+
+    def ask_lr(self, lr: float) -> None:
+        """Send the run a new learning rate; it takes it at its next batch and says so with an
+        LrChanged event (until then the status line shows it as asked for)."""
+        if not self.lr_changeable:
+            self.notify("The run is over: its learning rate can no longer change.", severity="warning")
+            return
+        self.control.set_lr(lr)
+        self.lr_asked = lr
+        self.update_status()
 
     def action_new_run(self) -> None:
         self.app.new_run()
@@ -298,3 +456,7 @@ class TrainingScreen(SizedScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        if tab == "draw":
+            self.query_one(DrawPad).focus_canvas()
+        elif tab == "weights":
+            self.query_one(WeightsView).focus()

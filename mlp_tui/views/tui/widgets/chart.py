@@ -1,8 +1,16 @@
-"""A per-epoch line chart (textual-plotext) that keeps its own series and replots."""
+"""A per-epoch line chart (textual-plotext) that keeps its own series and replots.
+
+Besides the curves it marks the epoch whose weights the run keeps (a green line), can draw one
+series after that epoch in a warning colour (validation loss that no longer improves: the
+stretch where the model overfits), and marks hand-made learning-rate changes (magenta lines at
+the fraction of the epoch where they took effect).
+"""
 
 from __future__ import annotations
 
 from textual_plotext import PlotextPlot
+
+BEST_COLOUR, AFTER_BEST_COLOUR, LR_COLOUR = "green", "orange", "magenta"
 
 
 class MetricChart(PlotextPlot):
@@ -12,12 +20,17 @@ class MetricChart(PlotextPlot):
     MetricChart { height: 1fr; width: 1fr; min-height: 8; }
     """
 
-    def __init__(self, title: str, series: tuple[str, ...], percent: bool = False, **kwargs) -> None:
+    def __init__(
+        self, title: str, series: tuple[str, ...], percent: bool = False, after_best: str | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self._cache: tuple[tuple, object] | None = None
         self.title = title
         self.percent = percent
         self.series: dict[str, list[tuple[int, float]]] = {name: [] for name in series}
+        self.after_best = after_best  # the series drawn in a warning colour after the best epoch
+        self.best_epoch: int | None = None
+        self.lr_marks: list[float] = []  # x positions (epochs, fractional) of learning-rate changes
 
     def on_mount(self) -> None:
         self.replot()
@@ -35,18 +48,55 @@ class MetricChart(PlotextPlot):
     def points(self, name: str) -> list[tuple[int, float]]:
         return list(self.series[name])
 
+    def mark_lr(self, x: float) -> None:
+        self.lr_marks.append(x)
+
+    def heading(self, room: int) -> str:
+        """The title with what the lines mean, shortened to fit (plotext drops a title that
+        does not fit over the plot)."""
+        best, lr = self.best_epoch is not None, bool(self.lr_marks)
+        for best_text, lr_text in (
+            (f"best: epoch {self.best_epoch} (green)", "lr changed (magenta)"),
+            (f"best: epoch {self.best_epoch} (green)", "lr (magenta)"),
+            (f"best {self.best_epoch} (green)", "lr (magenta)"),
+            (f"best {self.best_epoch}", ""),
+        ):
+            title = " · ".join([self.title] + [best_text] * best + [lr_text] * (lr and bool(lr_text)))
+            if len(title) <= room:
+                break
+        return title
+
+    def segments(self, name: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """A series split at the best epoch: up to it, and from it on when it is drawn apart."""
+        pts = self.series[name]
+        if name != self.after_best or self.best_epoch is None:
+            return pts, []
+        before = [(e, v) for e, v in pts if e <= self.best_epoch]
+        after = [(e, v) for e, v in pts if e >= self.best_epoch]
+        return before, after if len(after) > 1 else []
+
     def replot(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self.title)
         plt.xlabel("epoch")
         epochs = sorted({e for pts in self.series.values() for e, _ in pts})
-        for name, pts in self.series.items():
-            if pts:
-                xs, ys = zip(*pts)
+        for name in self.series:
+            before, after = self.segments(name)
+            if before:
+                xs, ys = zip(*before)
                 plt.plot(list(xs), list(ys), label=name, marker="braille")
+            if after:
+                xs, ys = zip(*after)
+                plt.plot(list(xs), list(ys), label=f"{name} since best", marker="braille", color=AFTER_BEST_COLOUR)
         if epochs:
+            if self.best_epoch is not None:
+                plt.vline(self.best_epoch, BEST_COLOUR)
+            for x in self.lr_marks:
+                plt.vline(x, LR_COLOUR)
+            low, high = min(epochs + self.lr_marks), max(epochs + self.lr_marks)
+            if high > low:
+                plt.xlim(low, high)
             step = max(1, len(epochs) // 8)
             plt.xticks(epochs[::step])
         self._cache = None
@@ -57,5 +107,6 @@ class MetricChart(PlotextPlot):
         # changed, not on every repaint (that would starve the training thread of the GIL).
         key = (self.size, self.app.theme)
         if self._cache is None or self._cache[0] != key:
+            self.plt.title(self.heading(self.size.width - 12))  # its room depends on the size
             self._cache = (key, super().render())
         return self._cache[1]
