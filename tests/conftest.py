@@ -160,3 +160,15 @@ def mlp_tui_cmd():
 # The models under test are tiny: one thread is as fast as two and does not collapse when another
 # process is busy on the same cores (intra-op threads spin-wait on each other).
 torch.set_num_threads(1)
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
+    """Let the app run until `condition()` holds (a worker or another process works meanwhile);
+    a bounded wait for a condition, never a sleep for luck."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from rich.console import Console
 from textual.widgets import Input, SelectionList, Static
 
@@ -52,14 +53,6 @@ async def chart_shows(pilot, chart: CompareChart, *words: str) -> str:
 
 def leaderboard_names(board: Leaderboard) -> list[str]:
     return [board.get_row_at(i)[1].plain.removeprefix("━ ") for i in range(board.row_count)]
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 def record(event, t: float) -> str:

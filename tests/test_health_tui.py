@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import io
 import queue
-import time
 
 import pytest
+from conftest import wait_until
 from rich.console import Console
 from textual.widgets import Input, Static, TabbedContent
 from textual.widgets._toast import Toast
@@ -133,13 +133,6 @@ def plain(widget: Static) -> str:
 
 def toasts(app) -> list[str]:
     return [str(toast.render()) for toast in app.screen.query(Toast)]
-
-
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the screen"
-        await pilot.pause(0.02)
 
 
 async def open_training(pilot, app, run: FakeRun, watching: bool = False) -> TrainingScreen:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +14,6 @@ from mlp_tui.config import RunConfig, build_config
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import load_dataset
 from mlp_tui.events import BatchProgress, HealthWarning, LayerHealth, LrChanged
-from mlp_tui.preset_files import resolve_preset
 from mlp_tui.runs.status import write_command
 from mlp_tui.runs.store import RunStore, load_checkpoint, read_events
 

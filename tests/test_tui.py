@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 
 import pytest
+from conftest import wait_until
 from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
@@ -24,15 +24,6 @@ def plain(widget: Static) -> str:
     console = Console(width=200, file=io.StringIO(), record=True)
     console.print(widget.content)
     return console.export_text()
-
-
-async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
-    """Let the app run until `condition()` holds (the worker thread trains meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 async def choose_preset(pilot, app, name: str) -> None:

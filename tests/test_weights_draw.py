@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from typer.testing import CliRunner
 
 from mlp_tui.cli import app as cli_app
@@ -262,14 +263,6 @@ def test_dead_units_come_from_the_runs_layer_health_events(tiny_run, tmp_path):
 
 
 # -- the widgets -------------------------------------------------------------------------------------
-
-
-async def wait_until(pilot, condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.05)
 
 
 def host(widget):

@@ -10,7 +10,7 @@ from typing import TextIO
 from ..config import build_config
 from ..datasets import dataset_info
 from ..events import (
-    BatchProgress, EpochEnd, Evaluation, Event, HealthWarning, LrChanged, RunFailed, RunFinished, RunStarted,
+    BatchProgress, EpochEnd, Evaluation, Event, HealthWarning, LayerHealth, LrChanged, RunFailed, RunFinished, RunStarted,
 )  # fmt: skip
 from ..render import wants_ascii
 from ..report import epoch_line, final_report
@@ -25,6 +25,16 @@ def _start_lines(e: RunStarted) -> list[str]:
         f"data: {dataset_info(c.dataset).title}, {e.train_size:,} train / {e.val_size:,} validation / "
         f"{e.test_size:,} test images" + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
     ]
+
+
+def health_line(event: LayerHealth) -> str:
+    """One line per epoch: what a layer's health looks like at a glance (the Health tab has it all)."""
+    parts = []
+    for s in event.layers:
+        name = "out" if s is event.layers[-1] else f"L{s.layer}"
+        share = f" dead {s.dead:.0%}" if s.dead is not None else f" sat {s.saturated:.0%}" if s.saturated is not None else ""
+        parts.append(f"{name}{share} grad {s.grad_norm:.1e} upd {s.update_ratio:.0e}")
+    return "  health  " + " · ".join(parts)
 
 
 class PlainPrinter:
@@ -49,6 +59,8 @@ class PlainPrinter:
             self._print(epoch_line(event))
         elif isinstance(event, Evaluation) and event.split == "test":
             self.test = event
+        elif isinstance(event, LayerHealth):
+            self._print(health_line(event))
         elif isinstance(event, HealthWarning):
             self._print(f"warning: {event.text}")
         elif isinstance(event, LrChanged):

@@ -226,6 +226,9 @@ class MlpApp(App):
             yield SystemCommand("Pause / resume", "Pause or resume training", screen.action_toggle_pause)
             yield SystemCommand("Stop run", "Stop training after the current batch", screen.action_stop)
             yield SystemCommand("New run", "Back to the setup screen", screen.action_new_run)
+            yield SystemCommand("Halve the learning rate", "From the next batch on (-)", lambda: screen.action_scale_lr(0.5))
+            yield SystemCommand("Double the learning rate", "From the next batch on (+)", lambda: screen.action_scale_lr(2.0))
+            yield SystemCommand("Set the learning rate", "Type a new one (l)", screen.action_type_lr)
         if isinstance(screen, SetupScreen):
             yield SystemCommand("Start training", "Train with the current settings", screen.action_start)
             yield SystemCommand("Compare mode", "Tick settings to train side by side (ctrl+k)",
