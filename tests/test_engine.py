@@ -234,7 +234,7 @@ def test_nan_in_a_later_epoch_names_the_batch_and_keeps_best_from_a_good_epoch(
     store = RunStore(tmp_path / "run")
     events = []
     trainer = engine.Trainer(make_config(epochs=4), synthetic, torch.device("cpu"), emit=events.append, store=store)
-    real_loss, calls = trainer.lossf, [0]
+    real_loss, calls = trainer.step.lossf, [0]
     poisoned_call = trainer.steps_per_epoch + 3  # epoch 2, batch 3
 
     def poisoned(out, target):
@@ -242,7 +242,7 @@ def test_nan_in_a_later_epoch_names_the_batch_and_keeps_best_from_a_good_epoch(
         loss = real_loss(out, target)
         return loss * float("nan") if calls[0] == poisoned_call else loss
 
-    trainer.lossf = poisoned
+    trainer.step.lossf = poisoned  # the per-batch step computes the training loss
     result = trainer.run()
     store.close()
 
@@ -285,7 +285,7 @@ def test_an_unexpected_error_ends_in_run_failed_and_an_error_log(synthetic, make
     def broken(out, target):
         raise RuntimeError("something broke inside the loss")
 
-    trainer.lossf = broken
+    trainer.step.lossf = broken
     result = trainer.run()
     store.close()
     assert isinstance(result, RunFailed) and result.reason == "error"

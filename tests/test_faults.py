@@ -531,7 +531,7 @@ def test_out_of_memory_saves_last_and_suggests_a_smaller_batch(synthetic, make_c
     store = RunStore(tmp_path / "run")
     events = []
     trainer = engine.Trainer(config, synthetic, CPU, emit=events.append, store=store)
-    real_loss, calls = trainer.lossf, [0]
+    real_loss, calls = trainer.step.lossf, [0]
     failing_call = trainer.steps_per_epoch + 3  # epoch 2, batch 3
 
     def loss(out, target):
@@ -540,7 +540,7 @@ def test_out_of_memory_saves_last_and_suggests_a_smaller_batch(synthetic, make_c
             raise error
         return real_loss(out, target)
 
-    trainer.lossf = loss
+    trainer.step.lossf = loss
     result = trainer.run()
     store.close()
     assert isinstance(result, RunFailed) and result.reason == "out-of-memory", result

@@ -16,11 +16,11 @@ import torch
 
 from ..config import RunConfig
 from .control import Control  # noqa: F401  (part of the engine API)
-from .augment import augment_batch
 from .data import Dataset
 from ..events import BatchProgress, EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted, from_dict
 from .insight import Advisor, HealthMonitor
-from .model import build_model, build_optimizer, count_parameters, format_summary, l1_penalty, linear_weights, loss_fn
+from .step import TrainStep
+from .model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
 from .sink import RunSink
 from .scoring import evaluate
 
@@ -104,6 +104,8 @@ class Trainer:
         probe = data.val_x if len(data.val_x) else data.train_x
         self.health = HealthMonitor(self.model, config, probe) if config.health else None
         self.advisor = Advisor(config)
+        self.step = TrainStep(config, data, self.forward, self.optimizer, self.scheduler, self.lossf,
+                              self.l1_weights, self.health, self.steps_per_epoch)  # fmt: skip
 
     # -- events ---------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -182,8 +184,7 @@ class Trainer:
 
     def _train_epoch(self) -> bool:
         """One pass over the training set. False if a stop came before the end."""
-        cfg, data, model = self.config, self.data, self.model
-        forward = self.forward
+        cfg, data, model, step = self.config, self.data, self.model, self.step
         epoch = self.epoch + 1
         model.train()
         n = len(data.train_x)
@@ -193,57 +194,34 @@ class Trainer:
         generator_state = self.generator.get_state()
         perm = torch.randperm(n, generator=self.generator, device=self.device)
         steps = self.steps_per_epoch
-        batch_losses = torch.zeros(steps, device=self.device)
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
         start = last_tick = time.perf_counter()
         paused = 0.0
         checked = seen = first = 0
         if resume is not None:
             first = checked = resume["batches_done"]
             seen = resume["seen"]
-            loss_sum += resume["loss_sum"].to(self.device)
-            correct += resume["correct"].to(self.device)
+            step.new_epoch(resume["loss_sum"], resume["correct"])
+        else:
+            step.new_epoch()
         seen0 = seen
         for b in range(first, steps):
             self._epoch_state = {
                 "epoch_generator_state": generator_state, "batches_done": b, "seen": seen,
-                "loss_sum": loss_sum, "correct": correct,
+                "loss_sum": step.loss_sum, "correct": step.correct,
             }  # fmt: skip
             paused += self.control.wait_if_paused()
             if self.control.stopped:
-                self._check_finite(batch_losses, checked, b, epoch)
+                self._check_finite(step.batch_losses, checked, b, epoch)
                 return False
             new_lr = self.control.take_lr()
             if new_lr is not None:
                 self.set_lr(new_lr, epoch, b)
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            xb, yb = data.train_x[idx], data.train_y[idx]
-            if cfg.augment or cfg.elastic:
-                xb = augment_batch(xb, cfg.augment, cfg.elastic)
-            out = forward(xb)
-            loss = self.lossf(out, yb)
-            if cfg.l1:
-                loss = loss + cfg.l1 * l1_penalty(self.l1_weights)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.health is not None:
-                self.health.after_backward(b)
-                self.health.before_step(last=b == steps - 1)
-            self.optimizer.step()
-            if self.health is not None:
-                self.health.after_step()
-            if self.scheduler is not None:
-                self.scheduler.step()
-            with torch.no_grad():
-                d = loss.detach()
-                batch_losses[b] = d
-                loss_sum += d * len(idx)
-                correct += (out.argmax(1) == yb).sum()
+            step(b, idx)
             seen += len(idx)
             now = time.perf_counter()
             if now - last_tick >= self.progress_interval or b == steps - 1:
-                self._check_finite(batch_losses, checked, b + 1, epoch)
+                self._check_finite(step.batch_losses, checked, b + 1, epoch)
                 checked = b + 1
                 last_tick = now
                 elapsed = max(now - start - paused, 1e-9)
@@ -253,18 +231,20 @@ class Trainer:
                         epochs=cfg.epochs,
                         batch=b + 1,
                         batches=steps,
-                        loss=loss_sum.item() / seen,
-                        accuracy=correct.item() / seen,
+                        loss=step.loss_sum.item() / seen,
+                        accuracy=step.correct.item() / seen,
                         samples_per_s=(seen - seen0) / elapsed,
                     )
                 )
         # All batches done, validation pending: a fault from here on resumes straight into it.
         self._epoch_state = {
             "epoch_generator_state": generator_state, "batches_done": steps, "seen": seen,
-            "loss_sum": loss_sum, "correct": correct,
+            "loss_sum": step.loss_sum, "correct": step.correct,
         }  # fmt: skip
         train_seconds = max(time.perf_counter() - start - paused, 1e-9)
-        self._end_epoch(epoch, loss_sum.item() / n, correct.item() / n, train_seconds, (n - seen0) / train_seconds)
+        self._end_epoch(
+            epoch, step.loss_sum.item() / n, step.correct.item() / n, train_seconds, (n - seen0) / train_seconds
+        )
         self._epoch_state = {}
         return True
 
