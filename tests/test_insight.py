@@ -90,6 +90,23 @@ def test_a_one_unit_net_warns_of_underfitting(run_trainer, mnist_subsets):
     assert "underfitting" in codes(warnings)
 
 
+@pytest.mark.parametrize(
+    "settings, expected, words",
+    [
+        ({"activation": "sigmoid", "optimizer": "sgd", "lr": 3.0}, {"exploding-updates"},
+         ["each step changes the weights by", "lower the learning rate"]),
+        ({"activation": "sigmoid", "optimizer": "sgd", "lr": 10.0}, {"saturated"},
+         ["of units are saturated (sigmoid outputs pinned at their limits)", "try relu, batch norm"]),
+        ({"optimizer": "sgd", "lr": 1e-6}, {"slow-updates"}, ["raise the learning rate"]),
+    ],
+)  # fmt: skip
+def test_learning_rates_far_too_high_or_low_are_named(run_trainer, mnist_subsets, settings, expected, words):
+    _, _, warnings = train(run_trainer, mnist_subsets(3000), hidden=[64], loss="cross-entropy", epochs=1, **settings)
+    assert expected <= set(codes(warnings))
+    text = " ".join(w.text for w in warnings)
+    assert all(word in text for word in words)
+
+
 def test_the_dropout_preset_raises_no_warning(mnist_root, tmp_path, cli_env, mlp_tui_cmd):
     proc = subprocess.run(mlp_tui_cmd + ["run", "--preset", "dropout", "--headless", "--runs", str(tmp_path),
                                          "--data-dir", str(mnist_root)],

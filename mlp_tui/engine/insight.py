@@ -25,7 +25,8 @@ SATURATED_SHARE = 0.9  # a unit pinned on this share of the probe images is satu
 DEAD_WARN = 0.5
 SATURATED_WARN = 0.5
 VANISHING_RATIO = 1e-2  # layer 1's gradient norm against the output layer's
-UPDATE_HIGH, UPDATE_LOW = 3e-2, 1e-5  # update-to-weight ratio; healthy is about 1e-3
+UPDATE_HIGH, UPDATE_LOW = 1e-1, 1e-5  # update-to-weight ratio; healthy is about 1e-3 (Adam's first steps on
+# a narrow net reach a few per cent: that is not yet exploding)
 RISING_EPOCHS = 3  # epochs since validation loss was lowest
 RISE_MARGIN = 1.1  # and it is now this much above its lowest (noise is not overfitting)
 UNDERFIT_ACCURACY, FLAT_POINTS = 0.85, 0.02
