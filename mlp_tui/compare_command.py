@@ -61,6 +61,10 @@ def compare(
                 flags = " ".join(cli_flag(k) for k in others) or "--preset/--vary"
                 fail(f"--resume finishes a comparison as it was planned; drop {flags}")
             folder = resolve_comparison(resume, runs_root)
+            from .runs.compare.pool import driver_alive
+
+            if driver_alive(folder):
+                fail(f"comparison {folder} is still being trained; follow it with: mlp-tui watch {folder}")
             plan = read_plan(folder / "compare.toml")
             _check_data(plan, data_dir, device)
         else:
@@ -164,12 +168,16 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
         echo(line)
     echo(verdict_note(board))
     echo(f"Leaderboard: {folder / 'leaderboard.md'} and leaderboard.csv")
-    unfinished = len(board.states) - board.finished
+    failed = [s for s in board.states if s.status == "failed"]
+    unfinished = len(board.states) - board.finished - len(failed)
+    if failed:
+        echo(f"{len(failed)} runs failed (see their report.txt or error.log): "
+             f"{', '.join(s.member.path.name for s in failed)}; delete their directories to try them again")  # fmt: skip
     if unfinished:
         echo(f"{unfinished} runs not finished; finish them with: mlp-tui compare --resume {folder} --headless")
     if received:
         return 128 + received[0]
-    return EXIT_FAILED if unfinished else EXIT_OK
+    return EXIT_FAILED if unfinished or failed else EXIT_OK
 
 
 def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:

@@ -51,6 +51,7 @@ class BatchProgress(Event):
     loss: float  # running mean over the epoch so far
     accuracy: float
     samples_per_s: float
+    lr: float | None = None  # the learning rate now (a schedule moves it every batch)
 
 
 @dataclass(frozen=True)

@@ -274,3 +274,27 @@ def test_a_comparison_file_redoes_the_same_grid_and_a_damaged_one_is_named(tmp_p
     (folder / "compare.toml").write_text(text)
     result = CliRunner().invoke(app, ["compare", "--resume", str(folder), "--headless"])
     assert result.exit_code == 2 and "compare.toml: variant 1" in result.output and "relux" in result.output
+
+
+def test_the_summary_names_the_winner_of_the_pairs_it_compares(tmp_path):
+    """While a comparison runs, a variant can lead on all its seeds yet trail on the shared ones."""
+    variants = build_grid([("p", RunConfig())], [parse_axis("optimizer=adam,sgd")], {})
+    plan = Plan(variants, 3, ["optimizer=adam,sgd"])
+    accuracies = {("adam", 0): 0.970, ("adam", 1): 0.971, ("adam", 2): 0.990, ("sgd", 0): 0.975, ("sgd", 1): 0.976}
+    for member in plan.members(tmp_path):
+        key = (member.variant.name, member.seed)
+        if key in accuracies:
+            write_member(member.path, member.config, accuracies[key])
+    board = Board(plan, tmp_path)
+    board.update()
+    assert board.summary() == ["sgd beats adam by 0.5 ± 0.0 points"]
+
+
+def test_a_comparison_still_being_trained_is_not_resumed_twice(tmp_path):
+    from mlp_tui.runs.compare.pool import write_driver_file
+
+    variants = build_grid([("p", RunConfig())], [parse_axis("loss=nll,mse")], {})
+    folder = new_comparison(Plan(variants, 2, ["loss=nll,mse"]), tmp_path)
+    write_driver_file(folder)  # this very process: alive
+    result = CliRunner().invoke(app, ["compare", "--resume", str(folder), "--headless"])
+    assert result.exit_code == 2 and "still being trained" in result.output and "mlp-tui watch" in result.output

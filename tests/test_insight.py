@@ -205,3 +205,9 @@ def test_a_resumed_run_does_not_warn_again(mnist_subsets, tmp_path):
     told = {(w.code, w.layer) for w in first if isinstance(w, HealthWarning)}
     again = [w for w in second if isinstance(w, HealthWarning) and (w.code, w.layer) in told]
     assert not again, again
+
+
+def test_only_relu_units_are_called_dead(run_trainer, synthetic, make_config):
+    _, events, _ = run_trainer(make_config(activation="leaky_relu"), synthetic)
+    health = [e for e in events if isinstance(e, LayerHealth)][-1]
+    assert health.layers[0].dead is None  # a leaky unit still passes gradient: never "dead"

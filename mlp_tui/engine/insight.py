@@ -99,11 +99,11 @@ class HealthMonitor:
                 pre, out = probes[i]
                 mean, std = out.mean().item(), out.std().item()
                 limits = SATURATING.get(self.config.activation)
-                if limits is None:  # the ReLU family: a unit whose input is never positive is dead
+                if self.config.activation == "relu":  # a unit whose input is never positive is dead
                     never = ~(pre > 0).any(0)
                     dead = never.float().mean().item()
                     dead_units = tuple(never.nonzero().flatten()[:MAX_DEAD_LISTED].tolist())
-                else:
+                elif limits is not None:
                     pinned = ((out < limits[0]) | (out > limits[1])).float().mean(0)
                     saturated = (pinned >= SATURATED_SHARE).float().mean().item()
             layers.append(LayerStats(i + 1, linear.out_features, dead, saturated, mean, std, norms[i], grads[i],

@@ -234,6 +234,7 @@ class Trainer:
                         loss=step.loss_sum.item() / seen,
                         accuracy=step.correct.item() / seen,
                         samples_per_s=(seen - seen0) / elapsed,
+                        lr=float(self.optimizer.param_groups[0]["lr"]),
                     )
                 )
         # All batches done, validation pending: a fault from here on resumes straight into it.

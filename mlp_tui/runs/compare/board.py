@@ -246,6 +246,8 @@ def _axis_lines(key: str, finished: list[MemberState]) -> list[str]:
             over = f"{len(diffs)} pairs ({over})"
         p = paired_p(diffs)
         points = 100 * mean(diffs)
+        if points < 0:  # over the pairs they share, the other one is ahead
+            a, b, points = b, a, -points
         if p is None:
             lines.append(f"{a} vs {b}: {points:+.1f} points with one pair, too few to tell")
         elif p < ALPHA:

@@ -11,6 +11,7 @@ and follows the directory, as `watch` does: the views only ever read the run dir
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -41,13 +42,16 @@ def drive(
     folder = Path(folder)
     members = plan.members(folder)
     jobs = jobs or default_jobs(device or plan.variants[0].config.device, len(members))
-    threads = threads_per_job(jobs)
     (folder / STOP_FILE).unlink(missing_ok=True)  # an old stop is not for this driver
     write_driver_file(folder)
     # Seed by seed: every variant's first run comes before any second one, so the leaderboard
     # has something to say early.
     ordered = sorted(members, key=lambda m: (m.seed, m.index))
-    todo = [(m, job) for m in ordered if (job := member_job(m, data_dir, threads, device)) is not None]
+    todo = [(m, job) for m in ordered if (job := member_job(m, data_dir, 0, device)) is not None]
+    # The cores are divided between the workers that will actually start.
+    jobs = max(1, min(jobs, len(todo)))
+    threads = threads_per_job(jobs)
+    todo = [(m, dataclasses.replace(job, threads=threads)) for m, job in todo]
     board = Board(plan, folder)
     if todo and check_data:
         from ...engine.data import ensure_dataset

@@ -24,7 +24,7 @@ from typing import Callable
 
 from ...config import build_config
 from ..job import Job
-from ..status import pid_alive, run_status
+from ..status import pid_alive, read_process_file, run_status
 from ..store import atomic_write_bytes
 from .plan import DRIVER_FILE, Member
 
@@ -70,12 +70,19 @@ def member_job(member: Member, data_dir: Path | None, threads: int, device: str 
     path = member.path
     if path.is_dir():
         status = run_status(path)
-        if status in ("completed", "early-stopped", "failed"):
+        if status in ("completed", "early-stopped", "failed") or _trained_elsewhere(path):
             return None
         if (path / "last.pt").is_file():
             return Job(config, member.variant.preset, data_dir, path.parent, resume=path, threads=threads)
         shutil.rmtree(path)  # no checkpoint: nothing to keep
     return Job(config, member.variant.preset, data_dir, path.parent, run_dir=path, threads=threads)
+
+
+def _trained_elsewhere(path: Path) -> bool:
+    """A member whose process is still alive here (a driver killed a moment ago leaves its
+    workers saving): never started twice, never deleted under them."""
+    info = read_process_file(path) or {}
+    return info.get("host") == socket.gethostname() and pid_alive(int(info.get("pid", -1))) and info.get("pid") != os.getpid()
 
 
 def write_driver_file(folder: Path) -> None:

@@ -61,6 +61,10 @@ def main() -> int:
         if line is _STOP:
             break
         job = Job.from_json(line)
+        if job.config.compile:
+            import torch._dynamo
+
+            torch._dynamo.reset()  # each member compiles afresh: no recompile limit across members
         current["control"] = control = Control()
         if gone.is_set():
             break

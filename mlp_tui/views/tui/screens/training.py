@@ -234,6 +234,8 @@ class TrainingScreen(SizedScreen):
 
     def show_progress(self, event: BatchProgress) -> None:
         self.batches = event.batches
+        if event.lr is not None:
+            self.lr = event.lr  # the rate now (a schedule moves it): what the lr keys halve or double
         bar = self.query_one("#batch-progress", ProgressBar)
         bar.update(total=event.batches, progress=event.batch)
         self.query_one("#progress-text", Static).update(
