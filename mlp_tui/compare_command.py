@@ -57,8 +57,8 @@ def compare(
         device = values.get("device")
         if resume is not None:
             others = {k: v for k, v in values.items() if k != "device"}
-            if others or preset or vary:
-                flags = " ".join(cli_flag(k) for k in others) or "--preset/--vary"
+            if others or preset or vary or seeds != DEFAULT_SEEDS:
+                flags = " ".join(cli_flag(k) for k in others) or "--preset/--vary/--seeds"
                 fail(f"--resume finishes a comparison as it was planned; drop {flags}")
             folder = resolve_comparison(resume, runs_root)
             from .runs.compare.pool import driver_alive
@@ -84,8 +84,9 @@ def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
     from .runs.compare.plan import Plan, is_plan_file, read_plan
 
     if len(presets) == 1 and is_plan_file(Path(presets[0])):
-        if axes or values:
-            raise ConfigError(f"--preset {presets[0]}: a comparison file is redone as it is; drop --vary and settings")
+        if axes or values or seeds != DEFAULT_SEEDS:
+            raise ConfigError(f"--preset {presets[0]}: a comparison file is redone as it is; "
+                              "drop --vary, --seeds and settings")  # fmt: skip
         return read_plan(Path(presets[0]))
     chosen = [resolve_preset(p) for p in presets]
     names = [c.name for c in chosen]

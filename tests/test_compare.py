@@ -142,6 +142,7 @@ def test_leaderboard_says_which_differences_are_noise(tmp_path):
           "--seeds", "5"], ["80 runs", "--yes"]),
         (["--vary", "loss=nll,mse", "--loss", "mse"], ["--vary loss", "--loss"]),
         (["--vary", "loss=nll,mse", "--resume", "latest"], ["--resume"]),
+        (["--resume", "latest", "--seeds", "5"], ["--resume", "--seeds"]),
     ],
 )
 def test_bad_comparisons_exit_2_before_anything_trains(args, words, tmp_path):
