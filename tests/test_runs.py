@@ -217,3 +217,29 @@ def test_report_is_written_with_the_test_results_and_how_to_rerun(finished_run):
     assert f"test accuracy {result.test_accuracy * 100:.2f} %" in report
     assert "Per-class test accuracy" in report and report.count("/") >= 10
     assert f"--preset {run_dir / 'config.toml'} --headless" in report
+
+
+def test_a_learning_rate_from_the_app_never_overwrites_a_stop_from_a_watcher(tmp_path):
+    from mlp_tui.engine.control import Control
+    from mlp_tui.runs.status import read_command, write_command
+
+    control = Control(lambda: read_command(tmp_path))
+    control.on_command = lambda command: write_command(tmp_path, command)
+    write_command(tmp_path, "stop")  # a watcher's stop, not polled yet
+    control.set_lr(0.1)  # the app's key, over the child's stdin
+    assert read_command(tmp_path) == "stop" and control.take_lr() == 0.1
+    write_command(tmp_path, "lr 0.2")  # a watcher's rate, read from the file
+    control._last_poll = 0.0
+    control.poll()
+    assert control.take_lr() == 0.2 and read_command(tmp_path) == "resume"  # the state is back
+
+
+def test_a_metrics_file_replaced_by_a_new_run_is_read_from_its_start(tmp_path):
+    from mlp_tui.runs.store import MetricsTail
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"event": "run_started", "n": 1}\n{"event": "epoch_end", "epoch": 1}\n')
+    tail = MetricsTail(path)
+    assert len(tail.read()) == 2
+    path.write_text('{"event": "run_started", "n": 2}\n')  # the member started afresh
+    assert tail.read() == [{"event": "run_started", "n": 2}]

@@ -72,8 +72,10 @@ class Control:
         """Ask for a new learning rate; the loop takes it at its next batch (take_lr)."""
         self._lr_request = lr
         # The control file is also where other processes read whether the run is paused: put
-        # the state back in place of the one-off request.
-        self._record("pause" if self.paused else "resume")
+        # the state back in place of a one-off request read from it (and only then, so that a
+        # "stop" written there a moment ago is not overwritten before it is read).
+        if self._commands is not None and (self._commands() or "").startswith("lr "):
+            self._record("pause" if self.paused else "resume")
 
     def take_lr(self) -> float | None:
         """The learning rate asked for since the last call, if any (called by the loop)."""

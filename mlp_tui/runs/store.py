@@ -207,6 +207,8 @@ class MetricsTail:
     def read(self) -> list[dict]:
         try:
             with open(self.path, "rb") as f:
+                if os.fstat(f.fileno()).st_size < self.offset:  # a new file in its place: read it whole
+                    self.offset, self.partial = 0, b""
                 f.seek(self.offset)
                 chunk = f.read()
         except FileNotFoundError:
