@@ -19,17 +19,16 @@ from textual import events, work
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 
 from ....render import PICTURE_GAP, SIDE, WEIGHT_LEGEND_PLAIN, weight_grid_runs
+from .checkpoint_follower import CheckpointFollower
 
 HEADER = 2  # lines above the pictures
 PICTURE_LINES = SIDE // 2 + 1  # 14 lines of half blocks and the label
-RELOAD_DELAY_S = 0.3  # a burst of epoch ends (a watcher replaying a run) loads once
 
 
-class WeightsView(Widget, can_focus=True):
+class WeightsView(CheckpointFollower, Widget, can_focus=True):
     DEFAULT_CSS = """
     WeightsView { width: 1fr; height: 1fr; padding: 0 1; }
     WeightsView:focus { background-tint: $foreground 3%; }
@@ -41,10 +40,9 @@ class WeightsView(Widget, can_focus=True):
         Binding("u", "toggle_scale", "Scale per unit/page"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, request: int, layer, error: str | None) -> None:
-            super().__init__()
-            self.request, self.layer, self.error = request, layer, error
+    reading_note = "Reading the weights of {name} …"
+    waiting_note = "No checkpoint yet: the weights appear when the first epoch ends."
+    failure = "cannot read the weights"
 
     class Drawn(Message):
         def __init__(self, key: tuple, strips: list[Strip]) -> None:
@@ -53,7 +51,7 @@ class WeightsView(Widget, can_focus=True):
 
     def __init__(self, run_dir: str | Path | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.run_dir = Path(run_dir) if run_dir else None
+        self.follow(run_dir)
         self.first_layer = None  # runs.weights.FirstLayer, once read
         self.notice = "No run yet: the first layer's weights appear when its first epoch ends."
         self.first = 0  # the first picture of the page shown
@@ -61,28 +59,30 @@ class WeightsView(Widget, can_focus=True):
         self.strips: list[Strip] = []
         self._drawn_key: tuple | None = None
         self._wanted_key: tuple | None = None
-        self._stale = self.run_dir is not None  # a newer checkpoint may be there, not yet read
-        self._timer: Timer | None = None
-        self._request = 0  # the newest load asked for: an older one finishing late is ignored
         self._version = 0  # counts the layers read, so a page knows which one it shows
 
-    # -- what the screen calls -----------------------------------------------------------------
-    def set_run(self, run_dir: str | Path | None) -> None:
-        """The run directory to read (known once the run started); reads it when shown."""
-        run_dir = Path(run_dir) if run_dir else None
-        if run_dir == self.run_dir:
-            return
-        self.run_dir, self.first_layer, self.first = run_dir, None, 0
-        self._request += 1  # what is being read of another run is not wanted any more
-        self.epoch_ended()
+    # -- what the follower reads and shows ------------------------------------------------------
+    @property
+    def current(self):
+        return self.first_layer
 
-    def epoch_ended(self) -> None:
-        """A new checkpoint may be there: read it (now if the view is shown, else when it is)."""
-        self._stale = True
-        if self._timer is not None:
-            self._timer.stop()
-        if self.is_mounted:  # else on_show reads it
-            self._timer = self.set_timer(RELOAD_DELAY_S, self._reload_if_shown)
+    def forget(self) -> None:
+        self.first_layer, self.first = None, 0
+
+    def read_checkpoint(self, run_dir: Path, path: Path):
+        from ....runs.weights import read_first_layer
+
+        return read_first_layer(run_dir, path)
+
+    def show_note(self, text: str) -> None:
+        self.notice = text
+        self._draw()
+
+    def show_value(self, layer) -> None:
+        self.first_layer = layer
+        self._version += 1
+        self.first = min(self.first, max(0, self.first_layer.count - 1))
+        self._draw()
 
     def page_by(self, delta: int) -> None:
         """Next (1) or previous (-1) page; the screen may bind keys to this."""
@@ -115,55 +115,10 @@ class WeightsView(Widget, can_focus=True):
         event.stop()
         self.page_by(-1)
 
-    # -- loading --------------------------------------------------------------------------------
-    def on_show(self) -> None:
-        self._reload_if_shown()
-
+    # -- drawing ----------------------------------------------------------------------------------
     def on_resize(self) -> None:
         self._draw()
 
-    def _reload_if_shown(self) -> None:
-        if self._stale and self.run_dir is not None and self.is_mounted and self.is_on_screen:
-            self._stale = False
-            self._request += 1
-            if self.first_layer is None:
-                self.notice = f"Reading the weights of {self.run_dir.name} …"
-                self._draw()
-            self._load(self._request, self.run_dir, self.first_layer.stamp if self.first_layer else None)
-
-    @work(thread=True, exclusive=True, group="weights-load", exit_on_error=False)
-    def _load(self, request: int, run_dir: Path, stamp) -> None:
-        from ....runs.store import CheckpointError
-        from ....runs.weights import NoCheckpointYet, newest_checkpoint, read_first_layer, stamp_of
-
-        try:
-            path = newest_checkpoint(run_dir)
-            if stamp is not None and stamp_of(path) == stamp:
-                return  # the same weights as shown
-            self.post_message(self.Loaded(request, read_first_layer(run_dir, path), None))
-        except NoCheckpointYet:
-            note = "No checkpoint yet: the weights appear when the first epoch ends."
-            self.post_message(self.Loaded(request, None, note))
-        except CheckpointError as exc:
-            self.post_message(self.Loaded(request, None, str(exc)))
-        except Exception as exc:  # a view must not take the app down: say what happened
-            self.post_message(self.Loaded(request, None, f"cannot read the weights: {type(exc).__name__}: {exc}"))
-
-    def on_weights_view_loaded(self, message: Loaded) -> None:
-        message.stop()
-        if message.request != self._request:
-            return  # overtaken by a newer load (of a newer checkpoint, or another run)
-        if message.layer is None:
-            if self.first_layer is None:  # keep showing older weights over a passing problem
-                self.notice = message.error or ""
-                self._draw()
-            return
-        self.first_layer = message.layer
-        self._version += 1
-        self.first = min(self.first, max(0, self.first_layer.count - 1))
-        self._draw()
-
-    # -- drawing --------------------------------------------------------------------------------
     @property
     def per_row(self) -> int:
         return max(1, (self.content_size.width + PICTURE_GAP) // (SIDE + PICTURE_GAP))
