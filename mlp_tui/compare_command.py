@@ -38,6 +38,17 @@ def compare(
         help="Finish a comparison: its directory, its name under --runs, or 'latest'."
     )] = None,
     headless: Annotated[bool, typer.Option("--headless", help="No app: a line per finished run, then the leaderboard.")] = False,
+    ray: Annotated[Optional[str], typer.Option(
+        metavar="auto|ADDRESS", show_default=False, help="Train the runs on a Ray cluster: 'auto' (the one this machine is "
+        "part of, else a Ray instance started here) or the head's ADDRESS. Needs the ray extra."
+    )] = None,
+    cpus_per_run: Annotated[Optional[float], typer.Option(
+        help="With --ray: CPUs each run asks of the cluster (and its threads). Default 1.", min=0.01, show_default=False
+    )] = None,
+    gpus_per_run: Annotated[Optional[float], typer.Option(
+        help="With --ray: GPUs each run asks of the cluster; 0.25 packs four runs on a GPU. Default 0.", min=0,
+        show_default=False,
+    )] = None,
     data_dir: DataDir = None,
     runs_root: RunsRoot = Path("runs"),
     **settings: Any,
@@ -51,9 +62,10 @@ def compare(
     values = given_settings(settings)
     with user_errors():
         if runs:
-            if preset or vary or resume or values:
-                fail("runs trained earlier are compared as they are; drop --preset, --vary, --resume and settings")
+            if preset or vary or resume or values or ray:
+                fail("runs trained earlier are compared as they are; drop --preset, --vary, --resume, --ray and settings")
             raise typer.Exit(_show_existing(runs, runs_root, headless))
+        cluster = _cluster_spec(ray, cpus_per_run, gpus_per_run, jobs)
         device = values.get("device")
         if resume is not None:
             others = {k: v for k, v in values.items() if k != "device"}
@@ -66,17 +78,41 @@ def compare(
             if driver_alive(folder):
                 fail(f"comparison {folder} is still being trained; follow it with: mlp-tui watch {folder}")
             plan = read_plan(folder / "compare.toml")
-            _check_data(plan, data_dir, device)
         else:
             plan = _plan(preset or ["dropout"], [parse_axis(v) for v in vary or []], values, seeds, yes)
-            _check_data(plan, data_dir)  # before the directory exists: a failed start leaves nothing
-            folder = new_comparison(plan, runs_root)
         if not headless and not interactive():
             typer.echo("mlp-tui: not a terminal, so comparing headless (add --headless to say so)", err=True)
             headless = True
+        backend = None
+        if cluster is None:
+            _check_data(plan, data_dir, device)  # before the directory exists: a failed start leaves nothing
+        elif headless:  # the app's driver process joins the cluster: Ray stays out of the app's process
+            from .runs.compare.backend import cluster_backend
+
+            backend = cluster_backend(cluster)
+            typer.echo("mlp-tui compare: checking the data on the cluster …")
+            backend.check_data(list(dict.fromkeys(v.config.dataset for v in plan.variants)), data_dir)
+        if resume is None:
+            folder = new_comparison(plan, runs_root)
         if headless:
-            raise typer.Exit(_run_headless(folder, plan, jobs, data_dir, device))
-        _open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True)
+            raise typer.Exit(_run_headless(folder, plan, jobs, data_dir, device, backend))
+        _open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True, cluster=cluster)
+
+
+def _cluster_spec(ray: Optional[str], cpus: Optional[float], gpus: Optional[float], jobs: Optional[int]):
+    """--ray and what each run asks of the cluster; None for the local pool."""
+    from .runs.compare.backend import ClusterSpec, require_ray
+
+    if ray is None:
+        if cpus is not None or gpus is not None:
+            fail("--cpus-per-run and --gpus-per-run are for --ray; on this machine, --jobs sets how many run at once")
+        return None
+    if jobs is not None:
+        fail("--jobs is for this machine's pool; on Ray, --cpus-per-run and --gpus-per-run decide how many run at once")
+    if not ray.strip():
+        fail("--ray: give 'auto' or the cluster's address (HOST:PORT)")
+    require_ray()
+    return ClusterSpec(ray.strip(), 1.0 if cpus is None else cpus, 0.0 if gpus is None else gpus)
 
 
 def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
@@ -111,7 +147,7 @@ def _check_data(plan, data_dir: Optional[Path], device: Optional[str] = None) ->
         ensure_dataset(dataset, data_dir)
 
 
-def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Path], device: Optional[str]) -> int:
+def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Path], device: Optional[str], backend) -> int:
     import signal
     import threading
 
@@ -135,15 +171,14 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
 
     todo_count = [total]
 
-    def started(todo: int, workers: int, threads: int) -> None:
+    def started(todo: int, where: str) -> None:
         todo_count[0] = todo
         echo(f"mlp-tui compare: {len(plan.variants)} variants × {plan.seeds} seeds = {total} runs in {folder}")
         echo("variants: " + "; ".join(v.name for v in plan.variants))
         if todo < total:
             echo(f"{total - todo} runs already finished; {todo} to go")
         if todo:
-            echo(f"training on {workers} worker process{'es' if workers > 1 else ''}, {threads} CPU thread"
-                 f"{'s' if threads > 1 else ''} each")  # fmt: skip
+            echo(f"training {where}")
 
     finished = []
 
@@ -157,8 +192,8 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
              f"{state.epochs_done} epochs, {state.seconds:.0f} s  {m.path.name}{note}")  # fmt: skip
 
     try:
-        board = drive(folder, plan, jobs=jobs, data_dir=data_dir, device=device, on_start=started, on_done=done,
-                      should_stop=stop.is_set, check_data=False)  # fmt: skip
+        board = drive(folder, plan, backend=backend, jobs=jobs, data_dir=data_dir, device=device, on_start=started,
+                      on_done=done, should_stop=stop.is_set, check_data=False)  # fmt: skip
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -228,10 +263,11 @@ def _show(board, folder, runs_root, headless, table_lines, verdict_note) -> int:
     return EXIT_OK
 
 
-def _open_compare_app(folder, plan, runs_root, data_dir, *, jobs, device, start: bool) -> None:
+def _open_compare_app(folder, plan, runs_root, data_dir, *, jobs, device, start: bool, cluster=None) -> None:
     from .runs.compare.board import Board
 
-    _open_board_app(Board(plan, folder), runs_root, drive={"jobs": jobs, "device": device, "data_dir": data_dir} if start else None)
+    drive = {"jobs": jobs, "device": device, "data_dir": data_dir, "cluster": cluster} if start else None
+    _open_board_app(Board(plan, folder), runs_root, drive=drive)
 
 
 def _open_board_app(board, runs_root, drive: dict | None = None) -> None:

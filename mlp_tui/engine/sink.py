@@ -10,7 +10,7 @@ from ..events import Event
 
 
 class RunSink(Protocol):
-    path: Path  # where the run lives, named in its first event
+    location: Path  # where users find the run, named in its first event
 
     def append(self, event: Event) -> None:
         """Record one event (the run's story, in order)."""

@@ -136,7 +136,7 @@ class Trainer:
                     train_size=len(self.data.train_x),
                     val_size=len(self.data.val_x),
                     test_size=len(self.data.test_x),
-                    run_dir=str(self.store.path) if self.store else None,
+                    run_dir=str(self.store.location) if self.store else None,
                     start_epoch=self.epoch,
                     time=time.time(),
                 )

@@ -23,13 +23,16 @@ class Job:
     resume: Path | None = None  # continue this run directory from its last.pt
     reproduce: str | None = None  # the command report.txt ends with
     threads: int = 0  # CPU threads for this run (0: PyTorch's default); a pool divides the cores
+    # The run directory this one is a working copy of (a cluster worker's scratch copy, streamed
+    # back): the run names it, and the copy is the caller's own (no live owner to look for).
+    copy_of: Path | None = None
 
     def to_json(self) -> str:
         as_text = lambda p: None if p is None else str(p)  # noqa: E731
         return json.dumps(
             {"config": self.config.to_dict(), "preset": self.preset, "data_dir": as_text(self.data_dir),
              "runs_root": str(self.runs_root), "run_dir": as_text(self.run_dir), "resume": as_text(self.resume),
-             "reproduce": self.reproduce, "threads": self.threads}
+             "reproduce": self.reproduce, "threads": self.threads, "copy_of": as_text(self.copy_of)}
         )  # fmt: skip
 
     @classmethod
@@ -39,4 +42,5 @@ class Job:
         return cls(
             build_config(raw["config"]), raw["preset"], as_path(raw.get("data_dir")), Path(raw.get("runs_root", "runs")),
             as_path(raw.get("run_dir")), as_path(raw.get("resume")), raw.get("reproduce"), int(raw.get("threads", 0)),
+            as_path(raw.get("copy_of")),
         )  # fmt: skip

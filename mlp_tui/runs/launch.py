@@ -58,14 +58,15 @@ class Resume:
     best: dict | None
 
 
-def load_resume(run_dir: Path, device: str | None = None) -> Resume:
-    """Check that a run can be resumed and load its checkpoints (weights_only)."""
+def load_resume(run_dir: Path, device: str | None = None, owned: bool = False) -> Resume:
+    """Check that a run can be resumed and load its checkpoints (weights_only). An `owned`
+    directory (a working copy made for this process) has no other owner to look for."""
     status = run_status(run_dir)
     if status in ("completed", "early-stopped"):
         raise ConfigError(f"run {run_dir} already finished ({status}); nothing to resume")
     process = read_process_file(run_dir) or {}
     alive = process.get("host") == socket.gethostname() and pid_alive(int(process.get("pid", -1)))
-    if status in ("running", "paused") or alive:
+    if not owned and (status in ("running", "paused") or alive):
         raise ConfigError(
             f"run {run_dir} is still running (pid {process.get('pid')}); watch it with: mlp-tui watch {run_dir}"
         )
@@ -82,7 +83,7 @@ def load_resume(run_dir: Path, device: str | None = None) -> Resume:
 
 def open_store(job: Job, config: RunConfig) -> RunStore:
     path = Path(job.run_dir) if job.run_dir is not None else new_run_dir(job.preset, job.runs_root)
-    store = RunStore(path, job.reproduce)
+    store = RunStore(path, job.reproduce, job.copy_of)
     store.write_config(config, job.preset)
     return store
 
@@ -97,14 +98,16 @@ def launch(
     control = control or Control()
     if job.threads:
         torch.set_num_threads(job.threads)
-    resume = load_resume(job.resume, job.config.device) if job.resume is not None else None
+    resume = None
+    if job.resume is not None:
+        resume = load_resume(job.resume, job.config.device, owned=job.copy_of is not None)
     config = resume.config if resume is not None else job.config
     preset = resume.preset if resume is not None else job.preset
     prepared = prepare(config, job.data_dir)
     if control.stopped:  # stopped while the data loaded: leave no trace
         return RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,
                            test_loss=None, test_accuracy=None, seconds=0.0, message=NOT_STARTED)  # fmt: skip
-    store = RunStore(resume.run_dir, job.reproduce) if resume is not None else open_store(job, config)
+    store = RunStore(resume.run_dir, job.reproduce, job.copy_of) if resume is not None else open_store(job, config)
     try:
         trainer = wired_trainer(config, preset, prepared, store, emit, control, progress_interval)
         if resume is not None:

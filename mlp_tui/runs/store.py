@@ -139,10 +139,12 @@ class RunStore:
     """Writes one run's directory. Every event goes to metrics.jsonl as one JSON line, flushed
     as written so `watch` sees it; batch progress is thinned."""
 
-    def __init__(self, path: Path, reproduce: str | None = None):
+    def __init__(self, path: Path, reproduce: str | None = None, location: Path | None = None):
         self.path = Path(path)
+        # Where users find the run: here, or the directory this one is a working copy of.
+        self.location = Path(location or path)
         # The command printed at the end of report.txt; by default, rerun this run's config.
-        self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.path / 'config.toml'))} --headless"
+        self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
         self._test: Evaluation | None = None
         self.path.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.path / METRICS_FILE, "a", encoding="utf-8")
@@ -157,7 +159,7 @@ class RunStore:
         return self.path / "best.pt"
 
     def write_config(self, config: RunConfig, preset: str) -> None:
-        text = to_toml(config, {"description": f"resolved config of run {self.path.name} (preset {preset})"})
+        text = to_toml(config, {"description": f"resolved config of run {self.location.name} (preset {preset})"})
         atomic_write_bytes(self.path / "config.toml", text.encode("utf-8"))
 
     def append(self, event: Event) -> None:

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,22 +25,11 @@ from ...config import build_config
 from ..job import Job
 from ..status import pid_alive, read_process_file, run_status
 from ..store import atomic_write_bytes
+from .backend import MemberResult
 from .plan import DRIVER_FILE, Member
 
 STOP_FILE = "control"  # "stop" in it: the driver stops its members (saved) and starts no more
 WORKER_LOG = "workers.log"  # the workers' stderr: never on the driver's screen
-
-
-@dataclass(frozen=True)
-class MemberResult:
-    member: Member
-    status: str  # completed, early-stopped, stopped, failed, died, ...
-    test_accuracy: float | None
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("completed", "early-stopped")
 
 
 def default_jobs(device: str, members: int) -> int:
@@ -140,6 +128,29 @@ class _Worker:
             self.process.stdin.close()
         except (BrokenPipeError, OSError):
             pass
+
+
+class LocalPool:
+    """The Backend that trains members on worker processes of this machine."""
+
+    def __init__(self, jobs: int | None = None, device: str = "cpu") -> None:
+        self.jobs, self.device = jobs, device
+
+    def start(self, members: int) -> tuple[int, str]:
+        # The cores are divided between the workers that will actually start.
+        self.jobs = max(1, min(self.jobs or default_jobs(self.device, members), members))
+        threads = threads_per_job(self.jobs)
+        return threads, (f"on {self.jobs} worker process{'es' if self.jobs > 1 else ''}, "
+                         f"{threads} CPU thread{'s' if threads > 1 else ''} each")  # fmt: skip
+
+    def check_data(self, datasets: list[str], data_dir: Path | None) -> None:
+        from ...engine.data import ensure_dataset
+
+        for dataset in datasets:
+            ensure_dataset(dataset, data_dir)
+
+    def run(self, todo, folder, on_done, should_stop) -> list[MemberResult]:
+        return run_pool(todo, self.jobs or 1, folder, on_done, should_stop)
 
 
 def run_pool(

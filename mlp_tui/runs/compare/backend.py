@@ -1,0 +1,80 @@
+"""What trains a comparison's members: the local pool of worker processes (pool.py) or a
+cluster (cluster.py with ray_cluster.py). `drive` hands the members to one and hears each end."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ...config import ConfigError
+from ..job import Job
+from .plan import Member
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    member: Member
+    status: str  # completed, early-stopped, stopped, failed, died, ...
+    test_accuracy: float | None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("completed", "early-stopped")
+
+
+class Backend(Protocol):
+    def start(self, members: int) -> tuple[int, str]:
+        """Get ready to train `members` runs: the CPU threads each gets, and where they train
+        (said to the user: "on 2 worker processes, 1 CPU thread each")."""
+
+    def check_data(self, datasets: list[str], data_dir: Path | None) -> None:
+        """Every dataset where the members will read it (downloaded once, not by each member);
+        DataError before anything trains."""
+
+    def run(
+        self,
+        todo: list[tuple[Member, Job]],
+        folder: Path,
+        on_done: Callable[[MemberResult], None],
+        should_stop: Callable[[], bool],
+    ) -> list[MemberResult]:
+        """Train the members; `on_done` hears each as it ends. When `should_stop()` turns true,
+        members in progress stop (saved, resumable) and no more start."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """`--ray auto|ADDRESS` and what each member asks of the cluster."""
+
+    address: str = "auto"
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+
+    def args(self) -> list[str]:
+        """The same spec as the driver process's command line."""
+        return ["--ray", self.address, "--cpus-per-run", str(self.cpus_per_run), "--gpus-per-run", str(self.gpus_per_run)]
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.cpus_per_run))
+
+
+RAY_INSTALL = 'pip install -e ".[ray]"  (in the mlp-tui checkout; or: pip install "ray>=2.9")'
+
+
+def require_ray() -> None:
+    """--ray without Ray: exit 2 with the command that installs it (Ray is an optional extra)."""
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(f"--ray needs Ray, which is not installed; install it with: {RAY_INSTALL}")
+
+
+def cluster_backend(spec: ClusterSpec) -> Backend:
+    """The backend for `--ray`: joins the cluster now (ConfigError, exit 2, if it cannot)."""
+    require_ray()
+    from .cluster import ClusterRunner
+    from .ray_cluster import RayCluster
+
+    return ClusterRunner(RayCluster(spec), spec)
