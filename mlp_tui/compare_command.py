@@ -43,10 +43,11 @@ def compare(
         "part of, else a Ray instance started here) or the head's ADDRESS. Needs the ray extra."
     )] = None,
     cpus_per_run: Annotated[Optional[float], typer.Option(
-        help="With --ray: CPUs each run asks of the cluster (and its threads). Default 1.", min=0.01, show_default=False
+        metavar="N", help="With --ray: CPUs each run asks of the cluster (and its threads). Default 1.", min=0.01,
+        show_default=False,
     )] = None,
     gpus_per_run: Annotated[Optional[float], typer.Option(
-        help="With --ray: GPUs each run asks of the cluster; 0.25 packs four runs on a GPU. Default 0.", min=0,
+        metavar="N", help="With --ray: GPUs each run asks of the cluster; 0.25 packs four runs on a GPU. Default 0.", min=0,
         show_default=False,
     )] = None,
     data_dir: DataDir = None,

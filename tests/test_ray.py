@@ -89,3 +89,11 @@ def test_a_killed_ray_worker_is_continued_from_its_checkpoint(ray_address, mnist
     assert len(starts) == 2 and starts[1] >= 2, starts  # from its checkpoint, not from scratch
     assert records[-1]["event"] == "run_finished" and records[-1]["status"] == "completed"
     assert sorted({r["epoch"] for r in records if r["event"] == "epoch_end"}) == list(range(1, 21))
+
+
+def test_a_head_that_is_not_there_is_said_at_once(tmp_path, cli_env, mlp_tui_cmd):
+    out = subprocess.run(mlp_tui_cmd + ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--headless",
+                                        "--runs", str(tmp_path / "runs"), "--ray", "127.0.0.1:1"],
+                         env=cli_env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 2 and "--ray 127.0.0.1:1: nothing answers there" in out.stderr
+    assert not (tmp_path / "runs").exists()

@@ -6,7 +6,9 @@ to the members. Only `--ray` imports this module, and so Ray.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -75,6 +77,7 @@ def connect(address: str) -> str:
     new Ray instance on this machine); says which. ConfigError (exit 2) if it cannot."""
     if ray.is_initialized():
         return "the Ray instance already running in this process"
+    _check_reachable(address if address != "auto" else os.environ.get("RAY_ADDRESS", "auto"))
     # Ray takes SIGTERM for itself when it connects; the app's and the driver's handlers stay.
     main = threading.current_thread() is threading.main_thread()
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} if main else {}
@@ -91,6 +94,19 @@ def connect(address: str) -> str:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     return f"the Ray cluster at {context.address_info.get('gcs_address') or address}"
+
+
+def _check_reachable(address: str) -> None:
+    """Ray waits minutes for a head that is not there, printing its own warnings: a plain TCP
+    connect says it in seconds."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(f"--ray {address}: nothing answers there ({exc.strerror or exc}); is the head running "
+                          "(`ray start --head` on it) and its port open to this machine?") from None  # fmt: skip
 
 
 class RayCluster:
