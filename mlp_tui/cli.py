@@ -1,4 +1,5 @@
-"""Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`, `eval`, `predict`.
+"""Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`, `eval`, `predict`,
+`weights`, `data`.
 
 Heavy imports (torch, textual) happen inside the commands, so --help and `presets` are instant.
 The options of `run` are made from the run settings' declarations in config.py, not listed here.
@@ -300,6 +301,37 @@ def weights(
         shown = f"{start}-{start + len(pictures) - 1}"
         more = f"; --page {page + 1} for the next" if page < pages else ""
         typer.echo(f"\npage {page} of {pages} (pictures {shown} of {layer.count}){more}")
+
+
+# -- data: the training images as the network receives them ----------------------------------------
+
+DATA_SETTINGS = ("dataset", "augment", "elastic", "seed")  # the run settings that change what `data` shows
+
+
+def data(
+    preset: PresetOption = DEFAULT_PRESET,
+    data_dir: DataDir = None,
+    count: Annotated[Optional[int], typer.Option(
+        "--count", "-n", min=1, max=10_000, help="How many images (default: four rows of as many as fit the width)."
+    )] = None,
+    **settings: Any,
+) -> None:
+    """Print training images exactly as the network receives them with these settings: after the
+    random rotation, scale and shift (--augment) and elastic bending (--elastic), before
+    normalisation; each with its label. Try values before training with them."""
+    values = given_settings(settings)
+    with user_errors():
+        chosen = resolve_preset(preset)
+        config = with_overrides(chosen.config, values, CLI_SOURCE)
+        from .render import wants_ascii
+        from .views.data_sample import data_report
+
+        width = max(30, shutil.get_terminal_size((100, 24)).columns)
+        text = data_report(config, chosen.name, data_dir, count=count, width=width, ascii=wants_ascii())
+        typer.echo(text, nl=False)
+
+
+app.command()(with_setting_options(data, DATA_SETTINGS))
 
 
 def _check_run_dir(path: Path) -> None:

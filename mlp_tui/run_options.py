@@ -37,11 +37,12 @@ def _setting_parameter(key: str) -> inspect.Parameter:
     return inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
-def with_setting_options(command: Callable) -> Callable:
-    """`command`, whose `**settings` Typer now sees as one option per run setting."""
+def with_setting_options(command: Callable, keys: tuple[str, ...] = CLI_OPTIONS) -> Callable:
+    """`command`, whose `**settings` Typer now sees as one option per run setting (or per setting
+    of `keys`)."""
     signature = inspect.signature(command, eval_str=True)
     fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    command.__signature__ = signature.replace(parameters=fixed + [_setting_parameter(key) for key in CLI_OPTIONS])
+    command.__signature__ = signature.replace(parameters=fixed + [_setting_parameter(key) for key in keys])
     return command
 
 

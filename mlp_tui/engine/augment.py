@@ -8,15 +8,18 @@ import math
 import torch
 
 
-def augment_batch(x: torch.Tensor, strength: float, elastic: float = 0.0) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, strength: float, elastic: float = 0.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random distortions of a batch of uint8 rows, on the batch's device, in one grid_sample
     call: rotation up to 15 deg, scale up to 15 %, shift up to 3 px, times `strength`; then, if
     `elastic` > 0, a smooth random displacement of up to `elastic` pixels (Simard et al. 2003:
     random offsets on a coarse 7x7 lattice, interpolated bicubically over the image). Returns
-    float rows on the 0..255 scale, as the model takes them."""
+    float rows on the 0..255 scale, as the model takes them. `generator`: for a picture of the
+    data that the same seed draws again (training uses torch's global generator)."""
     n = x.shape[0]
     images = x.view(n, 1, 28, 28).float()
-    r = torch.rand(n, 4, device=x.device).mul_(2).sub_(1).mul_(strength)  # uniform in [-s, s]
+    r = torch.rand(n, 4, device=x.device, generator=generator).mul_(2).sub_(1).mul_(strength)  # uniform in [-s, s]
     angle = r[:, 0] * math.radians(15)
     scale = 1 + 0.15 * r[:, 1]
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
@@ -24,7 +27,8 @@ def augment_batch(x: torch.Tensor, strength: float, elastic: float = 0.0) -> tor
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     coarse = None
     if elastic:
-        coarse = torch.rand(n, 2, 7, 7, device=x.device).mul_(2 * elastic * 2 / 28).sub_(elastic * 2 / 28)
+        coarse = torch.rand(n, 2, 7, 7, device=x.device, generator=generator)
+        coarse.mul_(2 * elastic * 2 / 28).sub_(elastic * 2 / 28)
     grid = sampling_grid(theta, coarse)
     return torch.nn.functional.grid_sample(images, grid, align_corners=False).view(n, 784)
 

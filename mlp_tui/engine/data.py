@@ -201,6 +201,26 @@ def load_test_split(
     return x.to(device), y.long().to(device)
 
 
+def load_train_split(
+    dataset: str, data_dir: str | Path | None, *, val_split: float, seed: int, subset: int = 0,
+    device: torch.device | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images (uint8 rows) and labels a run with these settings trains on: the training file
+    less the validation images the seed holds out (and only `subset` of them, if given)."""
+    _, _, [(x, y)] = _read(dataset, data_dir, True, ("train",))
+    train_idx, _ = split_indices(len(x), val_split, seed, subset)
+    x, y = x[train_idx].contiguous(), y[train_idx].long()
+    return (x, y) if device is None else (x.to(device), y.to(device))
+
+
+def split_indices(n: int, val_split: float, seed: int, subset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, validation) positions among n training images, reproducibly from the seed."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = int(round(n * val_split))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    return (train_idx[:subset] if subset else train_idx), val_idx
+
+
 def split_dataset(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -217,11 +237,7 @@ def split_dataset(
     """Carve a validation set from the training images, reproducibly from the seed. The pixel
     statistics are those of all the training images x (worked out here unless given)."""
     mean, std = stats or pixel_stats(x)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_val = int(round(len(x) * val_split))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    if subset:
-        train_idx = train_idx[:subset]
+    train_idx, val_idx = split_indices(len(x), val_split, seed, subset)
     return Dataset(
         train_x=x[train_idx].contiguous(),
         train_y=y[train_idx].long(),

@@ -22,6 +22,7 @@ from ...events import Event
 from ...runs.follow import RunWatch
 from ...summary import config_rows, format_rows, parameter_count
 from .dialogs import ConfirmDialog
+from .screens.base import SizedScreen
 from .screens.compare import CompareScreen
 from .screens.setup import SetupScreen
 from .screens.training import TrainingScreen
@@ -222,6 +223,9 @@ class MlpApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if isinstance(screen, SizedScreen):
+            yield SystemCommand("Save a picture of the screen", "An SVG in the run or comparison directory (ctrl+s)",
+                                screen.action_save_picture)  # fmt: skip
         if isinstance(screen, TrainingScreen):
             yield SystemCommand("Pause / resume", "Pause or resume training", screen.action_toggle_pause)
             yield SystemCommand("Stop run", "Stop training after the current batch", screen.action_stop)
@@ -231,6 +235,8 @@ class MlpApp(App):
             yield SystemCommand("Set the learning rate", "Type a new one (l)", screen.action_type_lr)
         if isinstance(screen, SetupScreen):
             yield SystemCommand("Start training", "Train with the current settings", screen.action_start)
+            yield SystemCommand("Look at the data", "Training images as these settings distort them (ctrl+t)",
+                                screen.action_look_at_data)  # fmt: skip
             yield SystemCommand("Compare mode", "Tick settings to train side by side (ctrl+k)",
                                 lambda: screen.action_compare_mode(not screen.comparing))  # fmt: skip
         if isinstance(screen, CompareScreen):

@@ -1,15 +1,25 @@
-"""A screen that shows a clear notice instead of a broken layout when the terminal is too small."""
+"""A screen that shows a clear notice instead of a broken layout when the terminal is too small,
+and saves a picture of itself (ctrl+s) where its run or comparison lives."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import events
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
+from ..screenshot import save_picture
+
 MIN_WIDTH, MIN_HEIGHT = 60, 20
+# Each screen places it among its own keys, where the footer has room for it.
+SCREENSHOT = Binding("ctrl+s", "save_picture", "Screenshot", priority=True)
 
 
 class SizedScreen(Screen):
+    picture_home = "run directory"  # what picture_folder() names, for "no … yet"
+
     def on_mount(self) -> None:
         self.mount(Static(id="too-small"))
         self.check_size(self.app.size.width, self.app.size.height)
@@ -26,3 +36,12 @@ class SizedScreen(Screen):
                 f"Terminal too small: {width}×{height}.\nmlp-tui needs at least {MIN_WIDTH}×{MIN_HEIGHT}; "
                 "please enlarge the window."
             )
+
+    # -- ctrl+s -------------------------------------------------------------------------------------
+    def picture_folder(self) -> Path | None:
+        """Where a screenshot of this screen goes: its run's or comparison's directory (None:
+        none yet, the current directory)."""
+        return None
+
+    def action_save_picture(self) -> None:
+        save_picture(self.app, self.picture_folder(), self.picture_home)

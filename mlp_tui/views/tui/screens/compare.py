@@ -30,7 +30,7 @@ from ..dialogs import ConfirmDialog, PickDialog
 from ..messages import BoardChanged
 from ..widgets.compare_chart import CompareChart
 from ..widgets.leaderboard import Leaderboard
-from .base import SizedScreen
+from .base import SCREENSHOT, SizedScreen
 from .member import MemberScreen
 from .setup import SetupScreen
 
@@ -51,8 +51,10 @@ class CompareScreen(SizedScreen):
         Binding("t", "toggle_curves", "Train/val curves"),
         Binding("s", "stop", "Stop all"),
         Binding("n", "new", "New setup"),
+        SCREENSHOT,
         Binding("q", "app.quit", "Quit"),
     ]
+    picture_home = "comparison directory"  # where ctrl+s saves
 
     def __init__(self, board: Board, driver: subprocess.Popen | None = None) -> None:
         super().__init__()
@@ -299,3 +301,6 @@ class CompareScreen(SizedScreen):
 
     def action_new(self) -> None:
         self.app.leave_comparison(self)
+
+    def picture_folder(self) -> Path | None:
+        return self.folder if self.is_comparison else None  # runs trained apart have no folder of their own

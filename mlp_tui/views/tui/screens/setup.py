@@ -18,7 +18,8 @@ from ....preset_files import Preset
 from ....runs.compare.grid import build_grid, check_size
 from ....runs.compare.plan import Plan
 from ..widgets.compare_form import CompareForm
-from .base import SizedScreen
+from .base import SCREENSHOT, SizedScreen
+from .data import DataScreen
 
 
 def hidden_width(config: RunConfig) -> int:
@@ -39,7 +40,9 @@ class SetupScreen(SizedScreen):
         Binding("ctrl+r,f5", "start_comparison", "Start comparison", priority=True),
         Binding("ctrl+k", "compare_mode(True)", "Compare mode", priority=True),
         Binding("ctrl+k", "compare_mode(False)", "Single run", priority=True),
+        Binding("ctrl+t,f2", "look_at_data", "Data", priority=True),
         Binding("ctrl+p", "app.command_palette", "Commands", show=False),
+        SCREENSHOT,
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -252,6 +255,13 @@ class SetupScreen(SizedScreen):
             self.notify(escape(self.plan_error or "Fix the fields marked in red first."), severity="warning")
             return
         self.app.start_comparison(self.plan)
+
+    def action_look_at_data(self) -> None:
+        """The training images as these settings distort them (Distortion, Elastic), before a run."""
+        if self.errors:
+            self.notify("Fix the fields marked in red first.", severity="warning")
+            return
+        self.app.push_screen(DataScreen(self.config, self.app.data_dir))
 
     def action_start(self) -> None:
         if self.errors:

@@ -1,10 +1,12 @@
 """The training screen: status, batch progress, charts, per-class table, mistakes, confusion,
-layer health; keys to change the learning rate while the run trains."""
+layer health, weights, drawing, the training data and the test predictions; keys to change the
+learning rate while the run trains."""
 
 from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 from rich.markup import escape
 from rich.text import Text
@@ -35,12 +37,15 @@ from ..messages import EngineEvent
 from ..widgets.chart import MetricChart
 from ..widgets.class_table import ClassTable
 from ..widgets.confusion import ConfusionView
+from ..widgets.data_view import DataView
+from ..widgets.digit_grid import DigitGrid
 from ..widgets.draw_pad import DrawPad
 from ..widgets.gallery import MistakeGallery
 from ..widgets.health import LEGEND, HealthLog, HealthTable
 from ..widgets.lr_dialog import LrDialog
+from ..widgets.predictions_view import PredictionsView
 from ..widgets.weights_view import WeightsView
-from .base import SizedScreen
+from .base import SCREENSHOT, SizedScreen
 
 
 def clock(seconds: float | None) -> str:
@@ -56,8 +61,9 @@ class TrainingScreen(SizedScreen):
         Binding("space,p", "toggle_pause", "Pause/resume"),
         Binding("s", "stop", "Stop"),
         Binding("n", "new_run", "New run"),
-        Binding("left_square_bracket", "mistake(-1)", "Prev digit", key_display="["),
-        Binding("right_square_bracket", "mistake(1)", "Next digit", key_display="]"),
+        # The Mistakes tab pages with . and , as every digit grid does; [ and ] as they always have.
+        Binding("left_square_bracket", "mistake(-1)", "Prev mistakes", key_display="[", show=False),
+        Binding("right_square_bracket", "mistake(1)", "Next mistakes", key_display="]", show=False),
         Binding("1", "tab('charts')", "Charts", show=False),
         Binding("2", "tab('classes')", "Classes", show=False),
         Binding("3", "tab('mistakes')", "Mistakes", show=False),
@@ -66,9 +72,12 @@ class TrainingScreen(SizedScreen):
         Binding("6", "tab('health')", "Health", show=False),
         Binding("7", "tab('weights')", "Weights", show=False),
         Binding("8", "tab('draw')", "Draw", show=False),
+        Binding("9", "tab('data')", "Data", show=False),
+        Binding("0", "tab('predictions')", "Predictions", show=False),
         Binding("minus", "scale_lr(0.5)", "lr÷2", key_display="-"),
         Binding("plus,equals_sign", "scale_lr(2)", "lr×2", key_display="+"),
         Binding("l", "type_lr", "Set lr"),
+        SCREENSHOT,  # after the keys of a live run: at 80 columns the footer shows it once the run is over
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -114,8 +123,7 @@ class TrainingScreen(SizedScreen):
                 with VerticalScroll():
                     yield ClassTable(classes, id="classes-table")
             with TabPane("Mistakes", id="mistakes"):
-                with VerticalScroll():
-                    yield MistakeGallery(id="gallery")
+                yield MistakeGallery(id="gallery")  # sizes its pages to its own height: no scroll
             with TabPane("Confusion", id="confusion"):
                 with VerticalScroll():
                     yield ConfusionView(id="confusion-view")
@@ -132,6 +140,10 @@ class TrainingScreen(SizedScreen):
                 yield WeightsView(id="weights-view")  # sizes its pages to its own height: no scroll
             with TabPane("Draw", id="draw"):
                 yield DrawPad(classes=classes, id="draw-pad")
+            with TabPane("Data", id="data"):
+                yield DataView(self.config, self.app.data_dir, id="data-view")
+            with TabPane("Predictions", id="predictions"):
+                yield PredictionsView(data_dir=self.app.data_dir, id="predictions-view")
         yield Footer(compact=True)  # room for every key at 80 columns
 
     def on_mount(self) -> None:
@@ -217,9 +229,9 @@ class TrainingScreen(SizedScreen):
             self.batches = max(1, math.ceil(event.train_size / self.config.batch_size))
         self.state = "paused" if self.control.paused else "running"
         self.device, self.run_dir = event.device, event.run_dir or ""
-        if event.run_dir:  # both read the run's newest checkpoint, also when watching
-            self.query_one(WeightsView).set_run(event.run_dir)
-            self.query_one(DrawPad).set_run(event.run_dir)
+        if event.run_dir:  # they read the run's checkpoints, also when watching
+            for view in self.checkpoint_views():
+                view.set_run(event.run_dir)
         self.epoch = event.start_epoch
         cfg = self.config
         self.query_one("#model-summary", Static).update(
@@ -244,9 +256,12 @@ class TrainingScreen(SizedScreen):
             layout=False,  # fixed-size line: skip the layout pass, keep the UI cheap while training
         )
 
+    def checkpoint_views(self) -> tuple:
+        return self.query_one(WeightsView), self.query_one(DrawPad), self.query_one(PredictionsView)
+
     def show_epoch(self, event: EpochEnd) -> None:
-        self.query_one(WeightsView).epoch_ended()
-        self.query_one(DrawPad).epoch_ended()
+        for view in self.checkpoint_views():
+            view.epoch_ended()
         self.epoch = event.epoch
         self.epoch_seconds.append(event.seconds)
         self.epoch_rates.append(event.samples_per_s)
@@ -299,8 +314,8 @@ class TrainingScreen(SizedScreen):
         self.query_one(ConfusionView).show(event)
 
     def show_finished(self, event: RunFinished) -> None:
-        self.query_one(WeightsView).epoch_ended()  # now best.pt: the weights the run kept
-        self.query_one(DrawPad).epoch_ended()
+        for view in self.checkpoint_views():  # now best.pt: the weights the run kept
+            view.epoch_ended()
         self.result, self.state, self.ended_at = event, "finished", self.started_at + event.seconds
         test = "" if event.test_accuracy is None else f": test accuracy {pct(event.test_accuracy)}"
         if not self.watching:  # a watcher replays old sessions' ends too; the status line says it
@@ -418,14 +433,20 @@ class TrainingScreen(SizedScreen):
             return False  # a watcher does not start runs; hide the key
         if action in ("scale_lr", "type_lr"):
             return self.lr_changeable  # hidden once the run is over
-        if action == "mistake":  # the keys page the gallery: shown on its tab only
+        if action == "mistake":  # the keys page the gallery: on its tab only
             tabs = self.query(TabbedContent)
             return bool(tabs) and tabs.first().active == "mistakes"
         return True
 
     @on(TabbedContent.TabActivated)
-    def tab_changed(self) -> None:
-        self.refresh_bindings()  # the footer shows the digit keys on the Mistakes tab only
+    def tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()  # [ and ] work on the Mistakes tab only
+        grids = event.pane.query(DigitGrid)
+        if grids:  # its keys (pages, bars, …) work straight away, also after a click on the tab
+            grids.first().focus()
+
+    def picture_folder(self) -> Path | None:
+        return Path(self.run_dir) if self.run_dir else None
 
     # -- the learning rate ---------------------------------------------------------------------
     @property

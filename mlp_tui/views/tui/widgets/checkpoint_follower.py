@@ -1,5 +1,5 @@
 """For a widget that shows what it reads from a run's newest checkpoint (last.pt while the run
-trains, best.pt after): the Weights and Draw tabs.
+trains, best.pt after): the Weights and Draw tabs; the Predictions tab reads best.pt.
 
 It reads on a worker thread (torch loads there, never on the UI thread), only while the widget
 is shown, once per new checkpoint, and drops a read that a newer one overtook.
@@ -68,19 +68,26 @@ class CheckpointFollower:
                 self.show_note(self.reading_note.format(name=self.run_dir.name))
             self._read(self._request, self.run_dir, self.current.stamp if self.current else None)
 
+    def checkpoint_for(self, run_dir: Path) -> Path:
+        """Which checkpoint to read (on the worker): the newest; raises NoCheckpointYet."""
+        from ....runs.weights import newest_checkpoint
+
+        return newest_checkpoint(run_dir)
+
     @work(thread=True, exclusive=True, group="checkpoint-read", exit_on_error=False)
     def _read(self, request: int, run_dir: Path, stamp) -> None:
+        from ....errors import DataError
         from ....runs.store import CheckpointError
-        from ....runs.weights import NoCheckpointYet, newest_checkpoint, stamp_of
+        from ....runs.weights import NoCheckpointYet, stamp_of
 
         try:
-            path = newest_checkpoint(run_dir)
+            path = self.checkpoint_for(run_dir)
             if stamp is not None and stamp_of(path) == stamp:
                 return  # the same checkpoint as shown
             self.post_message(CheckpointRead(request, self.read_checkpoint(run_dir, path), None))
         except NoCheckpointYet:
             self.post_message(CheckpointRead(request, None, self.waiting_note))
-        except CheckpointError as exc:
+        except (CheckpointError, DataError) as exc:  # DataError: the test images the Predictions tab reads
             self.post_message(CheckpointRead(request, None, str(exc)))
         except Exception as exc:  # a view must not take the app down: say what happened
             self.post_message(CheckpointRead(request, None, f"{self.failure}: {type(exc).__name__}: {exc}"))

@@ -1,106 +1,66 @@
-"""Misclassified digits, one at a time: the digit in shaded half blocks, what the network
-predicted, the true class, and the softmax probabilities as bars."""
+"""The Mistakes tab: the misclassified digits of the latest evaluation (most confident first) on
+the shared digit grid, several at once, each with what the network predicted (red, ✗) and the
+true class (green); `b` shows every digit's probabilities as bars beside it."""
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.reactive import reactive
-from textual.widgets import Static
-
-from ....datasets import class_labels
+from ....datasets import class_label
 from ....events import Evaluation, Misclassified
-from ....render import SIDE, bar
+from ...digit_art import bar_lines, marks
+from .digit_grid import DigitGrid, GridSource
+
+SPLITS = {"val": "validation", "test": "test"}
 
 
-def digit_text(pixels: bytes) -> Text:
-    """Two pixel rows per line: the upper half block takes the top pixel as its colour and the
-    bottom pixel as the background, so every pixel keeps its own grey level."""
-    text = Text(no_wrap=True)
-    for row in range(0, SIDE, 2):
-        for col in range(SIDE):
-            t, b = pixels[row * SIDE + col], pixels[(row + 1) * SIDE + col]
-            text.append("▀", style=f"rgb({t},{t},{t}) on rgb({b},{b},{b})")
-        if row < SIDE - 2:
-            text.append("\n")
-    return text
+class MistakeSource(GridSource):
+    caption_lines = 2
+    has_bars = True
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self.evaluation = evaluation
+        self.mistakes = evaluation.misclassified
+        self.count = len(self.mistakes)
+        self.classes = tuple(evaluation.classes)
+
+    def images(self, start: int, stop: int):
+        return [m.pixels for m in self.mistakes[start:stop]]
+
+    def captions(self, start: int, stop: int, ascii: bool) -> list:
+        wrong = marks(ascii)[1]
+        return [[[(f"{wrong} {class_label(self.classes, m.predicted)} {m.confidence * 100:.1f}%", "bold red")],
+                 [(f"true {class_label(self.classes, m.true)}", "green")]]
+                for m in self.mistakes[start:stop]]  # fmt: skip
+
+    def bars(self, start: int, stop: int, colour: bool, ascii: bool) -> list:
+        return [bar_lines(m.probabilities, self.classes, m.predicted, m.true, colour=colour, ascii=ascii)
+                for m in self.mistakes[start:stop]]  # fmt: skip
+
+    def header(self) -> str:
+        ev = self.evaluation
+        return (f"{self.count} mistakes on the {SPLITS.get(ev.split, ev.split)} set, epoch {ev.epoch}, "
+                "most confident first")  # fmt: skip
 
 
-def probability_text(m: Misclassified, classes: tuple[str, ...], width: int = 20) -> Group:
-    lines = []
-    labels = class_labels(classes)
-    name = max(len(label) for label in labels)
-    for c, (label, p) in enumerate(zip(labels, m.probabilities)):
-        style = "bold red" if c == m.predicted else "bold green" if c == m.true else "dim"
-        mark = "  predicted" if c == m.predicted else "  true" if c == m.true else ""
-        lines.append(Text.assemble((f"{label:<{name}} ", "bold"), (bar(p, width), style), f" {p * 100:5.1f}%",
-                                   (mark, style)))  # fmt: skip
-    return Group(*lines)
-
-
-class MistakeGallery(Horizontal):
-    DEFAULT_CSS = """
-    MistakeGallery { height: auto; min-height: 16; }
-    MistakeGallery #digit {
-        width: 30; height: 16; border: round $primary;
-        border-title-color: $error; border-subtitle-color: $success;
-    }
-    MistakeGallery #info { width: 1fr; height: auto; padding: 0 1; }
-    """
-
-    index: reactive[int] = reactive(0)
-
+class MistakeGallery(DigitGrid):
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__("No misclassified digits yet: they appear after the first epoch.", **kwargs)
         self.evaluation: Evaluation | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="digit")
-        yield Static(id="info")
-
-    def on_mount(self) -> None:
-        self.refresh_view()
 
     @property
     def mistakes(self) -> tuple[Misclassified, ...]:
         return self.evaluation.misclassified if self.evaluation else ()
 
+    @property
+    def shown(self) -> tuple[Misclassified, ...]:
+        """The mistakes on the page shown."""
+        return tuple(self.mistakes[i] for i in self.page_items)
+
     def show(self, evaluation: Evaluation | None) -> None:
         self.evaluation = evaluation
-        self.index = 0
-        self.refresh_view()
+        if evaluation is not None and not evaluation.misclassified:
+            split = SPLITS.get(evaluation.split, evaluation.split)
+            self.notice = f"No mistakes on the {split} set at epoch {evaluation.epoch}."
+        self.set_source(MistakeSource(evaluation) if evaluation is not None and evaluation.misclassified else None)
 
     def step(self, delta: int) -> None:
-        if self.mistakes:
-            self.index = (self.index + delta) % len(self.mistakes)
-
-    def watch_index(self) -> None:
-        self.refresh_view()
-
-    @property
-    def current(self) -> Misclassified | None:
-        return self.mistakes[self.index] if self.mistakes else None
-
-    def refresh_view(self) -> None:
-        if not self.is_mounted:
-            return
-        digit, info = self.query_one("#digit", Static), self.query_one("#info", Static)
-        m = self.current
-        digit.display = m is not None
-        if m is None:
-            info.update("No misclassified digits yet: they appear after the first epoch.")
-            return
-        ev = self.evaluation
-        digit.update(digit_text(m.pixels))
-        # Above the image what the network said, below what it was: each fits the frame.
-        digit.border_title, digit.border_subtitle = ev.classes[m.predicted], f"true: {ev.classes[m.true]}"
-        header = Text.assemble(
-            (f"Mistake {self.index + 1} of {len(self.mistakes)}", "bold"),
-            f"  ({ev.split} set, epoch {ev.epoch}, most confident first)\n",
-            ("predicted ", ""), (ev.classes[m.predicted], "bold red"), ("  true ", ""),
-            (ev.classes[m.true], "bold green"), f"  confidence {m.confidence * 100:.1f}%\n",
-            ("[ and ] page through them\n", "dim"),
-        )  # fmt: skip
-        info.update(Group(header, probability_text(m, ev.classes)))
+        self.page_by(delta)

@@ -1,0 +1,82 @@
+"""A run's best weights on its test images: what it predicts for each, to show a page of them
+with the predicted and true class (right ones and wrong ones apart), or only the wrong ones, or
+one class. Torch is imported here, so a view calls these on a worker thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..engine.data import load_test_split
+from ..engine.model import probabilities
+from .weights import NoCheckpointYet, load_draw_model
+
+PREDICT_BATCH = 2048  # on the CPU: the training process keeps the device to itself
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    checkpoint: Path
+    stamp: tuple[str, int]  # changes when the checkpoint does
+    epoch: int
+    classes: tuple[str, ...]
+    dataset: str
+    pixels: torch.Tensor  # (N, 784) uint8, the test images
+    labels: torch.Tensor  # (N,) int64, the true classes
+    predicted: torch.Tensor  # (N,) int64
+    probabilities: torch.Tensor  # (N, classes) float
+
+    @property
+    def count(self) -> int:
+        return len(self.labels)
+
+    @property
+    def right(self) -> torch.Tensor:
+        return self.predicted == self.labels
+
+    def select(self, *, wrong: bool = False, true_class: int | None = None) -> torch.Tensor:
+        """The positions of the images to show, in test-set order: all of them, the wrong ones,
+        or those of one true class."""
+        keep = ~self.right if wrong else torch.ones(self.count, dtype=torch.bool)
+        if true_class is not None:
+            keep &= self.labels == true_class
+        return keep.nonzero().squeeze(1)
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    """best.pt (the weights the run keeps: the best on validation so far), else last.pt."""
+    for name in ("best.pt", "last.pt"):
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    raise NoCheckpointYet(f"{run_dir}: no checkpoint yet (best.pt or last.pt): it is saved when the first epoch ends")
+
+
+_TEST_SPLITS: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}  # read once per dataset
+
+
+def cached_test_split(dataset: str, data_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor]:
+    key = (dataset, str(data_dir or ""))
+    if key not in _TEST_SPLITS:
+        _TEST_SPLITS[key] = load_test_split(dataset, data_dir, device=torch.device("cpu"))
+    return _TEST_SPLITS[key]
+
+
+@torch.inference_mode()
+def predict_test_set(
+    run_dir: Path, checkpoint: Path | None = None, data_dir: str | Path | None = None
+) -> TestPredictions:
+    """Every test image of the run's dataset through the weights of `checkpoint` (default:
+    best_checkpoint). CheckpointError for a missing or unusable checkpoint, DataError for data."""
+    path = checkpoint or best_checkpoint(run_dir)
+    model = load_draw_model(Path(run_dir), path)
+    config = model.loaded.config
+    x, y = cached_test_split(config.dataset, data_dir)
+    net = model.loaded.model
+    probs = torch.cat([probabilities(net(x[i : i + PREDICT_BATCH]), config).float()
+                       for i in range(0, len(x), PREDICT_BATCH)])  # fmt: skip
+    return TestPredictions(
+        checkpoint=path, stamp=model.stamp, epoch=model.epoch, classes=model.classes, dataset=config.dataset,
+        pixels=x, labels=y, predicted=probs.argmax(1), probabilities=probs,
+    )  # fmt: skip

@@ -1,0 +1,29 @@
+"""The training data as the setup screen's settings would feed it to the network, before any run:
+try --augment and --elastic values on the form and look (escape goes back)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer
+
+from ....config import RunConfig
+from ..widgets.data_view import DataView
+from .base import SCREENSHOT, SizedScreen
+
+
+class DataScreen(SizedScreen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), SCREENSHOT]
+
+    def __init__(self, config: RunConfig, data_dir: str | Path | None) -> None:
+        super().__init__()
+        self.config, self.data_dir = config, data_dir
+
+    def compose(self) -> ComposeResult:
+        yield DataView(self.config, self.data_dir, id="data-view")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(DataView).focus()
