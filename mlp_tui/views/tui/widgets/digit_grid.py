@@ -17,13 +17,11 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from textual import events, work
 from textual.binding import Binding
-from textual.message import Message
 from textual.strip import Strip
-from textual.widget import Widget
 
 from ....render import SIDE, wants_ascii
+from .paged_view import PagedView, plain_strip
 
 HEADER = 1  # lines above the digits
 ART_LINES = SIDE // 2  # as views/digit_art.py has it (not imported here: it loads torch)
@@ -59,7 +57,7 @@ class GridSource:
         return "Nothing to show."
 
 
-class DigitGrid(Widget, can_focus=True):
+class DigitGrid(PagedView):
     DEFAULT_CSS = """
     DigitGrid { width: 1fr; height: 1fr; padding: 0 1; }
     DigitGrid:focus { background-tint: $foreground 3%; }
@@ -71,81 +69,50 @@ class DigitGrid(Widget, can_focus=True):
         Binding("b", "toggle_bars", "Bars"),
     ]
 
-    class Drawn(Message):
-        def __init__(self, key: tuple, strips: list[Strip]) -> None:
-            super().__init__()
-            self.key, self.strips = key, strips
-
     def __init__(self, notice: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.source: GridSource | None = None
         self.notice = notice  # shown while there is no source
-        self.first = 0  # the first image of the page shown
         self.bars = False
         self.ascii = wants_ascii(sys.__stdout__)  # the terminal's, not Textual's capture of stdout
-        self.strips: list[Strip] = []
-        self._drawn_key: tuple | None = None
-        self._wanted_key: tuple | None = None
-        self._version = 0  # counts the sources given, so a page knows which one it shows
 
     # -- what the owner calls -------------------------------------------------------------------
     def set_source(self, source: GridSource | None, *, keep_page: bool = False) -> None:
         self.source = source
-        self._version += 1
+        self.shown_anew()
         count = source.count if source is not None else 0
         self.first = min(self.first, max(0, count - 1)) if keep_page else 0
         if self.is_mounted:
             self.refresh_bindings()  # `b` is offered only with probabilities to show
-        self._draw()
+        self.redraw()
 
     def show_note(self, text: str) -> None:
         """What to say while there is no source."""
         self.notice = text
-        self._draw()
-
-    def page_by(self, delta: int) -> None:
-        """Next (1) or previous (-1) page, round at the ends."""
-        count = self.source.count if self.source else 0
-        if not count:
-            return
-        per_page = self.per_page
-        pages = -(-count // per_page)
-        self.first = (self.first // per_page + delta) % pages * per_page
-        self._draw()
+        self.redraw()
 
     @property
     def page_items(self) -> range:
         """The positions in the source of the images on the page shown (or being drawn)."""
-        count = self.source.count if self.source else 0
+        count = self.count
         return range(min(self.first, count), min(self.first + self.per_page, count))
 
     # -- actions --------------------------------------------------------------------------------
-    def action_page(self, delta: int) -> None:
-        self.page_by(delta)
-
-    def action_page_to(self, index: int) -> None:
-        self.first = index
-        self._draw()
-
     def action_toggle_bars(self) -> None:
         if self.source is not None and self.source.has_bars:
             self.bars = not self.bars
-            self._draw()
+            self.redraw()
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "toggle_bars":
             return self.source is not None and self.source.has_bars
         return True
 
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        event.stop()
-        self.page_by(1)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        event.stop()
-        self.page_by(-1)
-
     # -- layout -----------------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return self.source.count if self.source else 0
+
     def cell_size(self) -> tuple[int, int]:
         """(columns, lines) of one digit with its caption (and bars)."""
         from ...digit_art import bars_width
@@ -166,57 +133,19 @@ class DigitGrid(Widget, can_focus=True):
         return self.per_row * rows
 
     # -- drawing ----------------------------------------------------------------------------------
-    def on_resize(self) -> None:
-        self._draw()
-
     def on_show(self) -> None:
-        self._draw()
+        self.redraw()
 
-    def _draw(self) -> None:
-        """Build the page's lines on a worker thread."""
-        if not self.is_mounted:
-            return
-        width = self.content_size.width
-        if width <= 0:
-            return
-        per_page = self.per_page
-        self.first -= self.first % per_page
-        colour = not self.app.no_color
-        key = (self._version, self.first, per_page, width, self.bars, colour, self.notice)
-        if key == self._drawn_key or key == self._wanted_key:
-            return
-        self._wanted_key = key
-        bars = self.bars and self.source is not None and self.source.has_bars
-        self._build(key, (self.source, self.notice, self.first, width, per_page, self.per_row, bars, colour,
-                          self.ascii, self.rich_style))  # fmt: skip
+    def page_request(self, width: int):
+        source, notice, first, per_page, per_row = self.source, self.notice, self.first, self.per_page, self.per_row
+        colour, ascii, base = not self.app.no_color, self.ascii, self.rich_style
+        bars = self.bars and source is not None and source.has_bars
+        return (per_page, self.bars, colour, notice), lambda: page_strips(
+            source, notice, first, width, per_page, per_row, bars, colour, ascii, base
+        )
 
-    @work(thread=True, exclusive=True, group="grid-draw", exit_on_error=False)
-    def _build(self, key: tuple, args: tuple) -> None:
-        try:
-            strips = page_strips(*args)
-        except Exception as exc:  # a view must not take the app down: say what happened
-            strips = [_plain(f"cannot draw the page: {type(exc).__name__}: {exc}", args[3], args[-1])]
+    def page_built(self) -> None:
         settle_heap()
-        self.post_message(self.Drawn(key, strips))
-
-    def on_digit_grid_drawn(self, message: Drawn) -> None:
-        message.stop()
-        if message.key != self._wanted_key:
-            return  # a page no longer wanted (built late)
-        self.strips, self._drawn_key = message.strips, message.key
-        self.refresh()
-
-    @property
-    def drawn(self) -> bool:
-        """The page on screen is the one last asked for (for tests and owners)."""
-        return self._drawn_key is not None and self._drawn_key == self._wanted_key
-
-    def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        if y < len(self.strips):
-            strip = self.strips[y]
-            return strip if strip.cell_length == width else strip.crop_extend(0, width, self.rich_style)
-        return Strip.blank(width, self.rich_style)
 
 
 def page_strips(
@@ -228,13 +157,13 @@ def page_strips(
 
     if source is None or not source.count:
         text = notice if source is None else source.empty_text()
-        return [_plain(line, width, base) for line in textwrap.wrap(text, max(10, width))]
+        return [plain_strip(line, width, base) for line in textwrap.wrap(text, max(10, width))]
     stop = min(first + per_page, source.count)
     pages = -(-source.count // per_page)
     top = f"Page {first // per_page + 1}/{pages} · {source.header()}"  # the gist first: narrow terminals cut the end
     if bars and not colour:
         top += " · bars: < predicted, = true"
-    strips = [_plain(top, width, base, bold=True)]
+    strips = [plain_strip(top, width, base, bold=True)]
     images = source.images(first, stop)
     captions = source.captions(first, stop, ascii)
     side = source.bars(first, stop, colour, ascii) if bars else None
@@ -258,9 +187,3 @@ def settle_heap() -> None:
     if not _settled and "torch" in sys.modules:
         _settled = True
         gc.freeze()
-
-
-def _plain(text: str, width: int, base: Style, bold: bool = False) -> Strip:
-    style = base + Style(bold=True) if bold else base
-    return Strip([Segment(text, style)]).crop_extend(0, width, base)
-
