@@ -1,5 +1,5 @@
-"""Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`, `eval`, `predict`,
-`weights`, `data`.
+"""Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`; `compare` and the
+commands that look without training (`eval`, `predict`, `weights`, `data`) in modules of their own.
 
 Heavy imports (torch, textual) happen inside the commands, so --help and `presets` are instant.
 The options of `run` are made from the run settings' declarations in config.py, not listed here.
@@ -19,9 +19,10 @@ from .config import CLI_SOURCE, ConfigError, cli_flag, override_flags, with_over
 from .errors import EXIT_OK, exit_now
 from .preset_files import list_presets, preset_dirs, resolve_preset
 from .cli_common import (
-    DataDir, DeviceOption, PresetOption, RunArgument, RunsRoot, fail, interactive, user_errors,
+    DEFAULT_PRESET, DataDir, PresetOption, RunArgument, RunsRoot, fail, interactive, user_errors,
 )  # fmt: skip
 from .compare_command import compare
+from .inspect_commands import DATA_SETTINGS, data, eval_run, predict_digit, weights
 from .run_options import given_settings, with_setting_options
 
 app = typer.Typer(
@@ -32,9 +33,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-
-DEFAULT_PRESET = "dropout"
-
 
 @app.callback(invoke_without_command=True)
 def main_callback(
@@ -204,133 +202,9 @@ def list_runs(runs_root: RunsRoot = Path("runs")) -> None:
         runs_table.print_plain(rows)
 
 
-@app.command("eval")
-def eval_run(
-    run_name: RunArgument, runs_root: RunsRoot = Path("runs"), data_dir: DataDir = None, device: DeviceOption = None
-) -> None:
-    """Test a run's best weights (best.pt) on its dataset's test set and print the report."""
-    with user_errors():
-        from .runs.status import resolve_run, summarize
-
-        run_dir = resolve_run(run_name, runs_root)
-        from .runs.evaluate import eval_report, evaluate_run, load_run
-        from .render import wants_ascii
-
-        loaded = load_run(run_dir, device)
-        finished, test = evaluate_run(loaded, data_dir)
-        summary = summarize(run_dir)
-    width = max(60, shutil.get_terminal_size((100, 24)).columns)
-    recorded = None if summary.test_accuracy is None else (summary.test_accuracy, summary.device)
-    typer.echo(eval_report(loaded, finished, test, width=width, ascii=wants_ascii(), recorded=recorded).rstrip())
-
-
-@app.command("predict")
-def predict_digit(
-    run_name: RunArgument,
-    image: Annotated[Path, typer.Argument(
-        metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
-    )],
-    runs_root: RunsRoot = Path("runs"),
-    device: DeviceOption = None,
-) -> None:
-    """Read a handwritten digit from a picture with a run's best weights."""
-    with user_errors():
-        from .engine.digit_input import ImageError, load_digit
-        from .runs.status import resolve_run
-
-        run_dir = resolve_run(run_name, runs_root)
-        try:
-            digit = load_digit(image)
-        except ImageError as exc:
-            fail(str(exc))
-        from .datasets import dataset_info
-        from .runs.evaluate import load_run, predict
-        from .render import prediction_lines, wants_ascii
-
-        loaded = load_run(run_dir, device)
-        probs = predict(loaded, digit.pixels)
-    classes = dataset_info(loaded.config.dataset).classes
-    typer.echo(loaded.header())
-    if loaded.note:
-        typer.echo(loaded.note)
-    typer.echo(f"input {image}: {digit.describe()}")
-    typer.echo()
-    typer.echo("\n".join(prediction_lines(digit.pixels, probs, classes, wants_ascii())))
-
-
-@app.command("weights")
-def weights(
-    run_name: RunArgument,
-    runs_root: RunsRoot = Path("runs"),
-    page: Annotated[int, typer.Option(min=1, help="Which page of pictures to print (1 is the first).")] = 1,
-    per_page: Annotated[int, typer.Option("--per-page", min=1, help="Pictures on a page.")] = 32,
-    shared_scale: Annotated[bool, typer.Option(
-        "--shared-scale", help="Scale every picture on the page by the page's largest |w| (default: each by its own)."
-    )] = False,
-) -> None:
-    """Show what the first layer learned: each hidden unit's 784 incoming weights as a 28x28 picture
-    (blue positive, red negative; a linear model: one template per class)."""
-    with user_errors():
-        from .runs.status import resolve_run
-        from .runs.weights import read_first_layer
-
-        layer = read_first_layer(resolve_run(run_name, runs_root))
-        pages = max(1, -(-layer.count // per_page))
-        if page > pages:
-            fail(f"--page {page}: {layer.count} pictures make {pages} page(s) of {per_page}")
-    from .render import WEIGHT_LEGEND_PLAIN, wants_ascii, wants_colour, weight_grid_lines, weight_grid_text
-
-    start = (page - 1) * per_page
-    pictures = layer.pictures(start, start + per_page)
-    width = max(30, shutil.get_terminal_size((100, 24)).columns)
-    colour = wants_colour() and not wants_ascii()
-    scale = "all on this page by its largest |w|" if shared_scale else "each by its own largest |w|"
-    typer.echo(f"run {layer.run_dir}  {layer.describe()}")
-    legend = "blue positive, red negative" if colour else WEIGHT_LEGEND_PLAIN
-    typer.echo(f"{legend}; scaled {scale}" + (f"; {layer.dead_note()}" if layer.dead_note() else ""))
-    typer.echo()
-    if colour:
-        from rich.console import Console
-
-        console = Console(highlight=False, soft_wrap=True, force_terminal=True)  # wants_colour saw a terminal
-        for line in weight_grid_text(pictures, width, per_picture=not shared_scale):
-            console.print(line)
-    else:
-        typer.echo("\n".join(weight_grid_lines(pictures, width, per_picture=not shared_scale)))
-    if pages > 1:
-        shown = f"{start}-{start + len(pictures) - 1}"
-        more = f"; --page {page + 1} for the next" if page < pages else ""
-        typer.echo(f"\npage {page} of {pages} (pictures {shown} of {layer.count}){more}")
-
-
-# -- data: the training images as the network receives them ----------------------------------------
-
-DATA_SETTINGS = ("dataset", "augment", "elastic", "seed")  # the run settings that change what `data` shows
-
-
-def data(
-    preset: PresetOption = DEFAULT_PRESET,
-    data_dir: DataDir = None,
-    count: Annotated[Optional[int], typer.Option(
-        "--count", "-n", min=1, max=10_000, help="How many images (default: four rows of as many as fit the width)."
-    )] = None,
-    **settings: Any,
-) -> None:
-    """Print training images exactly as the network receives them with these settings: after the
-    random rotation, scale and shift (--augment) and elastic bending (--elastic), before
-    normalisation; each with its label. Try values before training with them."""
-    values = given_settings(settings)
-    with user_errors():
-        chosen = resolve_preset(preset)
-        config = with_overrides(chosen.config, values, CLI_SOURCE)
-        from .render import wants_ascii
-        from .views.data_sample import data_report
-
-        width = max(30, shutil.get_terminal_size((100, 24)).columns)
-        text = data_report(config, chosen.name, data_dir, count=count, width=width, ascii=wants_ascii())
-        typer.echo(text, nl=False)
-
-
+app.command("eval")(eval_run)
+app.command("predict")(predict_digit)
+app.command("weights")(weights)
 app.command()(with_setting_options(data, DATA_SETTINGS))
 
 

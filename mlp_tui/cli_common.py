@@ -14,6 +14,9 @@ from .errors import EXIT_USAGE
 from .preset_files import list_presets
 
 
+DEFAULT_PRESET = "dropout"
+
+
 def _preset_names(incomplete: str) -> list[str]:
     return [p.name for p in list_presets() if p.name.startswith(incomplete)]
 
