@@ -112,8 +112,13 @@ class _Follower:
         self.name = member.path.name
         self.forwarded = read_command(member.path)  # a command already there is old news
         self.running = False
-        self.stream = cluster.submit(self.name, job, read_files(member.path) if job.resume else {})
+        self._submit()
         threading.Thread(target=self._follow, daemon=True, name=f"follow {self.name}").start()
+
+    def _submit(self) -> None:
+        """Hand the member to the cluster, with its directory when it continues from a checkpoint."""
+        files = read_files(self.member.path) if self.job.resume else {}
+        self.stream = self.cluster.submit(self.name, self.job, files)
 
     def forward_command(self) -> None:
         if not self.running:
@@ -140,7 +145,7 @@ class _Follower:
                 self.job = self._again()
                 where = "its last checkpoint" if self.job.resume else "the start"
                 self.log(f"{self.name}: worker lost ({exc}); trying again from {where} (try {tries} of {MAX_TRIES})")
-                self.stream = self.cluster.submit(self.name, self.job, read_files(self.member.path) if self.job.resume else {})
+                self._submit()
             except Exception as exc:  # the member's own code failed on the worker: not worth another try
                 text = f"{type(exc).__name__}: {exc}"
                 self.log(f"{self.name}: failed on the cluster: {text}")
