@@ -42,7 +42,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 @contextlib.contextmanager
 def user_errors():
     """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
-    from .errors import DataError, DeviceError
+    from .errors import EXIT_FAILED, DataError, DeviceError, DiskFullError
     from .runs.status import RunNotFound
     from .runs.store import CheckpointError
 
@@ -50,6 +50,9 @@ def user_errors():
         yield
     except (ConfigError, CheckpointError, RunNotFound, DataError, DeviceError) as exc:
         fail(str(exc))
+    except DiskFullError as exc:  # not bad input: what is kept and how to go on, exit 1
+        typer.echo(f"mlp-tui: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED)
     except BrokenPipeError:  # `| head` stopped reading: nothing went wrong
         sys.stderr.close()
         raise typer.Exit(0)

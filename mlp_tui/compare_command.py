@@ -188,13 +188,14 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
         m = result.member
         acc = "" if result.test_accuracy is None else f"  test {100 * result.test_accuracy:.2f} %"
         state = next(s for s in board.states if s.member.path == m.path)
-        note = f"  ({result.message[:120]})" if result.message and not result.ok else ""
+        whole = state.reason == "disk-full"  # what is kept and the command to go on: never cut
+        note = f"  ({result.message if whole else result.message[:120]})" if result.message and not result.ok else ""
         echo(f"[{len(finished) + total - todo_count[0]}/{total}] {m.variant.name}  seed {m.seed}  {result.status}{acc}  "
              f"{state.epochs_done} epochs, {state.seconds:.0f} s  {m.path.name}{note}")  # fmt: skip
 
     try:
         board = drive(folder, plan, backend=backend, jobs=jobs, data_dir=data_dir, device=device, on_start=started,
-                      on_done=done, should_stop=stop.is_set, check_data=False)  # fmt: skip
+                      on_done=done, should_stop=stop.is_set, check_data=False, on_note=echo)  # fmt: skip
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -205,16 +206,28 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
         echo(line)
     echo(verdict_note(board))
     echo(f"Leaderboard: {folder / 'leaderboard.md'} and leaderboard.csv")
-    failed = [s for s in board.states if s.status == "failed"]
-    unfinished = len(board.states) - board.finished - len(failed)
-    if failed:
-        echo(f"{len(failed)} runs failed (see their report.txt or error.log): "
-             f"{', '.join(s.member.path.name for s in failed)}; delete their directories to try them again")  # fmt: skip
-    if unfinished:
-        echo(f"{unfinished} runs not finished; finish them with: mlp-tui compare --resume {folder} --headless")
+    left = _left_over(board, folder)
+    for line in left:
+        echo(line)
     if received:
         return 128 + received[0]
-    return EXIT_FAILED if unfinished or failed else EXIT_OK
+    return EXIT_FAILED if left else EXIT_OK
+
+
+def _left_over(board, folder: Path) -> list[str]:
+    """What did not finish and what to do about it. A run a full disk stopped is sound in itself:
+    `compare --resume` continues it, unlike one that failed for its own reasons."""
+    disk = [s for s in board.states if s.status == "failed" and s.reason == "disk-full"]
+    failed = [s for s in board.states if s.status == "failed" and s not in disk]
+    unfinished = len(board.states) - board.finished - len(failed)
+    lines = []
+    if failed:
+        lines.append(f"{len(failed)} runs failed (see their report.txt or error.log): "
+                     f"{', '.join(s.member.path.name for s in failed)}; delete their directories to try them again")  # fmt: skip
+    if unfinished:
+        mend = "free some space, then " if disk else ""
+        lines.append(f"{unfinished} runs not finished; {mend}finish them with: mlp-tui compare --resume {folder} --headless")
+    return lines
 
 
 def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:

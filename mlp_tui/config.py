@@ -9,7 +9,7 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .datasets import DATASET_NAMES
 from .options import Option, option
@@ -26,6 +26,7 @@ META_KEYS = ("description", "source", "expected")
 
 MAX_HIDDEN = 16384
 MAX_LAYERS = 16
+MAX_THREADS = 1024
 
 
 class ConfigError(ValueError):
@@ -66,6 +67,11 @@ class RunConfig:
     patience: int = option(0, "stop after this many epochs without a better validation score (0: never)", low=0)
     seed: int = option(0, "random seed")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+    threads: str = option(
+        "auto", "CPU threads: auto (the count that trains fastest now, measured as it trains; a busy machine "
+        "gets fewer) or a number; the same seed and thread count give the same numbers",
+        label="CPU threads",
+    )  # fmt: skip
     subset: int = option(0, "train on only this many images (0: all), for quick experiments", low=0)
     augment: float = option(
         0.0, "distort training digits on the fly: rotation up to 15 deg, scale 15 %, shift 3 px, times this",
@@ -120,6 +126,8 @@ def expected(key: str) -> str:
         return f"a list of layer sizes, each 1..{MAX_HIDDEN}, at most {MAX_LAYERS} layers"
     if key == "device":
         return opt.help
+    if key == "threads":
+        return f"auto or a number of threads, 1..{MAX_THREADS}"
     noun = {bool: "true or false", int: "an integer", float: "a number"}[kind]
     bounds = opt.range_text()
     return f"{noun} {bounds}" if bounds.startswith((">", "<")) else f"{noun}, {bounds}" if bounds else noun
@@ -173,6 +181,8 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
                 raise bad(f"hidden size {v} is out of range 1..{MAX_HIDDEN}")
         return tuple(value)
 
+    if key == "threads":
+        return _threads(value, bad)
     default = FIELDS[key].default
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -198,6 +208,18 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
     if key == "device" and not _valid_device(value):
         raise bad(f"unknown device {value!r}")
     return value
+
+
+def _threads(value: Any, bad: Callable[[str], ConfigError]) -> str:
+    """`auto` or a count, kept as text (`"2"`) so one field holds both; a preset may say 2 or "2"."""
+    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text == "auto":
+        return text
+    if text is None or not re.fullmatch(r"[0-9]+", text):
+        raise bad(f"{value!r} is not auto or a whole number")
+    if not 1 <= int(text) <= MAX_THREADS:
+        raise bad(f"{int(text)} is out of range")
+    return str(int(text))
 
 
 def parse_text(key: str, text: str, source: str | None = FORM_SOURCE) -> Any:

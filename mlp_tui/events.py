@@ -116,7 +116,7 @@ class RunFinished(Event):
 @dataclass(frozen=True)
 class RunFailed(Event):
     kind: ClassVar[str] = "run_failed"
-    reason: str  # nan | data | out-of-memory | error
+    reason: str  # nan | data | out-of-memory | disk-full | error
     message: str
     epoch: int | None = None
     batch: int | None = None
@@ -176,10 +176,45 @@ class LrChanged(Event):
     previous: float
 
 
+@dataclass(frozen=True)
+class Paused(Event):
+    """Training stopped at a batch boundary to wait for a resume (sent when it actually waits,
+    not when asked: a pause taken back before the next batch sends nothing)."""
+
+    kind: ClassVar[str] = "paused"
+    epoch: int  # the epoch in progress (1-based)
+    batch: int  # batches done in it
+    by: str | None = None  # "app" (its own keys) | "watcher" (the run's control file) | None
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    """Training went on after a Paused (a stop while paused ends the run without one)."""
+
+    kind: ClassVar[str] = "resumed"
+    epoch: int
+    batch: int
+    seconds: float  # how long it was paused
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadsChanged(Event):
+    """`--threads auto` moved to another CPU thread count: it trains faster now."""
+
+    kind: ClassVar[str] = "threads_changed"
+    epoch: int  # the epoch in progress (1-based)
+    batch: int  # batches done in it when the change took effect
+    threads: int
+    previous: int
+    why: str  # "1 trains 3.2x faster than 2 now"
+    device: str  # the device label from now on, e.g. "CPU (1 thread, auto since epoch 3)"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (RunStarted, BatchProgress, EpochEnd, Evaluation, RunFinished, RunFailed, LayerHealth, HealthWarning,
-                LrChanged)
+                LrChanged, Paused, Resumed, ThreadsChanged)
 }
 
 

@@ -113,7 +113,8 @@ def make_config():
     """A small CPU config; keyword arguments override fields."""
 
     def make(**overrides) -> RunConfig:
-        base = RunConfig(hidden=(32,), epochs=2, batch_size=128, lr=1e-3, device="cpu")
+        # One thread: the same numbers on any machine (auto would time and switch counts).
+        base = RunConfig(hidden=(32,), epochs=2, batch_size=128, lr=1e-3, device="cpu", threads="1")
         return dataclasses.replace(base, **overrides)
 
     return make

@@ -6,6 +6,7 @@ the real one)."""
 from __future__ import annotations
 
 import csv
+import os
 import queue
 import threading
 from pathlib import Path
@@ -80,7 +81,9 @@ class FakeCluster:
 
 
 def tiny_plan(epochs: int = 3, seeds: int = 2) -> Plan:
-    base = build_config({"hidden": (16,), "epochs": epochs, "subset": 1500, "batch_size": 64, "device": "cpu"})
+    # One thread everywhere: members on the pool and on the cluster compare bit for bit.
+    base = build_config({"hidden": (16,), "epochs": epochs, "subset": 1500, "batch_size": 64, "device": "cpu",
+                         "threads": 1})  # fmt: skip
     return Plan(build_grid([("tiny", base)], [parse_axis("loss=nll,mse")], {}), seeds, ["loss=nll,mse"], "test")
 
 
@@ -241,3 +244,33 @@ def test_nothing_imports_ray_without_ray(tmp_path, cli_env, mlp_tui_cmd):
             "mlp_tui.views.tui.app; print('ray' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+BROKEN_RAY = {  # what an installed but broken Ray raises while it loads
+    "ImportError": 'raise ImportError("libray_core.so: cannot open shared object file")',
+    "AttributeError": "raise AttributeError(\"module 'grpc' has no attribute 'aio'\")",
+}
+
+
+@pytest.mark.parametrize("error", sorted(BROKEN_RAY))
+def test_a_broken_ray_is_named_with_the_install_command_not_a_traceback(error, tmp_path, cli_env, mlp_tui_cmd):
+    import subprocess
+    import sys
+
+    (tmp_path / "broken" / "ray").mkdir(parents=True)
+    (tmp_path / "broken" / "ray" / "__init__.py").write_text(BROKEN_RAY[error] + "\n")
+    env = dict(cli_env, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path / "broken"), cli_env.get("PYTHONPATH")])))
+    runs = tmp_path / "runs"
+    args = ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--headless", "--runs", str(runs), "--ray", "auto"]
+    headless = subprocess.run(mlp_tui_cmd + args, env=env, capture_output=True, text=True, timeout=120)
+    # The app's driver process, as the app starts it for a comparison on Ray.
+    folder = new_comparison(tiny_plan(), tmp_path / "app-runs")
+    driver = subprocess.run([sys.executable, "-m", "mlp_tui.runs.compare.driver", str(folder), "--ray", "auto"],
+                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    for out in (headless, driver):
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "Traceback" not in out.stdout + out.stderr
+        assert out.stderr.startswith(f"mlp-tui: error: --ray: Ray is installed but cannot be imported ({error}: ")
+        assert 'pip install -e ".[ray]"' in out.stderr
+    assert not runs.exists(), "a failed start leaves nothing behind"
+    assert not any(m.path.exists() for m in tiny_plan().members(folder))

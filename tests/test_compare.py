@@ -153,15 +153,16 @@ def test_bad_comparisons_exit_2_before_anything_trains(args, words, tmp_path):
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def compare_args(mnist_root: Path, runs_root: Path, epochs: int = 2, subset: int = 2000) -> list[str]:
+def compare_args(mnist_root: Path, runs_root: Path, epochs: int = 2, subset: int = 2000, *extra: str) -> list[str]:
     return ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--seeds", "2", "--epochs", str(epochs),
-            "--subset", str(subset), "--headless", "--data-dir", str(mnist_root), "--runs", str(runs_root)]  # fmt: skip
+            "--subset", str(subset), "--headless", "--data-dir", str(mnist_root), "--runs", str(runs_root), *extra]  # fmt: skip
 
 
 def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, tmp_path, cli_env, mlp_tui_cmd):
     runs_root = tmp_path / "runs"
-    proc = subprocess.run(mlp_tui_cmd + compare_args(mnist_root, runs_root), env=cli_env, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)  # fmt: skip
+    # A fixed thread count: float sums depend on it, and the solo run below must match exactly.
+    proc = subprocess.run(mlp_tui_cmd + compare_args(mnist_root, runs_root, 2, 2000, "--threads", "1"), env=cli_env,
+                          capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert out.count(" completed  test ") == 4  # one line per finished member
@@ -186,7 +187,8 @@ def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, 
     assert len(listing.strip().splitlines()) == 2 and "4/4 runs" in listing and "completed" in listing
 
     # A member is an ordinary run: eval repeats its recorded accuracy, and the same run trained
-    # alone (its config.toml as the preset) gives the same numbers as inside the comparison.
+    # alone (its config.toml as the preset, so the same seed and thread count) gives the same
+    # numbers as inside the comparison, to the last bit.
     member = members[2]
     evaluated = subprocess.run(mlp_tui_cmd + ["eval", str(member), "--data-dir", str(mnist_root)], env=cli_env,
                                capture_output=True, text=True, timeout=120)  # fmt: skip

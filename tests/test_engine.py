@@ -158,10 +158,10 @@ def test_pause_blocks_training_until_resume(synthetic, make_config, every_batch)
     blocked = threading.Event()
 
     class WatchedControl(Control):
-        def wait_if_paused(self):
+        def wait_if_paused(self, *args):
             if self.paused:
                 blocked.set()  # the loop has reached a batch boundary while paused
-            return super().wait_if_paused()
+            return super().wait_if_paused(*args)
 
     control = WatchedControl()
     progress_while_paused = []
@@ -193,10 +193,10 @@ def test_stop_releases_a_paused_run(synthetic, make_config, every_batch):
     blocked = threading.Event()
 
     class WatchedControl(Control):
-        def wait_if_paused(self):
+        def wait_if_paused(self, *args):
             if self.paused:
                 blocked.set()
-            return super().wait_if_paused()
+            return super().wait_if_paused(*args)
 
     control = WatchedControl()
 

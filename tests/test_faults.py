@@ -560,6 +560,38 @@ def test_out_of_memory_saves_last_and_suggests_a_smaller_batch(synthetic, make_c
     assert isinstance(finished, RunFinished) and finished.status == "completed" and finished.epochs_done == 3
 
 
+def test_a_fault_while_saving_the_epochs_best_weights_resumes_at_the_next_epoch(synthetic, make_config, tmp_path):
+    """Epoch 2 is trained and validated, then saving its best weights fails: the resumed run
+    trains epoch 3 from its first batch (not 'mid-way' with epoch 2's sums), each epoch once."""
+    config = make_config(epochs=3, batch_size=128)
+    store = RunStore(tmp_path / "run")
+    trainer = engine.Trainer(config, synthetic, CPU, store=store)
+    real_save, saves = store.save_checkpoint, []
+
+    def save(kind, state):
+        saves.append(kind)
+        if kind == "best" and state["epoch"] == 2:
+            raise RuntimeError("the best weights could not be saved")
+        real_save(kind, state)
+
+    store.save_checkpoint = save
+    trainer.best_key = (0.0, float("-inf"))  # every epoch's validation is a new best
+    result = trainer.run()
+    store.close()
+    assert isinstance(result, RunFailed) and "could not be saved" in result.message
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["epoch"] == 2 and "mid_epoch" not in last
+    again = engine.Trainer(config, synthetic, CPU, store=RunStore(tmp_path / "run"))
+    again.restore(last, load_checkpoint(tmp_path / "run" / "best.pt"))
+    finished = again.run()
+    again.store.close()
+    assert isinstance(finished, RunFinished) and finished.epochs_done == 3
+    ends = [r for r in read_events(tmp_path / "run" / "metrics.jsonl") if r["event"] == "epoch_end"]
+    assert [r["epoch"] for r in ends] == [1, 3]  # epoch 2's end was never recorded: it failed in its saves
+    steps = again.steps_per_epoch
+    assert ends[-1]["train_loss"] > 0 and again.step.batch_losses[:steps].ne(0).all()  # every batch of epoch 3 ran
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 @pytest.mark.parametrize(
     "device, says",

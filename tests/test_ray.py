@@ -31,8 +31,16 @@ def ray_address():
 
 def compare(cmd, env, mnist_root: Path, runs: Path, *extra: str, epochs: int = 2, subset: int = 2000, **kwargs):
     args = ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--seeds", "2", "--epochs", str(epochs),
-            "--subset", str(subset), "--headless", "--data-dir", str(mnist_root), "--runs", str(runs), *extra]  # fmt: skip
+            "--subset", str(subset), "--headless", "--data-dir", str(mnist_root), "--runs", str(runs), "--threads", "1",
+            *extra]  # fmt: skip
     return subprocess.run(cmd + args, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, **kwargs)
+
+
+def test_an_address_where_nothing_answers_exits_2_with_a_message(tmp_path, cli_env, mlp_tui_cmd):
+    out = compare(mlp_tui_cmd, cli_env, Path("unused"), tmp_path / "runs", "--ray", "127.0.0.1:1")  # no Ray there
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "--ray 127.0.0.1:1: nothing answers there" in out.stderr and "Traceback" not in out.stdout + out.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_comparison_on_ray_gives_the_files_of_the_local_pool(ray_address, mnist_root, tmp_path, cli_env, mlp_tui_cmd):

@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Callable
 
+from ..events import Event, Paused, Resumed
+
 
 def parse_lr(command: str) -> float | None:
     """`lr 0.01` → 0.01; None for anything that is not a positive finite number."""
@@ -35,6 +37,7 @@ class Control:
         self._last_poll = 0.0
         self._last_command: str | None = None
         self._lr_request: float | None = None
+        self.asked_by: str | None = None  # who gave the last pause or resume: "app", "watcher"
         if commands is not None:
             self.set_commands(commands)
 
@@ -53,14 +56,14 @@ class Control:
         if command == self._last_command:
             return
         self._last_command = command
-        self.apply(command)
+        self.apply(command, by="watcher")  # whoever wrote the control file: `watch`, another app
 
-    def apply(self, command: str | None) -> None:
-        """Carry out "pause", "resume" or "stop"; anything else is ignored."""
+    def apply(self, command: str | None, by: str | None = None) -> None:
+        """Carry out "pause", "resume" or "stop"; anything else is ignored. `by` is who asked."""
         if command == "pause":
-            self.pause()
+            self.pause(by)
         elif command == "resume":
-            self.resume()
+            self.resume(by)
         elif command == "stop":
             self.stop("stopped")
         elif command and command.startswith("lr "):
@@ -82,11 +85,13 @@ class Control:
         lr, self._lr_request = self._lr_request, None
         return lr
 
-    def pause(self) -> None:
+    def pause(self, by: str | None = None) -> None:
+        self.asked_by = by
         self._running.clear()
         self._record("pause")
 
-    def resume(self) -> None:
+    def resume(self, by: str | None = None) -> None:
+        self.asked_by = by
         self._running.set()
         self._record("resume")
 
@@ -115,12 +120,19 @@ class Control:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def wait_if_paused(self) -> float:
-        """Block while paused; return the seconds spent waiting."""
+    def wait_if_paused(self, emit: Callable[[Event], None] | None = None, epoch: int = 0, batch: int = 0) -> float:
+        """Block while paused; return the seconds spent waiting. `emit` hears Paused as the wait
+        begins and Resumed when a resume ends it (a stop ends the run instead): the run's events
+        say when it really paused, not when a command was sent."""
         self.poll()
         if self._running.is_set():
             return 0.0
+        if emit is not None:
+            emit(Paused(epoch=epoch, batch=batch, by=self.asked_by))
         start = time.perf_counter()
         while not self._running.wait(0.1):
             self.poll()
-        return time.perf_counter() - start
+        waited = time.perf_counter() - start
+        if emit is not None and not self.stopped:
+            emit(Resumed(epoch=epoch, batch=batch, seconds=round(waited, 3), by=self.asked_by))
+        return waited

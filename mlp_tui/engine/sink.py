@@ -10,6 +10,9 @@ from ..events import Event
 
 
 class RunSink(Protocol):
+    """Writes that fail for a full or read-only disk raise errors.DiskFullError, whose text says
+    which file, what is kept and how to go on: the trainer ends the run with it, saving no more."""
+
     location: Path  # where users find the run, named in its first event
 
     def append(self, event: Event) -> None:

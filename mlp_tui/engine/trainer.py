@@ -15,11 +15,15 @@ from typing import Callable
 import torch
 
 from ..config import RunConfig
+from ..errors import DiskFullError
 from .control import Control  # noqa: F401  (part of the engine API)
 from .data import Dataset
-from ..events import BatchProgress, EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted, from_dict
+from ..events import (
+    BatchProgress, EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted, ThreadsChanged, from_dict,
+)  # fmt: skip
 from .insight import Advisor, HealthMonitor
 from .step import TrainStep
+from .threads import Choice, ThreadTuner
 from .model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
 from .sink import RunSink
 from .scoring import evaluate
@@ -76,11 +80,15 @@ class Trainer:
         preset: str = "custom",
         device_label: str | None = None,
         progress_interval: float | None = None,
+        threads_cap: int | None = None,
     ):
         self.config, self.data, self.device = config, data, device
+        # First: the thread count applies to everything below (a comparison member's cap is
+        # its share of the cores).
+        self.threads = ThreadTuner(config.threads, threads_cap, device.type)
         self.control = control or Control()
         self.store, self.preset = store, preset
-        self.device_label = device_label or str(device)
+        self.device_label = self.threads.label() if device.type == "cpu" else device_label or str(device)
         self._emit_view = emit
         self.progress_interval = TICK_S if progress_interval is None else progress_interval
         torch.manual_seed(config.seed)
@@ -162,6 +170,8 @@ class Trainer:
                 exc.epoch,
                 exc.batch,
             )
+        except DiskFullError as exc:  # its text names the file, the last.pt kept, what to do: save no more
+            return self._fail("disk-full", str(exc), self.epoch + 1, None)
         except Exception as exc:  # any other fault ends the run with a message, not a crash
             if out_of_memory(exc):
                 self._try_save_last()
@@ -179,7 +189,11 @@ class Trainer:
 
     def _fail(self, reason: str, message: str, epoch: int | None, batch: int | None) -> RunFailed:
         event = RunFailed(reason=reason, message=message, epoch=epoch, batch=batch)
-        self.emit(event)
+        try:
+            self.emit(event)
+        except OSError:  # the disk cannot take this last line either: the views still hear it
+            self.store = None
+            self.emit(event)
         return event
 
     def _train_epoch(self) -> bool:
@@ -204,12 +218,15 @@ class Trainer:
         else:
             step.new_epoch()
         seen0 = seen
+        self.threads.new_epoch()
         for b in range(first, steps):
             self._epoch_state = {
                 "epoch_generator_state": generator_state, "batches_done": b, "seen": seen,
                 "loss_sum": step.loss_sum, "correct": step.correct,
             }  # fmt: skip
-            paused += self.control.wait_if_paused()
+            waited = self.control.wait_if_paused(self.emit, epoch, b)
+            paused += waited
+            self.threads.paused(waited)
             if self.control.stopped:
                 self._check_finite(step.batch_losses, checked, b, epoch)
                 return False
@@ -218,6 +235,9 @@ class Trainer:
                 self.set_lr(new_lr, epoch, b)
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             step(b, idx)
+            choice = self.threads.after_batch()
+            if choice is not None:
+                self._threads_changed(choice, epoch, b + 1)
             seen += len(idx)
             now = time.perf_counter()
             if now - last_tick >= self.progress_interval or b == steps - 1:
@@ -268,6 +288,9 @@ class Trainer:
         else:
             key = (train_acc, -train_loss)
         self.epoch = epoch  # only now: a fault in validation leaves the epoch to be finished
+        # ... and from now on the epoch is done: a fault in the saves below resumes at the next
+        # epoch's first batch, never "mid-way" through it with this epoch's sums.
+        self._epoch_state = {}
         is_best = self.best_key is None or key > self.best_key
         if is_best:
             self.best_key, self.best_epoch, self.since_best = key, epoch, 0
@@ -313,6 +336,11 @@ class Trainer:
         if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
             self.scheduler.base_lrs = [base * scale for base in self.scheduler.base_lrs]
         self.emit(LrChanged(epoch=epoch, batch=batch, lr=lr, previous=previous))
+
+    def _threads_changed(self, choice: Choice, epoch: int, batch: int) -> None:
+        self.device_label = self.threads.label(since=f"epoch {epoch}")
+        self.emit(ThreadsChanged(epoch=epoch, batch=batch, threads=choice.threads, previous=choice.previous,
+                                 why=choice.why, device=self.device_label))  # fmt: skip
 
     def _finish(self, status: str, started: float) -> RunFinished:
         test_loss = test_acc = None

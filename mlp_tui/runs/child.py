@@ -35,7 +35,7 @@ PROGRESS_INTERVAL = 0.25
 
 def _listen(control, stream) -> None:
     for line in stream:
-        control.apply(line.strip())
+        control.apply(line.strip(), by="app")
     control.stop("stopped")  # parent gone: finish the batch, save, end
 
 
@@ -70,6 +70,9 @@ def main() -> int:
         result = launch(job, emit, control, progress_interval=PROGRESS_INTERVAL)
     except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
         emit(RunFailed(reason="data" if isinstance(exc, DataError) else "error", message=str(exc)))
+        return 2
+    except OSError as exc:  # the runs folder cannot be made (full, read-only): said, not a traceback
+        emit(RunFailed(reason="error", message=f"{exc.filename or 'runs folder'}: {exc.strerror or exc}"))
         return 2
     if getattr(result, "message", None) == NOT_STARTED:
         emit(result)  # stopped before training: the app hears the end all the same

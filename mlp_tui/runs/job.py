@@ -22,7 +22,7 @@ class Job:
     run_dir: Path | None = None  # a given directory (--run-dir, a comparison's member); else a new one
     resume: Path | None = None  # continue this run directory from its last.pt
     reproduce: str | None = None  # the command report.txt ends with
-    threads: int = 0  # CPU threads for this run (0: PyTorch's default); a pool divides the cores
+    threads: int = 0  # the most CPU threads this run may use (0: all cores); a pool divides the cores
     # The run directory this one is a working copy of (a cluster worker's scratch copy, streamed
     # back): the run names it, and the copy is the caller's own (no live owner to look for).
     copy_of: Path | None = None

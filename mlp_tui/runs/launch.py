@@ -18,11 +18,11 @@ from ..engine.control import Control
 from ..engine.data import Dataset, load_dataset
 from ..engine.model import configure_device, device_name, pick_device
 from ..engine.trainer import Trainer
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
 from ..events import Event, RunFailed, RunFinished
 from .job import Job
-from .status import CONTROL_FILE, pid_alive, read_command, read_process_file, run_status, write_command, write_process_file
-from .store import CheckpointError, RunStore, load_run_checkpoint, new_run_dir
+from .status import CONTROL_FILE, PROCESS_FILE, pid_alive, read_command, read_process_file, run_status, write_command, write_process_file
+from .store import METRICS_FILE, CheckpointError, RunStore, load_run_checkpoint, new_run_dir
 
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):
@@ -65,7 +65,9 @@ def load_resume(run_dir: Path, device: str | None = None, owned: bool = False) -
     if status in ("completed", "early-stopped"):
         raise ConfigError(f"run {run_dir} already finished ({status}); nothing to resume")
     process = read_process_file(run_dir) or {}
-    alive = process.get("host") == socket.gethostname() and pid_alive(int(process.get("pid", -1)))
+    pid = int(process.get("pid", -1))
+    # This very process is no other owner: a pool worker going on with a member it ran out of memory on.
+    alive = process.get("host") == socket.gethostname() and pid_alive(pid) and pid != os.getpid()
     if not owned and (status in ("running", "paused") or alive):
         raise ConfigError(
             f"run {run_dir} is still running (pid {process.get('pid')}); watch it with: mlp-tui watch {run_dir}"
@@ -84,8 +86,23 @@ def load_resume(run_dir: Path, device: str | None = None, owned: bool = False) -
 def open_store(job: Job, config: RunConfig) -> RunStore:
     path = Path(job.run_dir) if job.run_dir is not None else new_run_dir(job.preset, job.runs_root)
     store = RunStore(path, job.reproduce, job.copy_of)
-    store.write_config(config, job.preset)
+    try:
+        store.write_config(config, job.preset)
+    except DiskFullError:
+        store.close()  # nothing trained yet: leave no half-made run behind
+        (path / METRICS_FILE).unlink(missing_ok=True)
+        if job.run_dir is None:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
     return store
+
+
+def disk_full_at_start(exc: DiskFullError, emit: Callable[[Event], None]) -> RunFailed:
+    """A full disk before the first batch is told like one during training: exit 1, no traceback."""
+    event = RunFailed(reason="disk-full", message=str(exc))
+    emit(event)
+    return event
 
 
 def launch(
@@ -96,7 +113,7 @@ def launch(
     Problems found before training (data, device, a checkpoint that cannot be continued) raise
     DataError / DeviceError / ConfigError / CheckpointError and leave no run directory behind."""
     control = control or Control()
-    if job.threads:
+    if job.threads:  # a comparison member's share of the cores, already while its data loads
         torch.set_num_threads(job.threads)
     resume = None
     if job.resume is not None:
@@ -107,9 +124,12 @@ def launch(
     if control.stopped:  # stopped while the data loaded: leave no trace
         return RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,
                            test_loss=None, test_accuracy=None, seconds=0.0, message=NOT_STARTED)  # fmt: skip
-    store = RunStore(resume.run_dir, job.reproduce, job.copy_of) if resume is not None else open_store(job, config)
     try:
-        trainer = wired_trainer(config, preset, prepared, store, emit, control, progress_interval)
+        store = RunStore(resume.run_dir, job.reproduce, job.copy_of) if resume is not None else open_store(job, config)
+    except DiskFullError as exc:
+        return disk_full_at_start(exc, emit)
+    try:
+        trainer = wired_trainer(config, preset, prepared, store, emit, control, progress_interval, job.threads or None)
         if resume is not None:
             try:
                 trainer.restore(resume.last, resume.best)
@@ -119,14 +139,17 @@ def launch(
                 ) from None
             del resume  # the trainer holds what it needs
         return trainer.run()
+    except DiskFullError as exc:  # process.json; the trainer tells its own
+        return disk_full_at_start(exc, emit)
     finally:
         store.close()
 
 
-def wired_trainer(config, preset, prepared, store, emit, control, progress_interval=None) -> Trainer:
+def wired_trainer(config, preset, prepared, store, emit, control, progress_interval=None, threads_cap=None) -> Trainer:
     """A Trainer wired to its run directory: process file for `runs`/`watch`, and commands from
     the directory's control file."""
-    write_process_file(store.path)
+    with store.writing(PROCESS_FILE):
+        write_process_file(store.path)
     (store.path / CONTROL_FILE).unlink(missing_ok=True)  # an old command is not for this process
     for leftover in store.path.glob(".*.tmp"):  # saves cut short by kill -9: never valid files
         leftover.unlink(missing_ok=True)
@@ -134,7 +157,7 @@ def wired_trainer(config, preset, prepared, store, emit, control, progress_inter
     control.on_command = lambda command: write_command(store.path, command)
     return Trainer(
         config, prepared.data, prepared.device, emit=emit, control=control, store=store, preset=preset,
-        device_label=prepared.device_label, progress_interval=progress_interval,
+        device_label=prepared.device_label, progress_interval=progress_interval, threads_cap=threads_cap,
     )  # fmt: skip
 
 

@@ -89,12 +89,21 @@ def run_status(run_dir: Path, records: list[dict] | None = None, now: float | No
     process = read_process_file(run_dir)
     if process and process.get("host") == socket.gethostname() and not pid_alive(int(process.get("pid", -1))):
         return "died"
-    if read_command(run_dir) == "pause":
+    # The run's own word first (a paused run writes nothing more, so it is never stale), then
+    # the control file: a pause asked for and not yet reached at a batch boundary.
+    if last.get("event") == "paused" or read_command(run_dir) == "pause":
         return "paused"
     written = last.get("t")
     if written is None or now - float(written) > STALE_S:
         return "stale"  # alive but silent (hung?), or on another host we cannot look at
     return "running"
+
+
+def failed_for_disk(run_dir: Path) -> bool:
+    """A run that ended for a full (or read-only) disk: sound in itself, so `compare --resume`
+    continues it (once there is room) instead of leaving it failed."""
+    records = read_events(Path(run_dir) / METRICS_FILE)
+    return bool(records) and records[-1].get("event") == "run_failed" and records[-1].get("reason") == "disk-full"
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,8 @@ def summarize(run_dir: Path) -> RunSummary:
         test_accuracy=finished.get("test_accuracy"),
         started=start.get("time") or (records[0].get("t") if records else None),
         # The test ran in the last session: a resumed run may have moved to another device.
-        device=next((r.get("device") for r in reversed(records) if r.get("event") == "run_started"), None),
+        device=next((r.get("device") for r in reversed(records) if r.get("event") in ("run_started", "threads_changed")),
+                    None),  # fmt: skip
         dataset=str(config.get("dataset", "mnist")),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RunConfig
+from ..errors import DiskFullError
 from ..preset_files import to_toml
 from ..events import BatchProgress, Evaluation, Event, RunFinished
 from ..report import final_report
+from .full_disk import advice, checkpoint_words, disk_error
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -64,7 +67,11 @@ def atomic_save(obj: Any, path: Path) -> None:
 
 def _atomic(path: Path, write) -> None:
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        _raise_disk_error(exc, path)
+        raise
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
@@ -72,13 +79,20 @@ def _atomic(path: Path, write) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        _raise_disk_error(exc, path)
         raise
     _fsync_dir(path.parent)
+
+
+def _raise_disk_error(exc: BaseException, path: Path) -> None:
+    code = disk_error(exc)
+    if code is not None and not isinstance(exc, DiskFullError):
+        raise DiskFullError(code, str(path)) from exc
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -146,8 +160,11 @@ class RunStore:
         # The command printed at the end of report.txt; by default, rerun this run's config.
         self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
         self._test: Evaluation | None = None
+        self._kept: str | None = None  # what the last.pt on disk holds, once known
         self.path.mkdir(parents=True, exist_ok=True)
-        self._metrics = open(self.path / METRICS_FILE, "a", encoding="utf-8")
+        # Unbuffered: each line is one write, taken back whole if the disk cannot hold it.
+        self._metrics = open(self.path / METRICS_FILE, "ab+", buffering=0)
+        self._end_torn_line()
         self._last_progress = 0.0
 
     @property
@@ -160,7 +177,8 @@ class RunStore:
 
     def write_config(self, config: RunConfig, preset: str) -> None:
         text = to_toml(config, {"description": f"resolved config of run {self.location.name} (preset {preset})"})
-        atomic_write_bytes(self.path / "config.toml", text.encode("utf-8"))
+        with self.writing("config.toml"):
+            atomic_write_bytes(self.path / "config.toml", text.encode("utf-8"))
 
     def append(self, event: Event) -> None:
         if isinstance(event, BatchProgress):
@@ -172,15 +190,18 @@ class RunStore:
             self._test = event
         record = event.to_dict()
         record["t"] = round(time.time(), 3)
-        self._metrics.write(json.dumps(record, allow_nan=True) + "\n")
-        self._metrics.flush()
+        with self.writing(METRICS_FILE):
+            self._write_line(json.dumps(record, allow_nan=True) + "\n")
         if isinstance(event, RunFinished):
             report = final_report(event, self._test, width=100)
             self.write_report(f"{report}\nReproduce with: {self.reproduce}\n")
 
     def save_checkpoint(self, kind: str, state: dict[str, Any]) -> None:
         path = {"best": self.best_checkpoint, "last": self.last_checkpoint}[kind]
-        atomic_save({"format": CHECKPOINT_FORMAT} | state, path)
+        with self.writing(path.name):
+            atomic_save({"format": CHECKPOINT_FORMAT} | state, path)
+        if kind == "last":
+            self._kept = checkpoint_words(state)
 
     def write_error(self, text: str) -> None:
         try:
@@ -189,13 +210,56 @@ class RunStore:
             pass  # the run's end is still told by its events
 
     def write_report(self, text: str) -> None:
-        atomic_write_bytes(self.path / "report.txt", text.encode("utf-8"))
+        with self.writing("report.txt"):
+            atomic_write_bytes(self.path / "report.txt", text.encode("utf-8"))
 
     def close(self) -> None:
         if not self._metrics.closed:
-            self._metrics.flush()
-            os.fsync(self._metrics.fileno())
+            try:
+                os.fsync(self._metrics.fileno())
+            except OSError:
+                pass  # a full disk: every line was written whole or taken back; nothing to add
             self._metrics.close()
+
+    # -- a full or read-only disk -------------------------------------------------------------
+    def _write_line(self, line: str) -> None:
+        """Append one whole line or nothing: a write cut short is taken back, so no reader sees
+        a torn line and the next line never lands on one."""
+        data = memoryview(line.encode("utf-8"))
+        fd = self._metrics.fileno()
+        start = os.fstat(fd).st_size
+        try:
+            while data:
+                data = data[self._metrics.write(data) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+
+    def _end_torn_line(self) -> None:
+        """A line cut short by an earlier crash would swallow the next one: end it (readers
+        skip it as damaged)."""
+        if self._metrics.seek(0, os.SEEK_END) == 0:
+            return
+        self._metrics.seek(-1, os.SEEK_END)
+        if self._metrics.read(1) != b"\n":  # (appends still go to the end)
+            self._write_line("\n")
+
+    @contextlib.contextmanager
+    def writing(self, name: str):
+        """A write that fails for a full or read-only disk becomes a DiskFullError that names the
+        file where users find it, the checkpoint still kept and how to go on."""
+        try:
+            yield
+        except Exception as exc:
+            code = disk_error(exc)
+            if code is None:
+                raise
+            if self._kept is None:
+                with contextlib.suppress(CheckpointError, KeyError, TypeError, ValueError):
+                    # A resumed run's last.pt (or none yet): name what is really on disk.
+                    self._kept = checkpoint_words(load_checkpoint(self.last_checkpoint))
+            raise DiskFullError(code, str(self.location / name), advice(code, self._kept, self.location)) from exc
 
 
 class MetricsTail:

@@ -10,10 +10,12 @@ from typing import TextIO
 from ..config import build_config
 from ..datasets import dataset_info
 from ..events import (
-    BatchProgress, EpochEnd, Evaluation, Event, HealthWarning, LayerHealth, LrChanged, RunFailed, RunFinished, RunStarted,
+    BatchProgress, EpochEnd, Evaluation, Event, HealthWarning, LayerHealth, LrChanged, Paused, Resumed, RunFailed,
+    RunFinished, RunStarted, ThreadsChanged,
 )  # fmt: skip
 from ..render import wants_ascii
 from ..report import epoch_line, final_report
+from .eta import clock, duration, epoch_left, run_left
 
 
 def _start_lines(e: RunStarted) -> list[str]:
@@ -35,6 +37,28 @@ def health_line(event: LayerHealth) -> str:
         share = f" dead {s.dead:.0%}" if s.dead is not None else f" sat {s.saturated:.0%}" if s.saturated is not None else ""
         parts.append(f"{name}{share} grad {s.grad_norm:.1e} upd {s.update_ratio:.0e}")
     return "  health  " + " · ".join(parts)
+
+
+ASKED_BY = {"app": " (from the app)", "watcher": " (from a watcher)"}
+
+
+def pause_line(event: Paused | Resumed) -> str:
+    """`paused in epoch 2, after batch 28 (from a watcher)`, `resumed after 12 s (from a watcher)`."""
+    by = ASKED_BY.get(event.by or "", "")
+    if isinstance(event, Resumed):
+        return f"resumed after {duration(event.seconds)}{by}"
+    if event.batch == 0:
+        return f"paused at the start of epoch {event.epoch}{by}"
+    return f"paused in epoch {event.epoch}, after batch {event.batch}{by}"
+
+
+def failure_line(event: RunFailed, ascii: bool = False) -> str:
+    """A full disk is no fault of the run: its message alone, which names what is kept and ends
+    with the command that goes on (so no "Reproduce with" after it)."""
+    if event.reason != "disk-full":
+        return f"mlp-tui: run failed: {event.message}"
+    text = f"mlp-tui: {event.message}"
+    return text.replace("—", "-") if ascii else text
 
 
 class PlainPrinter:
@@ -66,13 +90,19 @@ class PlainPrinter:
         elif isinstance(event, LrChanged):
             self._print(f"learning rate {event.previous:.3g} -> {event.lr:.3g} (by hand, epoch {event.epoch}, "
                         f"after batch {event.batch})")  # fmt: skip
+        elif isinstance(event, (Paused, Resumed)):
+            self._print(pause_line(event))
+        elif isinstance(event, ThreadsChanged):
+            self._print(f"CPU threads {event.previous} -> {event.threads} (auto, epoch {event.epoch}, after batch "
+                        f"{event.batch}: {event.why})")  # fmt: skip
         elif isinstance(event, RunFinished):
             self._print()
             self._print(final_report(event, self.test, width=self.width, ascii=self.ascii).rstrip())
             self._footer()
         elif isinstance(event, RunFailed):
-            self._print(f"mlp-tui: run failed: {event.message}")
-            self._footer()
+            self._print(failure_line(event, self.ascii))
+            if event.reason != "disk-full":
+                self._footer()
 
     def _footer(self) -> None:
         if self.reproduce:
@@ -88,7 +118,7 @@ class RichPrinter(PlainPrinter):
 
     def __init__(self, console=None, reproduce: str = ""):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.console = console or Console()
         super().__init__(stream=self.console.file, reproduce=reproduce, width=min(self.console.width, 150))
@@ -99,19 +129,22 @@ class RichPrinter(PlainPrinter):
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]:>8,.0f} img/s"),
             TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}"),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[left]}"),
             console=self.console,
             transient=True,
             auto_refresh=False,  # redraw on our own ticks: no extra thread beside the training
         )
         self.task = None
+        # What the time left is reckoned from (rich's own estimate would count a pause as slowness).
+        self.batch_size, self.epochs_done, self.epoch_seconds = 1, 0, []
 
     def _print(self, text: str = "") -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def handle(self, event: Event) -> None:
+        self._pace(event)
         if isinstance(event, BatchProgress):
-            fields = {"rate": event.samples_per_s, "loss": event.loss, "acc": event.accuracy}
+            fields = {"rate": event.samples_per_s, "loss": event.loss, "acc": event.accuracy, "left": self._left(event)}
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task(
@@ -119,6 +152,8 @@ class RichPrinter(PlainPrinter):
                 )
             self.progress.update(self.task, completed=event.batch, refresh=True, **fields)
             return
+        if isinstance(event, Paused) and self.task is not None:
+            self.progress.update(self.task, left="paused", refresh=True)
         if isinstance(event, (EpochEnd, RunFinished, RunFailed)) and self.task is not None:
             self.progress.remove_task(self.task)
             self.task = None
@@ -131,10 +166,26 @@ class RichPrinter(PlainPrinter):
             self.console.print(epoch_line(event), style=style, markup=False, highlight=False)
             return
         if isinstance(event, RunFailed):
-            self.console.print(f"mlp-tui: run failed: {event.message}", style="bold red", markup=False)
-            self._footer()
+            self.console.print(failure_line(event, self.ascii), style="bold red", markup=False, highlight=False)
+            if event.reason != "disk-full":
+                self._footer()
             return
         super().handle(event)
+
+    def _pace(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.batch_size = int(event.config.get("batch_size", 1))
+            self.epochs_done, self.epoch_seconds = event.start_epoch, []
+        elif isinstance(event, EpochEnd):
+            self.epochs_done = event.epoch
+            self.epoch_seconds.append(event.seconds)
+
+    def _left(self, event: BatchProgress) -> str:
+        here = epoch_left(event, self.batch_size)
+        run = run_left(event.epochs, self.epochs_done, self.epoch_seconds, event, self.batch_size)
+        if self.console.width < 100:  # room for the bar and its counter first
+            return f"ETA {clock(run)}"
+        return f"epoch {clock(here)} left, ETA {clock(run)}"  # ETA: the run's end, as the app says
 
     def close(self) -> None:
         self.progress.stop()

@@ -30,7 +30,7 @@ def comparison_rows(root: Path) -> list[tuple[float, tuple]]:
             board = Board(read_plan(folder / PLAN_FILE), folder)
             board.update()
         except (OSError, ValueError, KeyError, TypeError):
-            rows.append((started, (folder.name, "comparison", "unreadable", "-", "-", "-", started)))
+            rows.append((started, (folder.name, "comparison", "unreadable", "-", "-", "-", "-", started)))
             continue
         total, finished = len(board.states), board.finished
         if driver_alive(folder):
@@ -42,7 +42,7 @@ def comparison_rows(root: Path) -> list[tuple[float, tuple]]:
         leader = next((r for r in board.rows() if r.mean is not None), None)
         what = f"compare {len(board.plan.variants)}×{board.plan.seeds}: " + ", ".join(board.plan.vary or ["presets"])
         rows.append((started, (folder.name, _cut(what, 34), status, f"{finished}/{total} runs", "-",
-                               leader.accuracy_text(1) if leader else "-", started)))  # fmt: skip
+                               leader.accuracy_text(1) if leader else "-", "-", started)))  # fmt: skip
     return rows
 
 
@@ -73,13 +73,26 @@ def _single_rows(root: Path) -> list[tuple]:
             f"{s.epochs_done}/{s.epochs}" if s.epochs else str(s.epochs_done),
             acc(s.best_val_accuracy),
             acc(s.test_accuracy),
+            threads_cell(s.device),
             s.started,
         )
         for s in summaries
     ]
 
 
-HEADERS = ("id", "preset", "status", "epochs", "best val", "test", "started")
+def threads_cell(device: str | None) -> str:
+    """`2`, `1 auto`, `1 auto (epoch 3+)` (the count `--threads auto` chose, and since when) from
+    the run's device label; a GPU run says which kind of device instead."""
+    import re
+
+    found = re.match(r"CPU \((\d+) threads?(, auto)?(?: since epoch (\d+))?\)", device or "")
+    if not found:
+        return "-" if not device else device.split()[0]
+    count, auto, since = found.groups()
+    return count + (" auto" if auto else "") + (f" (epoch {since}+)" if since else "")
+
+
+HEADERS = ("id", "preset", "status", "epochs", "best val", "test", "threads", "started")
 RIGHT = {3, 4, 5}  # columns aligned right: numbers
 STATUS_STYLE = {"completed": "green", "early-stopped": "green", "running": "cyan", "paused": "yellow",
                  "stale": "yellow", "died": "red", "failed": "red", "unreadable": "red"}  # fmt: skip

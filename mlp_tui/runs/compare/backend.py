@@ -40,9 +40,11 @@ class Backend(Protocol):
         folder: Path,
         on_done: Callable[[MemberResult], None],
         should_stop: Callable[[], bool],
+        on_note: Callable[[str], None] = lambda line: None,
     ) -> list[MemberResult]:
-        """Train the members; `on_done` hears each as it ends. When `should_stop()` turns true,
-        members in progress stop (saved, resumable) and no more start."""
+        """Train the members; `on_done` hears each as it ends, `on_note` each line the user
+        should see meanwhile (a member tried again). When `should_stop()` turns true, members in
+        progress stop (saved, resumable) and no more start."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,23 @@ def require_ray() -> None:
         raise ConfigError(f"--ray needs Ray, which is not installed; install it with: {RAY_INSTALL}")
 
 
+def import_ray() -> None:
+    """Import Ray here, where its failure is the user's to fix: an installed but broken Ray (a
+    missing library, a version clash) is ConfigError, exit 2, with the error and the install
+    command. Only in the process that joins the cluster: Ray stays out of the app's."""
+    require_ray()
+    try:
+        import ray  # noqa: F401
+        import ray.exceptions  # noqa: F401
+    except Exception as exc:  # whatever a broken package raises while it loads
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise ConfigError(f"--ray: Ray is installed but cannot be imported ({detail}); reinstall it with: "
+                          f"{RAY_INSTALL}") from None  # fmt: skip
+
+
 def cluster_backend(spec: ClusterSpec) -> Backend:
     """The backend for `--ray`: joins the cluster now (ConfigError, exit 2, if it cannot)."""
-    require_ray()
+    import_ray()
     from .cluster import ClusterRunner
     from .ray_cluster import RayCluster
 

@@ -40,6 +40,7 @@ class MemberState:
     test_accuracy: float | None = None
     seconds: float = 0.0
     message: str = ""
+    reason: str = ""  # a failed member's RunFailed reason ("disk-full": continued by compare --resume)
     _tail: MetricsTail | None = None
     _last: list = field(default_factory=list)
     _epoch_seconds: dict = field(default_factory=dict)
@@ -68,6 +69,7 @@ class MemberState:
             kind = r.get("event")
             if kind == "run_started":
                 self.epochs = int(r.get("config", {}).get("epochs", self.epochs))
+                self.reason = ""
             elif kind == "epoch_end":
                 self.points[int(r["epoch"])] = Point(
                     int(r["epoch"]), r["train_loss"], r["train_accuracy"], r.get("val_loss"), r.get("val_accuracy")
@@ -79,7 +81,7 @@ class MemberState:
                 self.best_epoch, self.test_accuracy = r.get("best_epoch"), r.get("test_accuracy")
                 self.message = r.get("message", "")
             elif kind == "run_failed":
-                self.message = r.get("message", "")
+                self.message, self.reason = r.get("message", ""), r.get("reason", "")
         self._last = records[-1:] or self._last
         before = self.status
         if self._last or (self.member.path / METRICS_FILE).exists():
@@ -160,9 +162,9 @@ class Board:
     def update(self) -> bool:
         changed = False
         for state in self.states:
-            if state.status in ENDED_WELL or state.status == "failed":
-                if state._tail is not None:
-                    continue  # an ended member never changes again
+            # A member that ended well never changes again; a failed one may be tried again.
+            if state.status in ENDED_WELL and state._tail is not None:
+                continue
             changed |= state.update()
         return changed
 

@@ -10,19 +10,16 @@ written to a member's control file (pause, lr, stop, from `watch` or the app) ar
 
 from __future__ import annotations
 
-import dataclasses
 import queue
-import shutil
 import threading
-import time
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
 from ..job import Job
-from ..status import read_command, summarize, write_process_file
+from ..status import read_command, write_process_file
 from .backend import ClusterSpec, MemberResult
 from .plan import Member
-from .pool import WORKER_LOG
+from .retry import WorkerLog, continue_job, ended_result
 from .streaming import apply_changes, read_files
 
 MAX_TRIES = 3  # a member's worker may die this many times before the member counts as died
@@ -70,17 +67,12 @@ class ClusterRunner:
         folder: Path,
         on_done: Callable[[MemberResult], None],
         should_stop: Callable[[], bool],
+        on_note: Callable[[str], None] = lambda line: None,
     ) -> list[MemberResult]:
         results: queue.Queue = queue.Queue()
         done: list[MemberResult] = []
         stopping = threading.Event()
-        with open(Path(folder) / WORKER_LOG, "a", encoding="utf-8", buffering=1) as log_file:
-            lock = threading.Lock()
-
-            def log(line: str) -> None:
-                with lock:
-                    log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
-
+        with WorkerLog(folder, on_note) as log:
             # Handed out in order (seed by seed): the cluster starts them in that order as it has room.
             followers = [_Follower(m, job, self.cluster, results, log, stopping) for m, job in todo]
             outstanding = len(followers)
@@ -135,16 +127,15 @@ class _Follower:
                 result = self._read(self.stream)
                 break
             except MemberLost as exc:
-                if (result := self._ended_already()) is not None:  # lost after its last word reached us
+                if (result := ended_result(self.member)) is not None:  # lost after its last word reached us
                     break
                 if tries >= MAX_TRIES or self.stopping.is_set():
-                    self.log(f"{self.name}: worker lost ({exc}); left for `compare --resume`")
+                    self.log.left(self.name, f"worker lost ({exc})")
                     result = MemberResult(self.member, "died", None, f"worker lost {tries} time(s): {exc}")
                     break
                 tries += 1
-                self.job = self._again()
-                where = "its last checkpoint" if self.job.resume else "the start"
-                self.log(f"{self.name}: worker lost ({exc}); trying again from {where} (try {tries} of {MAX_TRIES})")
+                self.job = continue_job(self.member, self.job)
+                self.log.again(self.name, f"worker lost ({exc})", self.job, tries, MAX_TRIES)
                 self._submit()
             except Exception as exc:  # the member's own code failed on the worker: not worth another try
                 text = f"{type(exc).__name__}: {exc}"
@@ -177,16 +168,3 @@ class _Follower:
                     return None
                 return MemberResult(self.member, ended["status"], ended.get("test_accuracy"), ended.get("message", ""))
         raise MemberLost("its stream ended without a result")
-
-    def _ended_already(self) -> MemberResult | None:
-        summary = summarize(self.member.path) if self.member.path.is_dir() else None
-        if summary is None or summary.status not in ("completed", "early-stopped", "failed"):
-            return None
-        return MemberResult(self.member, summary.status, summary.test_accuracy)
-
-    def _again(self) -> Job:
-        """The member from where its directory got to: its last checkpoint, else afresh."""
-        if (self.member.path / "last.pt").is_file():
-            return dataclasses.replace(self.job, run_dir=None, resume=self.member.path)
-        shutil.rmtree(self.member.path, ignore_errors=True)
-        return dataclasses.replace(self.job, run_dir=self.member.path, resume=None)

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ...errors import exit_now
+from ...errors import DiskFullError, exit_now
 from .backend import Backend, ClusterSpec, MemberResult, cluster_backend
 from .board import Board
 from .leaderboard import write_leaderboard
@@ -40,9 +40,11 @@ def drive(
     on_done: Callable[[MemberResult, Board], None] = lambda result, board: None,
     should_stop: Callable[[], bool] = lambda: False,
     check_data: bool = True,
+    on_note: Callable[[str], None] = lambda line: None,
 ) -> Board:
     """Train what is left of the comparison on `backend` (default: the local pool, `jobs`
-    workers); `on_start(todo, where)` hears how many members train and where."""
+    workers); `on_start(todo, where)` hears how many members train and where, `on_note` each
+    line about a member tried again (it is in workers.log too)."""
     folder = Path(folder)
     members = plan.members(folder)
     backend = backend or LocalPool(jobs, device or plan.variants[0].config.device)
@@ -67,7 +69,7 @@ def drive(
     write_leaderboard(board)
     on_start(len(todo), where)
     if todo:
-        backend.run(todo, folder, done, lambda: should_stop() or stop_requested(folder))
+        backend.run(todo, folder, done, lambda: should_stop() or stop_requested(folder), on_note)
     board.update()
     write_leaderboard(board)
     return board
@@ -119,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.ray:
             backend = cluster_backend(ClusterSpec(args.ray, args.cpus_per_run, args.gpus_per_run))
         drive(args.folder, plan, backend=backend, jobs=args.jobs, data_dir=args.data_dir, device=args.device,
-              should_stop=stop.is_set)  # fmt: skip
+              should_stop=stop.is_set, on_note=lambda line: print(line, flush=True))  # fmt: skip
+    except DiskFullError as exc:  # a leaderboard or driver file: the members stopped saved
+        print(f"mlp-tui: {exc}", file=sys.stderr)
+        return 1
     except (RuntimeError, ValueError) as exc:  # DataError and friends: nothing trained
         print(f"mlp-tui: error: {exc}", file=sys.stderr)
         return 2

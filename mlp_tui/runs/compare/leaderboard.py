@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
 
+from ...errors import DiskFullError
 from ..store import atomic_write_bytes
 from .board import Board, VariantRow
 from .plan import LEADERBOARD_CSV, LEADERBOARD_MD
@@ -81,5 +83,12 @@ def _csv_value(value) -> str:
 
 
 def write_leaderboard(board: Board) -> None:
-    atomic_write_bytes(board.folder / LEADERBOARD_MD, markdown(board).encode("utf-8"))
-    atomic_write_bytes(board.folder / LEADERBOARD_CSV, csv_text(board).encode("utf-8"))
+    """Raises DiskFullError (the driver stops: its members stop saved) saying how to go on."""
+    try:
+        atomic_write_bytes(board.folder / LEADERBOARD_MD, markdown(board).encode("utf-8"))
+        atomic_write_bytes(board.folder / LEADERBOARD_CSV, csv_text(board).encode("utf-8"))
+    except DiskFullError as exc:
+        fix = "free some space" if exc.space else "make it writable again"
+        where = shlex.quote(str(board.folder))
+        exc.advice = f"its members stop saved — {fix} and continue with: mlp-tui compare --resume {where}"
+        raise

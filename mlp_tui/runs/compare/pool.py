@@ -4,6 +4,11 @@ Each worker (compare/worker.py) is a long-lived process that trains the jobs it 
 after another; the driver hands the next member to whichever worker finishes first. A member
 that is already finished is skipped, one with a last.pt is resumed from it, so the same call
 finishes a comparison that a crash, Ctrl-C or kill -9 left.
+
+Within one call, a member whose worker failed in a way that can pass (killed, out of memory,
+silent past SILENT_S: hung or stopped) is tried once more from its last checkpoint, with a line
+in workers.log and to the driver (as cluster.py does on Ray); nan and data failures would only
+fail again.
 """
 
 from __future__ import annotations
@@ -14,8 +19,6 @@ import queue
 import shutil
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -23,13 +26,16 @@ from typing import Callable
 
 from ...config import build_config
 from ..job import Job
-from ..status import pid_alive, read_process_file, run_status
+from ..status import STALE_S, failed_for_disk, pid_alive, read_process_file, run_status
 from ..store import atomic_write_bytes
 from .backend import MemberResult
 from .plan import DRIVER_FILE, Member
+from .retry import WorkerLog, continue_job, ended_result
+from .worker import WorkerProcess
 
 STOP_FILE = "control"  # "stop" in it: the driver stops its members (saved) and starts no more
-WORKER_LOG = "workers.log"  # the workers' stderr: never on the driver's screen
+POOL_TRIES = 2  # a member whose worker failed in a way that can pass is tried once more
+SILENT_S = STALE_S  # a worker silent this long (its member not paused) is lost: `runs` calls it stale then
 
 
 def default_jobs(device: str, members: int) -> int:
@@ -58,7 +64,8 @@ def member_job(member: Member, data_dir: Path | None, threads: int, device: str 
     path = member.path
     if path.is_dir():
         status = run_status(path)
-        if status in ("completed", "early-stopped", "failed") or _trained_elsewhere(path):
+        failed_for_good = status == "failed" and not failed_for_disk(path)
+        if status in ("completed", "early-stopped") or failed_for_good or _trained_elsewhere(path):
             return None
         if (path / "last.pt").is_file():
             return Job(config, member.variant.preset, data_dir, path.parent, resume=path, threads=threads)
@@ -66,11 +73,14 @@ def member_job(member: Member, data_dir: Path | None, threads: int, device: str 
     return Job(config, member.variant.preset, data_dir, path.parent, run_dir=path, threads=threads)
 
 
-def _trained_elsewhere(path: Path) -> bool:
+def _trained_elsewhere(path: Path, done_with: int | None = None) -> bool:
     """A member whose process is still alive here (a driver killed a moment ago leaves its
-    workers saving): never started twice, never deleted under them."""
+    workers saving): never started twice, never deleted under them. `done_with`: a live worker
+    known to have finished with it (it answered)."""
     info = read_process_file(path) or {}
-    return info.get("host") == socket.gethostname() and pid_alive(int(info.get("pid", -1))) and info.get("pid") != os.getpid()
+    pid = int(info.get("pid", -1))
+    here = info.get("host") == socket.gethostname()
+    return here and pid_alive(pid) and pid not in (os.getpid(), done_with)
 
 
 def write_driver_file(folder: Path) -> None:
@@ -97,39 +107,6 @@ def stop_requested(folder: Path) -> bool:
         return False
 
 
-class _Worker:
-    def __init__(self, results: queue.Queue, log) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlp_tui.runs.compare.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
-            start_new_session=True,  # a Ctrl-C at the terminal is the driver's to handle, not the workers'
-        )  # fmt: skip
-        self.member: Member | None = None
-        threading.Thread(target=self._read, args=(results,), daemon=True).start()
-
-    def _read(self, results: queue.Queue) -> None:
-        for line in self.process.stdout:
-            try:
-                results.put((self, json.loads(line)))
-            except ValueError:
-                continue
-        results.put((self, None))  # the process ended
-
-    def send(self, line: str) -> bool:
-        try:
-            self.process.stdin.write(line + "\n")
-            self.process.stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
-
-    def close(self) -> None:
-        try:
-            self.process.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-
-
 class LocalPool:
     """The Backend that trains members on worker processes of this machine."""
 
@@ -149,8 +126,8 @@ class LocalPool:
         for dataset in datasets:
             ensure_dataset(dataset, data_dir)
 
-    def run(self, todo, folder, on_done, should_stop) -> list[MemberResult]:
-        return run_pool(todo, self.jobs or 1, folder, on_done, should_stop)
+    def run(self, todo, folder, on_done, should_stop, on_note=lambda line: None) -> list[MemberResult]:
+        return run_pool(todo, self.jobs or 1, folder, on_done, should_stop, on_note)
 
 
 def run_pool(
@@ -159,59 +136,120 @@ def run_pool(
     folder: Path,
     on_done: Callable[[MemberResult], None],
     should_stop: Callable[[], bool] = lambda: False,
+    on_note: Callable[[str], None] = lambda line: None,
 ) -> list[MemberResult]:
-    """Train the members on `jobs` worker processes; `on_done` hears each one as it ends.
-    When `should_stop()` turns true, members in progress stop (saved, resumable) and no more start."""
-    results: queue.Queue = queue.Queue()
-    pending = deque(todo)
-    done: list[MemberResult] = []
-    stopping = False
-    with open(Path(folder) / WORKER_LOG, "ab") as log:
-        workers = [_Worker(results, log) for _ in range(min(jobs, len(todo)))]
+    """Train the members on `jobs` worker processes; `on_done` hears each one as it ends, and
+    `on_note` each line about a member tried again. When `should_stop()` turns true, members in
+    progress stop (saved, resumable) and no more start."""
+    with WorkerLog(folder, on_note) as log:
+        return _PoolRun(todo, jobs, log, on_done, should_stop).run()
 
-        def dispatch(worker: _Worker) -> None:
-            if pending and not stopping:
-                member, job = pending.popleft()
-                worker.member = member
-                if worker.send(job.to_json()):
-                    return
-                pending.appendleft((member, job))
-            worker.member = None
-            worker.close()
 
-        for worker in workers:
-            dispatch(worker)
+class _PoolRun:
+    """One run of the pool: hands members to workers as they come free. A member whose worker
+    died, went silent or ran out of memory is tried once more, from its last checkpoint."""
+
+    def __init__(self, todo, jobs: int, log: WorkerLog, on_done, should_stop) -> None:
+        self.pending = deque(todo)
+        self.tries = {member.path: 1 for member, _ in todo}
+        self.log, self.on_done, self.should_stop = log, on_done, should_stop
+        self.results: queue.Queue = queue.Queue()
+        self.workers = [WorkerProcess(self.results, log) for _ in range(min(jobs, len(todo)))]
+        self.done: list[MemberResult] = []
+        self.stopping = False
+
+    def run(self) -> list[MemberResult]:
         try:
-            while any(w.member is not None for w in workers):
+            for worker in self.workers:
+                self.dispatch(worker)
+            while any(w.member is not None for w in self.workers):
                 try:
-                    worker, answer = results.get(timeout=0.25)
+                    worker, answer = self.results.get(timeout=0.25)
                 except queue.Empty:
-                    if not stopping and should_stop():
-                        stopping = True
-                        for w in workers:
-                            w.send("stop")
-                    continue
-                member = worker.member
-                if member is None:
-                    continue  # an idle worker ending
-                if answer is None:  # the worker died under its member (killed, out of memory)
-                    result = MemberResult(member, run_status(member.path) if member.path.is_dir() else "died", None,
-                                          f"worker exited with {worker.process.wait()}")  # fmt: skip
-                    worker.member = None
-                    if pending and not stopping:
-                        worker = _Worker(results, log)
-                        workers.append(worker)
-                else:
-                    result = MemberResult(member, answer["status"], answer.get("test_accuracy"), answer.get("message", ""))
-                done.append(result)
-                on_done(result)
-                dispatch(worker)
+                    worker, answer = None, None
+                if not self.stopping and self.should_stop():
+                    self.stopping = True
+                    for w in self.workers:
+                        w.send("stop")
+                self.check_silence()
+                if worker is not None and worker.member is not None:  # else: an idle worker ending
+                    self.hear(worker, answer)
         finally:
-            for w in workers:
-                w.close()
-            for w in workers:
-                try:
-                    w.process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    w.process.kill()
-    return done
+            self.close()
+        return self.done
+
+    def dispatch(self, worker: WorkerProcess) -> None:
+        if self.pending and not self.stopping:
+            worker.member, worker.job = self.pending.popleft()
+            worker.heard = time.monotonic()  # an idle worker says nothing: its silence counts from now
+            if worker.send(worker.job.to_json()):
+                return
+            self.pending.appendleft((worker.member, worker.job))
+        worker.member = None
+        worker.close()
+
+    def hear(self, worker: WorkerProcess, answer: dict | None) -> None:
+        if answer is not None:
+            result = self.answered(worker, answer)
+        else:  # the worker died under its member (killed, out of memory, silent too long)
+            result = self.lost(worker)
+            worker.member = None
+            if self.pending and not self.stopping:
+                worker = WorkerProcess(self.results, self.log)
+                self.workers.append(worker)
+        if result is not None:  # None: tried again, it is back in the queue
+            self.done.append(result)
+            self.on_done(result)
+        self.dispatch(worker)
+
+    def answered(self, worker: WorkerProcess, answer: dict) -> MemberResult | None:
+        member = worker.member
+        if answer.get("reason") == "out-of-memory":
+            # At the back of the queue: members that finish meanwhile free the memory it needs.
+            if self.again(member, worker.job, f"ran out of memory (worker pid {worker.pid})", False, worker.pid):
+                return None
+        return MemberResult(member, answer["status"], answer.get("test_accuracy"), answer.get("message", ""))
+
+    def lost(self, worker: WorkerProcess) -> MemberResult | None:
+        member, why = worker.member, worker.ended()  # ended() waits: the process is gone after it
+        result = ended_result(member)
+        if result is not None:  # lost after its last word reached its directory
+            return result
+        if self.again(member, worker.job, f"worker lost ({why})", front=True):
+            return None
+        self.log.left(member.path.name, f"worker lost ({why})")
+        tries = self.tries[member.path]
+        return MemberResult(member, "died", None, f"worker lost {tries} time{'s' if tries > 1 else ''}: {why}")
+
+    def again(self, member: Member, job: Job, why: str, front: bool, done_with: int | None = None) -> bool:
+        """Queue the member once more, from its last checkpoint, if it has a try left and no
+        process but `done_with` (its worker, which answered) owns it."""
+        tries = self.tries[member.path]
+        if self.stopping or tries >= POOL_TRIES or _trained_elsewhere(member.path, done_with):
+            return False
+        self.tries[member.path] = tries + 1
+        job = continue_job(member, job)
+        self.log.again(member.path.name, why, job, tries + 1, POOL_TRIES)
+        (self.pending.appendleft if front else self.pending.append)((member, job))
+        return True
+
+    def check_silence(self) -> None:
+        """A worker silent past SILENT_S is killed (and its member tried again when its stdout
+        ends); a member paused by the user is silent on purpose."""
+        now = time.monotonic()
+        for worker in self.workers:
+            if worker.member is None or worker.lost or now - worker.heard <= SILENT_S:
+                continue
+            if run_status(worker.member.path) == "paused":
+                worker.heard = now  # after a resume it has the whole allowance again
+                continue
+            worker.kill(f"silent for {now - worker.heard:.0f} s, killed")
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.close()
+        for w in self.workers:
+            try:
+                w.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                w.process.kill()

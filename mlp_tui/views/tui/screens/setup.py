@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.markup import escape
 from rich.text import Text
 from textual import on
@@ -32,6 +34,16 @@ def field_text(config: RunConfig, key: str) -> str:
     if key == "hidden":
         return ",".join(str(v) for v in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def device_text(label: str, threads: str) -> str:
+    """The device as the form's settings would use it: `CPU (threads auto, up to 2)`."""
+    if not label.startswith("CPU"):
+        return label
+    if threads == "auto":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return f"CPU (threads auto, up to {cores})"
+    return f"CPU ({threads} thread{'s' if threads != '1' else ''})"
 
 
 class SetupScreen(SizedScreen):
@@ -179,7 +191,7 @@ class SetupScreen(SizedScreen):
         self.query_one("#summary", Static).update(summary)
         self.query_one("#device", Static).update(
             f"[b]{self.config.architecture}[/] · {parameters:,} parameters · {self.config.lr_text} · "
-            f"device [b]{self.app.device_label}[/]"
+            f"device [b]{device_text(self.app.device_label, self.config.threads)}[/]"
         )
 
     @on(Button.Pressed, "#start")

@@ -26,11 +26,15 @@ from ....events import (
     HealthWarning,
     LayerHealth,
     LrChanged,
+    ThreadsChanged,
+    Paused,
+    Resumed,
     RunFailed,
     RunFinished,
     RunStarted,
 )
 from ....runs.follow import RunStatus
+from ...eta import clock, run_left
 from ....report import pct
 from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
@@ -46,14 +50,6 @@ from ..widgets.lr_dialog import LrDialog
 from ..widgets.predictions_view import PredictionsView
 from ..widgets.weights_view import WeightsView
 from .base import SCREENSHOT, SizedScreen
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
 
 
 class TrainingScreen(SizedScreen):
@@ -92,6 +88,7 @@ class TrainingScreen(SizedScreen):
         self.epoch = 0
         self.epoch_seconds: list[float] = []
         self.epoch_rates: list[float] = []  # images/s per epoch, as the engine measured them
+        self.progress: BatchProgress | None = None  # the latest: the ETA moves within an epoch
         self.device = "…"
         self.run_dir = ""
         self.result: RunFinished | RunFailed | None = None
@@ -186,6 +183,11 @@ class TrainingScreen(SizedScreen):
             self.show_warning(event)
         elif isinstance(event, LrChanged):
             self.show_lr_change(event)
+        elif isinstance(event, (Paused, Resumed)):
+            self.show_pause(event)
+        elif isinstance(event, ThreadsChanged):
+            self.device = event.device  # `--threads auto` moved: the header says so
+            self.update_status()
         elif isinstance(event, Evaluation):
             self.show_evaluation(event)
         elif isinstance(event, RunStarted):
@@ -214,7 +216,7 @@ class TrainingScreen(SizedScreen):
 
     def show_start(self, event: RunStarted) -> None:
         # A resumed run starts again in the same directory: its epochs continue the charts.
-        self.result, self.ended_at = None, None
+        self.result, self.ended_at, self.progress = None, None, None
         if event.time:
             self.started_at = event.time
         self.best_epochs = [e for e in self.best_epochs if e <= event.start_epoch]
@@ -245,7 +247,7 @@ class TrainingScreen(SizedScreen):
         self.update_status()
 
     def show_progress(self, event: BatchProgress) -> None:
-        self.batches = event.batches
+        self.batches, self.progress = event.batches, event
         if event.lr is not None:
             self.lr = event.lr  # the rate now (a schedule moves it): what the lr keys halve or double
         bar = self.query_one("#batch-progress", ProgressBar)
@@ -307,6 +309,12 @@ class TrainingScreen(SizedScreen):
         self.query_one(HealthLog).add_lr_change(event, self.batches)
         self.update_status()
 
+    def show_pause(self, event: Paused | Resumed) -> None:
+        """The run really paused or went on, whoever asked (this app, or a watcher of its run)."""
+        if self.state in ("running", "paused"):
+            self.state = "paused" if isinstance(event, Paused) else "running"
+            self.update_status()
+
     def show_evaluation(self, event: Evaluation) -> None:
         for table in self.query(ClassTable):
             table.update_from(event)
@@ -328,6 +336,7 @@ class TrainingScreen(SizedScreen):
         if self.result is not None:
             return
         self.result, self.state, self.ended_at = event, "failed", time.time()
+        self.add_class("-failed")  # the status line grows to hold the whole message (what to do next)
         if not self.watching:
             self.notify(event.message, title="Run failed", severity="error", timeout=30)
         self.update_status()
@@ -350,9 +359,7 @@ class TrainingScreen(SizedScreen):
         end = self.ended_at or time.time()
         elapsed = end - self.started_at
         total = self.config.epochs
-        eta = None
-        if self.epoch_seconds and self.running:
-            eta = sum(self.epoch_seconds) / len(self.epoch_seconds) * (total - self.epoch)
+        eta = run_left(total, self.epoch, self.epoch_seconds, self.progress, self.config.batch_size)
         state = {
             "starting": "[yellow]● loading data[/]",
             "running": "[green]● training[/]",
@@ -405,7 +412,7 @@ class TrainingScreen(SizedScreen):
         control = self.control
         if not self.running or self.state == "stopping":
             return
-        if control.paused:
+        if self.state == "paused":  # as the run's events last said: a watcher may have paused it
             control.resume()
             self.state = "running"
         else:
