@@ -145,6 +145,13 @@ def test_auto_on_one_core_or_a_gpu_does_not_tune(machine):
     assert not machine.tuner(cap=4, device_type="cuda").auto
 
 
+def test_omp_num_threads_caps_auto(machine, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert not ThreadTuner("auto", idle=machine.read_idle).auto and torch.get_num_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert ThreadTuner("auto", idle=machine.read_idle).cap == 2
+
+
 def test_the_idle_cores_are_read_from_the_kernel():
     cpus = threads.cpu_set()
     reading = threads.read_idle(cpus)

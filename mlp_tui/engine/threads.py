@@ -48,6 +48,12 @@ def cpu_cores() -> int:
     return max(1, len(cpu_set()))
 
 
+def env_threads() -> int | None:
+    """OMP_NUM_THREADS, when a user (or a batch system) set it: auto stays within it."""
+    text = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
 def read_idle(cpus: set[int]) -> tuple[int, int] | None:
     """Idle and total clock ticks of these cores since boot (Linux's /proc/stat); None elsewhere."""
     idle = total = 0
@@ -86,7 +92,7 @@ class ThreadTuner:
                  idle: Callable[[], tuple[int, int] | None] | None = None) -> None:  # fmt: skip
         fixed = parse_threads(setting)
         cpus = cpu_set()
-        self.cap = max(1, cap or len(cpus))
+        self.cap = max(1, cap or env_threads() or len(cpus))
         self.auto = fixed is None and device_type == "cpu" and self.cap > 1
         self.threads = fixed or self.cap
         torch.set_num_threads(self.threads)
