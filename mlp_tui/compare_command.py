@@ -13,6 +13,7 @@ from .cli_common import DataDir, RunsRoot, fail, interactive, user_errors
 from .config import ConfigError, cli_flag
 from .errors import EXIT_FAILED, EXIT_OK
 from .preset_files import resolve_preset
+from .render import counted
 from .run_options import given_settings
 
 DEFAULT_SEEDS = 3
@@ -27,7 +28,7 @@ def compare(
         "that comparison). Default: dropout."
     )] = None,
     vary: Annotated[Optional[list[str]], typer.Option(
-        metavar="SETTING=V1,V2", show_default=False, help="An axis: SETTING=V1,V2 (hidden=512/512,512 uses / between values). Repeat for a grid."
+        metavar="SETTING=V1,V2", show_default=False, help="An axis: SETTING=V1,V2 (hidden=512/512,512 and lr_changes=none/6:0.01 use / between values). Repeat for a grid."
     )] = None,
     seeds: Annotated[int, typer.Option(help="Runs per variant, with seeds SEED, SEED+1, …")] = DEFAULT_SEEDS,
     jobs: Annotated[Optional[int], typer.Option(
@@ -174,10 +175,11 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
 
     def started(todo: int, where: str) -> None:
         todo_count[0] = todo
-        echo(f"mlp-tui compare: {len(plan.variants)} variants × {plan.seeds} seeds = {total} runs in {folder}")
+        echo(f"mlp-tui compare: {counted(len(plan.variants), 'variant')} × {counted(plan.seeds, 'seed')} = "
+             f"{counted(total, 'run')} in {folder}")
         echo("variants: " + "; ".join(v.name for v in plan.variants))
         if todo < total:
-            echo(f"{total - todo} runs already finished; {todo} to go")
+            echo(f"{counted(total - todo, 'run')} already finished; {todo} to go")
         if todo:
             echo(f"training {where}")
 
@@ -222,11 +224,11 @@ def _left_over(board, folder: Path) -> list[str]:
     unfinished = len(board.states) - board.finished - len(failed)
     lines = []
     if failed:
-        lines.append(f"{len(failed)} runs failed (see their report.txt or error.log): "
+        lines.append(f"{counted(len(failed), 'run')} failed (see their report.txt or error.log): "
                      f"{', '.join(s.member.path.name for s in failed)}; delete their directories to try them again")  # fmt: skip
     if unfinished:
         mend = "free some space, then " if disk else ""
-        lines.append(f"{unfinished} runs not finished; {mend}finish them with: mlp-tui compare --resume {folder} --headless")
+        lines.append(f"{counted(unfinished, 'run')} not finished; {mend}finish them with: mlp-tui compare --resume {folder} --headless")
     return lines
 
 

@@ -12,14 +12,21 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .datasets import DATASET_NAMES
+from .lr_changes import FORM as LR_CHANGES_FORM, HELP as LR_CHANGES_HELP, LrChange, format_lr_changes
+from .lr_changes import parse_lr_changes, past_last_epoch
 from .options import Option, option
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish", "identity")
 LOSSES = ("nll", "cross-entropy", "mse")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
-INITS = ("default", "kaiming", "xavier", "normal")
+INITS = ("default", "kaiming", "xavier", "normal", "zeros")
+# How pixels reach the first layer; the run headers name the two that are not the usual one.
+NORMALIZE_TEXT = {"standard": "", "unit": "inputs in [0,1]", "half": "inputs in [-1,1]"}
 SCHEDULES = ("none", "onecycle", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# What picks the best weights (and what --patience counts), and which split validation comes from.
+MONITORS = ("val-accuracy", "val-loss")
+VAL_SOURCES = ("train", "test")
 
 # Keys a preset file may carry besides the run settings: they describe the preset.
 META_KEYS = ("description", "source", "expected")
@@ -43,11 +50,29 @@ class RunConfig:
         (512, 512), f"hidden layer sizes, e.g. 512,512 (a preset says [512, 512]); each 1..{MAX_HIDDEN}",
         label="Hidden layers", low=1, high=MAX_HIDDEN,
     )  # fmt: skip
-    activation: str = option("relu", "activation of the hidden layers", label="Activation", choices=ACTIVATIONS)
+    activation: str = option(
+        "relu", "activation of the hidden layers (identity: none, so the layers collapse to one linear map)",
+        label="Activation", choices=ACTIVATIONS,
+    )  # fmt: skip
+    alpha: float = option(
+        0.0, "negative slope of leaky_relu or alpha of elu; 0 keeps each one's own default (0.01 for "
+        "leaky_relu, 1 for elu); other activations ignore it", title="Leaky slope / ELU alpha", low=0,
+    )  # fmt: skip
     dropout: float = option(0.0, "dropout after each hidden layer", label="Dropout", low=0, below=1)
     input_dropout: float = option(0.0, "dropout on the input pixels", low=0, below=1)
     batch_norm: bool = option(False, "batch normalisation after each hidden layer")
-    init: str = option("default", "weight initialisation", choices=INITS)
+    bias: bool = option(
+        True, "give every layer a bias (--no-bias: weights only, like the perceptrons of textbooks)", title="Biases"
+    )
+    normalize: str = option(
+        "standard", "how pixels are scaled for the first layer: standard (by the training images' mean and sd), "
+        "unit (x/255: inputs in [0,1], like ToTensor) or half ((x/255-0.5)/0.5: inputs in [-1,1], like "
+        "Normalize(0.5, 0.5))", title="Input scaling", choices=tuple(NORMALIZE_TEXT),
+    )  # fmt: skip
+    init: str = option(
+        "default", "weight initialisation (zeros: every weight 0, so a layer's units stay identical)",
+        title="Weight init", choices=INITS,
+    )  # fmt: skip
     loss: str = option("cross-entropy", "the loss", label="Loss", choices=LOSSES)
     optimizer: str = option("adam", "the optimizer", label="Optimizer", choices=OPTIMIZERS)
     lr: float = option(
@@ -59,12 +84,33 @@ class RunConfig:
     lr_suggested: bool = option(False, "the learning rate was suggested for the optimizer and loss", cli=False)
     momentum: float = option(0.9, "momentum of the momentum and nesterov optimizers", low=0, below=1)
     schedule: str = option("none", "learning-rate schedule", choices=SCHEDULES)
+    lr_changes: tuple[LrChange, ...] = option((), LR_CHANGES_HELP, title="Rate changes")
     weight_decay: float = option(0.0, "weight decay", low=0)
     l1: float = option(0.0, "L1 penalty on the weights", low=0)
     batch_size: int = option(128, "images per batch", label="Batch size", low=1)
     epochs: int = option(10, "number of epochs", label="Epochs", low=1, high=100_000)
-    val_split: float = option(0.1, "fraction of the training images held out for validation", low=0, high=0.5)
-    patience: int = option(0, "stop after this many epochs without a better validation score (0: never)", low=0)
+    val_split: float = option(
+        0.1, "fraction of the images held out for validation: of the training images, or of the test images "
+        "with --val-from test", title="Validation split", low=0, high=0.5,
+    )  # fmt: skip
+    val_from: str = option(
+        "train", "where the validation images come from: train (held out of the training images, the usual "
+        "practice) or test (held out of the test images, as some tutorials do: the rest is the test set, and "
+        "choosing the best epoch on test images flatters the test result)",
+        title="Validation from", choices=VAL_SOURCES,
+    )  # fmt: skip
+    monitor: str = option(
+        "val-accuracy", "what picks the best weights (best.pt, tested at the end) and what --patience counts: "
+        "val-accuracy (validation loss breaks ties) or val-loss (keep the weights whenever validation loss "
+        "decreased; accuracy breaks ties)", title="Best weights by", choices=MONITORS,
+    )  # fmt: skip
+    patience: int = option(
+        0, "stop after this many epochs without a better validation score, by --monitor (0: never)", low=0
+    )
+    log_every: int = option(
+        0, "headless: a line every this many batches (loss and accuracy of the epoch so far, learning rate, "
+        "images/s); 0: off", title="Log every (batches)", low=0,
+    )  # fmt: skip
     seed: int = option(0, "random seed")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
     threads: str = option(
@@ -89,6 +135,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["hidden"] = list(self.hidden)
+        data["lr_changes"] = [list(change) for change in self.lr_changes]  # as TOML and JSON say it
         return data
 
     @property
@@ -105,8 +152,15 @@ class RunConfig:
 
     def training_extras(self) -> list[str]:
         """Settings that change training beyond the usual line, for the run headers."""
-        extras = [f"augment {self.augment:g}"] if self.augment else []
+        extras = [NORMALIZE_TEXT[self.normalize]] if NORMALIZE_TEXT[self.normalize] else []
+        extras += [] if self.bias else ["no bias"]
+        extras += ["zero init"] if self.init == "zeros" else []
+        if self.alpha and self.activation in ("leaky_relu", "elu"):  # the only ones it changes
+            extras.append(f"{self.activation} {'slope' if self.activation == 'leaky_relu' else 'alpha'} {self.alpha:g}")
+        extras += [f"lr changes {format_lr_changes(self.lr_changes)}"] if self.lr_changes else []
+        extras += [f"augment {self.augment:g}"] if self.augment else []
         extras += [f"elastic {self.elastic:g} px"] if self.elastic else []
+        extras += ["best by validation loss"] if self.monitor == "val-loss" else []
         extras += ["compiled"] if self.compile else []
         return extras + (["deterministic"] if self.deterministic else [])
 
@@ -128,6 +182,8 @@ def expected(key: str) -> str:
         return opt.help
     if key == "threads":
         return f"auto or a number of threads, 1..{MAX_THREADS}"
+    if key == "lr_changes":
+        return LR_CHANGES_FORM
     noun = {bool: "true or false", int: "an integer", float: "a number"}[kind]
     bounds = opt.range_text()
     return f"{noun} {bounds}" if bounds.startswith((">", "<")) else f"{noun}, {bounds}" if bounds else noun
@@ -183,6 +239,11 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
 
     if key == "threads":
         return _threads(value, bad)
+    if key == "lr_changes":
+        try:
+            return parse_lr_changes(value)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
     default = FIELDS[key].default
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -234,6 +295,18 @@ def parse_text(key: str, text: str, source: str | None = FORM_SOURCE) -> Any:
     return text
 
 
+def value_text(key: str, value: Any) -> str:
+    """A setting's value as one types it after its `run` option (and in the setup form's field):
+    the inverse of parse_text, `512,512` for layer sizes."""
+    if key == "lr_changes":
+        return format_lr_changes(value)
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _valid_device(value: str) -> bool:
     if value in DEVICES:
         return True
@@ -260,6 +333,9 @@ def build_config(values: dict[str, Any], source: str | None = None, base: RunCon
             )
         clean[key] = _coerce(key, value, source)
     config = dataclasses.replace(base, **clean)
+    late = past_last_epoch(config.lr_changes, config.epochs)  # a change that would never happen
+    if late:
+        raise ConfigError(f"{where(source if 'lr_changes' in clean else None, 'lr_changes')}: {late}")
     if config.lr_suggested and config.lr != suggested_lr(config.optimizer, config.loss):
         config = dataclasses.replace(config, lr_suggested=False)  # a record that no longer holds
     return config
@@ -311,6 +387,8 @@ def override_flags(config: RunConfig, base: RunConfig) -> list[str]:
             continue
         if isinstance(value, bool):
             flags.append(cli_flag(key) if value else "--no-" + key.replace("_", "-"))
+        elif key == "lr_changes":
+            flags += [cli_flag(key), format_lr_changes(value)]
         elif isinstance(value, list):
             flags += [cli_flag(key), ",".join(str(v) for v in value)]
         else:

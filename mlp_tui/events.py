@@ -52,6 +52,7 @@ class BatchProgress(Event):
     accuracy: float
     samples_per_s: float
     lr: float | None = None  # the learning rate now (a schedule moves it every batch)
+    logged: bool = False  # a --log-every batch: headless prints it as a line, the run directory keeps it
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ class LayerStats:
     grad_norm: float  # mean over the epoch's sampled steps
     update_ratio: float  # |step of the weights| / |weights| at the epoch's last step (healthy: ~1e-3)
     dead_units: tuple[int, ...] = ()  # which units never fired (at most MAX_DEAD_LISTED)
+    # Every unit has the same weights and bias, so they compute the same (zero initialisation).
+    identical: bool = False
 
 
 MAX_DEAD_LISTED = 1024
@@ -155,7 +158,8 @@ class HealthWarning(Event):
 
     kind: ClassVar[str] = "health_warning"
     epoch: int
-    code: str  # dead-units | saturated | vanishing-gradients | exploding-updates | slow-updates | overfitting | underfitting
+    code: str  # dead-units | saturated | identical-units | vanishing-gradients | exploding-updates | slow-updates |
+    # overfitting | underfitting
     layer: int | None
     message: str  # "layer 2: 64 % of units never fire"
     advice: str  # "lower the learning rate or try leaky_relu"
@@ -167,13 +171,15 @@ class HealthWarning(Event):
 
 @dataclass(frozen=True)
 class LrChanged(Event):
-    """The learning rate was changed by hand during the run (from the app or `watch`)."""
+    """The learning rate was changed during the run: by hand (from the app or `watch`), or as the
+    run's config planned (`lr_changes`, where changes made by hand are recorded)."""
 
     kind: ClassVar[str] = "lr_changed"
     epoch: int  # the epoch in progress (1-based)
     batch: int  # batches done in it when the change took effect
     lr: float
     previous: float
+    planned: bool = False  # from the config's lr_changes rather than by hand just now
 
 
 @dataclass(frozen=True)

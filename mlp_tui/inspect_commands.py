@@ -122,6 +122,10 @@ def data(
     count: Annotated[Optional[int], typer.Option(
         "--count", "-n", min=1, max=10_000, help="How many images (default: four rows of as many as fit the width)."
     )] = None,
+    pixel_values: Annotated[bool, typer.Option(
+        "--values", help="Print each image's pixel values (0-255) as a 28x28 grid of numbers instead of a picture "
+        "(default: one image, the first of the sample; -n for more)."
+    )] = False,
     **settings: Any,
 ) -> None:
     """Print training images exactly as the network receives them with these settings: after the
@@ -135,5 +139,6 @@ def data(
         from .views.data_sample import data_report
 
         width = max(30, shutil.get_terminal_size((100, 24)).columns)
-        text = data_report(config, chosen.name, data_dir, count=count, width=width, ascii=wants_ascii())
+        text = data_report(config, chosen.name, data_dir, count=count, width=width, ascii=wants_ascii(),
+                           values=pixel_values)  # fmt: skip
         typer.echo(text, nl=False)

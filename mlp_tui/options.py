@@ -10,16 +10,22 @@ from typing import Any
 @dataclass(frozen=True)
 class Option:
     """How a run setting is offered and checked: its help (for --help, the form and error
-    messages), its choices or range, and its label on the setup form ("" keeps it off)."""
+    messages), its choices or range, and its label among the common settings at the top of the
+    setup form (without one it is under the form's Advanced, named by `title` or its key)."""
 
     help: str
     label: str = ""
+    title: str = ""  # the Advanced section's name for it, where the key reads badly (init)
     choices: tuple[str, ...] = ()
     low: float | None = None  # bounds, inclusive
     high: float | None = None
     above: float | None = None  # bounds, exclusive
     below: float | None = None
     cli: bool = True  # an option of `mlp-tui run`
+
+    def form_label(self, key: str) -> str:
+        """Its name on the setup form: the label, the title, or the key in words (Weight decay)."""
+        return self.label or self.title or key.replace("_", " ").capitalize()
 
     def range_text(self) -> str:
         """The bounds in words: "0 <= x < 1", ">= 0", "> 0"; "" when unbounded."""

@@ -23,6 +23,11 @@ def wants_ascii(stream=None) -> bool:
     return False
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 seed", "2 seeds": a count with its noun in the right number (nouns that take an s)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _level(value: int, levels: int) -> int:
     return min(levels - 1, value * levels // 256)
 

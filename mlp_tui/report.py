@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .datasets import class_labels
-from .events import EpochEnd, Evaluation, Misclassified, RunFinished
+from .events import BatchProgress, EpochEnd, Evaluation, Misclassified, RunFinished, RunStarted
 from .render import digit_grid
+
+MONITORED = {"val-accuracy": "accuracy", "val-loss": "loss"}
 
 
 def pct(x: float | None) -> str:
@@ -19,6 +23,41 @@ def epoch_line(e: EpochEnd) -> str:
         f"epoch {e.epoch:>{width}}/{e.epochs}  train loss {e.train_loss:.4f} acc {pct(e.train_accuracy)}"
         f"{val}  lr {e.lr:.3g}  {e.seconds:.1f}s  {e.samples_per_s:,.0f} img/s{'  *best' if e.is_best else ''}"
     )
+
+
+def batch_line(e: BatchProgress) -> str:
+    """A --log-every line, indented under its epoch: loss and accuracy of the epoch so far."""
+    width = len(str(e.batches))
+    lr = "" if e.lr is None else f"  lr {e.lr:.3g}"
+    return (f"  epoch {e.epoch} batch {e.batch:>{width}}/{e.batches}  loss {e.loss:.4f}  acc {pct(e.accuracy)}{lr}  "
+            f"{e.samples_per_s:,.0f} img/s")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Which images chose the best epoch and which tested it, in the words headers and reports use."""
+
+    monitor: str = "val-accuracy"
+    val_from: str = "train"
+    val_size: int | None = None  # None: some were held out, how many is not known here
+    test_size: int = 0
+
+    @classmethod
+    def of(cls, started: RunStarted) -> "Holdout":
+        c = started.config  # a run recorded before these settings existed had the defaults
+        return cls(c.get("monitor", "val-accuracy"), c.get("val_from", "train"), started.val_size, started.test_size)
+
+    @property
+    def best_by(self) -> str:
+        """`validation loss`: what picked the best epoch (the training numbers when nothing was held out)."""
+        return f"{'training' if self.val_size == 0 else 'validation'} {MONITORED.get(self.monitor, self.monitor)}"
+
+    def note(self) -> str:
+        """Said wherever the split sizes are, when validation and test images share the test split."""
+        if self.val_from != "test" or self.val_size == 0:
+            return ""
+        return (f"validation: {self.val_size:,} images from the test split (the rest, {self.test_size:,}, is the "
+                "test set; choosing the best epoch on test images flatters the test result)")  # fmt: skip
 
 
 def class_table_lines(ev: Evaluation) -> list[str]:
@@ -53,17 +92,22 @@ def misclassified_lines(ev: Evaluation, count: int = 12, width: int = 80, ascii:
 
 
 def final_report(
-    finished: RunFinished, test: Evaluation | None, *, width: int = 80, ascii: bool = False, digits: int = 12
+    finished: RunFinished, test: Evaluation | None, *, width: int = 80, ascii: bool = False, digits: int = 12,
+    holdout: Holdout | None = None,
 ) -> str:
+    """The test result and its tables; `holdout` (from the run's start) says what chose the best epoch."""
     out = []
     if finished.test_accuracy is not None:
-        best = f", best epoch {finished.best_epoch}" if finished.best_epoch else ""
+        by = f" by {holdout.best_by}" if holdout else ""
+        best = f", best epoch {finished.best_epoch}{by}" if finished.best_epoch else ""
         out.append(
             f"Test loss {finished.test_loss:.4f}  test accuracy {pct(finished.test_accuracy)}"
             f"  ({finished.status}, {finished.epochs_done} epoch(s){best}, {finished.seconds:.1f}s)"
         )
     else:
         out.append(f"Run {finished.status} after {finished.epochs_done} epoch(s): no test evaluation.")
+    if holdout and holdout.note():
+        out.append(holdout.note())
     if test is not None:
         out += ["", "Per-class test accuracy", *class_table_lines(test)]
         out += ["", "Confusion matrix (rows: true class, columns: predicted)", *confusion_lines(test)]

@@ -29,7 +29,7 @@ def _setting_parameter(key: str) -> inspect.Parameter:
         flags = [f"{cli_flag(key)}/--no-{cli_flag(key)[2:]}"]
     elif opt.choices:
         annotation = Optional[_choices(key)]
-    elif key == "hidden":
+    elif key in ("hidden", "lr_changes"):  # lists, typed as text (512,512; 6:0:0.03)
         annotation = Optional[str]
     else:
         annotation = Optional[type(default)]

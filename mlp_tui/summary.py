@@ -19,16 +19,18 @@ def layer_kinds(config: RunConfig) -> list[tuple[str, int, int]]:
         layers.append(("Dropout", N_INPUTS, 0))
     width = N_INPUTS
     activation = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "elu": "ELU", "leaky_relu": "LeakyReLU",
-                  "gelu": "GELU", "silu": "SiLU", "mish": "Mish"}[config.activation]  # fmt: skip
+                  "gelu": "GELU", "silu": "SiLU", "mish": "Mish",
+                  "identity": "Identity"}[config.activation]  # fmt: skip
+    bias = 1 if config.bias else 0  # one per unit
     for size in config.hidden:
-        layers.append(("Linear", size, width * size + size))
+        layers.append(("Linear", size, width * size + bias * size))
         if config.batch_norm:
             layers.append(("BatchNorm1d", size, 2 * size))
         layers.append((activation, size, 0))
         if config.dropout:
             layers.append(("Dropout", size, 0))
         width = size
-    layers.append(("Linear", N_CLASSES, width * N_CLASSES + N_CLASSES))
+    layers.append(("Linear", N_CLASSES, width * N_CLASSES + bias * N_CLASSES))
     head = {"nll": "LogSoftmax", "mse": "Softmax"}.get(config.loss)
     if head:
         layers.append((head, N_CLASSES, 0))

@@ -4,6 +4,7 @@ directory of ordinary runs which survives kill -9."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from mlp_tui.config import SUGGESTED_LR, ConfigError, RunConfig, build_config
 from mlp_tui.events import EpochEnd, RunFinished, RunStarted
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.grid import MAX_RUNS, build_grid, check_size, parse_axis
+from mlp_tui.runs.compare.leaderboard import csv_text, markdown, table_lines, verdict_note
 from mlp_tui.runs.compare.plan import Plan, new_comparison, read_plan
 from mlp_tui.runs.compare.stats import t_two_sided_p, welch_p
 from mlp_tui.runs.store import read_events
@@ -96,14 +98,14 @@ def test_t_test_matches_the_tables():
     assert welch_p([0.9], [0.8, 0.7]) is None  # one seed has no spread
 
 
-def write_member(path: Path, config: RunConfig, accuracy: float, epochs: int = 3) -> None:
-    """A finished member's metrics.jsonl, as a run writes it."""
+def write_member(path: Path, config: RunConfig, accuracy: float, epochs: int = 3, loss: float = 1.0) -> None:
+    """A finished member's metrics.jsonl, as a run writes it (its losses `loss` / epoch)."""
     path.mkdir(parents=True)
     now = time.time()
     events = [RunStarted(config=config.to_dict(), preset="p", device="CPU", summary="", parameters=1,
                          train_size=1, val_size=1, test_size=1, run_dir=str(path), start_epoch=0, time=now)]  # fmt: skip
     for e in range(1, epochs + 1):
-        events.append(EpochEnd(epoch=e, epochs=epochs, train_loss=1 / e, train_accuracy=accuracy - 0.1 / e,
+        events.append(EpochEnd(epoch=e, epochs=epochs, train_loss=loss / e, train_accuracy=accuracy - 0.1 / e,
                                val_loss=1.2 / e, val_accuracy=accuracy - 0.05 / e, lr=0.1, seconds=1.5,
                                samples_per_s=1.0, is_best=True))  # fmt: skip
     events.append(RunFinished(status="completed", epochs_done=epochs, best_epoch=epochs, best_val_accuracy=accuracy,
@@ -129,6 +131,71 @@ def test_leaderboard_says_which_differences_are_noise(tmp_path):
     summary = board.summary()
     assert "adam beats sgd by 1.9 ± 0.1 points" in summary  # paired by seed: 1.9, 1.9, 1.8
     assert "adam vs adamw: no difference at 3 seeds" in summary
+
+
+def loss_board(root: Path, accuracies: dict, seeds: int = 2, losses: dict | None = None) -> Board:
+    """tiny × loss=nll,cross-entropy,mse, finished, with each (loss, seed)'s test accuracy."""
+    variants = build_grid([("p", RunConfig())], [parse_axis("loss=nll,cross-entropy,mse")], {})
+    plan = Plan(variants, seeds, ["loss=nll,cross-entropy,mse"])
+    for member in plan.members(root):
+        key = (member.variant.name, member.seed)
+        write_member(member.path, member.config, accuracies[key], loss=(losses or {}).get(key, 1.0))
+    board = Board(plan, root)
+    board.update()
+    return board
+
+
+def test_identical_variants_share_a_rank_and_say_why(tmp_path):
+    """nll and cross-entropy are one objective: the same seeds give the same runs to the last digit."""
+    accuracies = {("nll", 0): 0.91, ("nll", 1): 0.93, ("cross-entropy", 0): 0.91, ("cross-entropy", 1): 0.93,
+                  ("mse", 0): 0.90, ("mse", 1): 0.905}  # fmt: skip
+    board = loss_board(tmp_path, accuracies)
+    rows = board.rows()
+    assert [(r.rank_text, r.name) for r in rows] == [("=1", "nll"), ("=1", "cross-entropy"), ("3", "mse")]
+    assert [r.verdict for r in rows][:2] == ["leader", "identical to nll"]
+    assert "nll and cross-entropy gave identical results for every seed: the same objective" in board.summary()
+    assert not any("nll vs cross-entropy" in line for line in board.summary())  # no "more seeds might tell"
+
+    table = table_lines(board)
+    assert [line[:6] for line in table[2:]] == ["=1  nl", "=1  cr", " 3  ms"]
+    assert "| =1 | cross-entropy |" in markdown(board) and "| 3 | mse |" in markdown(board)
+    ranked = list(csv.DictReader(io.StringIO(csv_text(board))))
+    assert [(r["rank"], r["tied"], r["identical_to"]) for r in ranked] == [
+        ("1", "true", ""), ("1", "true", "nll"), ("3", "false", "")
+    ]
+
+
+def test_identical_variants_below_the_leader_are_named_once(tmp_path):
+    accuracies = {("nll", 0): 0.90, ("nll", 1): 0.92, ("cross-entropy", 0): 0.90, ("cross-entropy", 1): 0.92,
+                  ("mse", 0): 0.95, ("mse", 1): 0.96}  # fmt: skip
+    board = loss_board(tmp_path, accuracies)
+    assert [(r.rank_text, r.name, r.verdict[:9]) for r in board.rows()] == [
+        ("1", "mse", "leader"), ("=2", "nll", "not disti"), ("=2", "cross-entropy", "identical")
+    ]
+    summary = board.summary()
+    assert summary[1:] == ["nll and cross-entropy gave identical results for every seed: the same objective"]
+    assert "nll" in summary[0] and "cross-entropy" not in summary[0]  # mse against nll only
+
+
+def test_equal_means_tie_without_claiming_identical_runs(tmp_path):
+    # The same mean over different seeds; the same test accuracy but other losses on the way.
+    accuracies = {("nll", 0): 0.90, ("nll", 1): 0.92, ("cross-entropy", 0): 0.90, ("cross-entropy", 1): 0.92,
+                  ("mse", 0): 0.92, ("mse", 1): 0.90}  # fmt: skip
+    board = loss_board(tmp_path, accuracies, losses={("cross-entropy", 0): 2.0})
+    rows = board.rows()
+    assert [r.rank_text for r in rows] == ["=1", "=1", "=1"]
+    assert [r.verdict for r in rows] == ["leader"] + ["not distinguishable with 2 seeds"] * 2
+    assert "nll and cross-entropy gave the same test accuracy for every seed: the same objective" in board.summary()
+    assert "nll vs mse: no difference at 2 seeds" in board.summary()
+
+
+def test_one_seed_is_one_seed(tmp_path):
+    accuracies = {("nll", 0): 0.91, ("cross-entropy", 0): 0.91, ("mse", 0): 0.90}
+    board = loss_board(tmp_path, accuracies, seeds=1)
+    assert "3 variants × 1 seed;" in markdown(board)
+    assert verdict_note(board).endswith("not distinguishable at 1 seed.")
+    assert "nll and cross-entropy gave identical results with 1 seed: the same objective" in board.summary()
+    assert [r.verdict for r in board.rows()][:2] == ["leader (1 seed: no spread yet)", "identical to nll"]
 
 
 # -- the command ----------------------------------------------------------------------------

@@ -215,6 +215,39 @@ def test_t_toggles_training_and_validation_curves(size, tmp_path):
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("size, note", [((120, 40), "(identical to nll)"), ((80, 24), "(= nll)")])
+def test_identical_variants_show_as_a_tie_with_both_curves(size, note, tmp_path):
+    """nll and cross-entropy are one objective: a tie, said in words, neither curve hidden."""
+    base = RunConfig(hidden=(16,), epochs=3, device="cpu")
+    variants = build_grid([("tiny", base)], [Axis("loss", ("nll", "cross-entropy"))], {})
+    plan = Plan(variants, 2, ["loss=nll,cross-entropy"])
+    folder = new_comparison(plan, tmp_path)
+    for member in plan.members(folder):
+        write_member(member.path, member.config, (0.90, 0.91)[member.seed], 3)
+
+    async def scenario() -> None:
+        app = create_app(runs_root=tmp_path, compare=Board(plan, folder))
+        async with app.run_test(size=size) as pilot:
+            screen = await open_compare(pilot, app)
+            table = screen.query_one(Leaderboard)
+            rows = [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+            assert [(r[0], r[1].removeprefix("━ "), r[3]) for r in rows] == [
+                ("=1", "nll", "leader"), ("=1", "cross-entropy", "identical to nll")
+            ]
+            notes = plain(screen.query_one("#compare-summary", Static))
+            assert "nll and cross-entropy gave identical results for every seed: the same objective" in notes
+            assert "no difference" not in notes
+
+            acc = screen.query_one("#compare-acc", CompareChart)
+            text = await chart_shows(pilot, acc, f"cross-entropy {note}")
+            assert text.count("x") == 2 + 3  # cross-entropy: "xx" in the legend, a mark at each epoch
+            assert sum("\u2801" <= ch <= "\u28ff" for ch in text) > 2 + 10  # nll: "⢕⢕" and its line
+            assert max(float(line.split("┤")[0]) for line in text.splitlines() if "┤" in line) <= 100
+            assert "log scale" not in screen.query_one("#compare-loss", CompareChart).title  # one kind of loss
+
+    asyncio.run(scenario())
+
+
 def test_new_epochs_show_up_while_the_screen_is_open(tmp_path):
     folder, plan = hand_made_comparison(tmp_path, running=True)
     late = folder / "02-mse-seed1"

@@ -311,7 +311,10 @@ def test_data_tab_shows_the_batch_distorted_then_raw_then_a_fresh_one(size, mnis
             await pilot.press("f")
             await wait_until(pilot, lambda: view.number == 2)
             await shown(pilot, view)
-            assert "batch 2" in view.source.header()  # (cut off at 80 columns: the distortion comes first)
+            # (cut off at 80 columns: the distortion comes first) 256 images, not a batch of them
+            header = view.source.header()
+            assert "a sample of 256 MNIST training images, batch size 128 (f: another sample)" in header
+            assert "batch 1" not in header and "batch 2" not in header
             assert not torch.equal(view.batch.labels, first_labels)  # other images (256 labels alike: no chance)
 
     asyncio.run(scenario())
@@ -346,7 +349,9 @@ def mistakes(n: int) -> Evaluation:
                       probabilities=tuple(0.82 if c == (i + 1) % 10 else 0.02 for c in range(10)))
         for i in range(n)
     )  # fmt: skip
-    return Evaluation(split="val", epoch=3, loss=0.3, accuracy=0.9, class_correct=(9,) * 10, class_total=(10,) * 10,
+    # 6,000 validation images, 253 wrong: the evaluation keeps the n most confident of them
+    return Evaluation(split="val", epoch=3, loss=0.3, accuracy=0.9578, class_correct=(575,) * 7 + (574,) * 3,
+                      class_total=(600,) * 10,
                       confusion=tuple(tuple(0 for _ in range(10)) for _ in range(10)), misclassified=wrong)
 
 
@@ -368,7 +373,7 @@ def test_mistakes_tab_shows_several_digits_at_once_with_bars_on_demand(size, tmp
             first = marks[0]
             assert "✗ 1 82.0%" in first and "true 0" in lines[lines.index(first) + 1]
             assert is_red(style_of(app, "✗ 1 82.0%")) and is_green(style_of(app, "true 0"))
-            assert "20 mistakes on the validation set, epoch 3" in lines[5]
+            assert "20 most confident of 253 mistakes on the validation set, epoch 3" in lines[5]
 
             await pilot.press("right_square_bracket")  # [ and ] page, as . and , do
             await wait_until(pilot, lambda: gallery.first == per_page)
@@ -420,6 +425,8 @@ def test_predictions_mark_right_in_green_and_wrong_in_red_and_filter(size, tiny_
             await wait_until(pilot, lambda: screen.run_dir)
             await pilot.press("0")
             view = screen.query_one(PredictionsView)
+            # a finished run: the test images (a watcher replays the run's end, then reads them)
+            await wait_until(pilot, lambda: view.predictions is not None and view.predictions.split == "test")
             lines = await shown(pilot, view)
             text = "\n".join(lines)
             accuracy = pct(summarize(tiny_run).test_accuracy)

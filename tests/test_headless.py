@@ -176,7 +176,9 @@ def test_ctrl_c_stops_saves_and_reports(mnist_root, tmp_path, cli_env, mlp_tui_c
     test_line = next(line for line in seen if line.startswith("Test loss"))
     assert "(interrupted," in test_line
     assert "Per-class test accuracy" in out
-    assert seen[-1].startswith("Reproduce with: mlp-tui run --preset dropout")
+    # The dropout preset has a schedule: the line trains all 50 epochs, saying which ones match.
+    assert seen[-1].startswith("Reproduce with (epoch")
+    assert "; it was interrupted; this trains all 50" in seen[-1] and "): mlp-tui run --preset dropout" in seen[-1]
     epochs_done = sum(line.startswith("epoch") for line in seen)
     assert epochs_done < 50
     last = load_checkpoint(only_run_dir(runs) / "last.pt")

@@ -46,6 +46,7 @@ class FakeRun:
         self.queue: queue.Queue = queue.Queue()
         self.paused = False
         self.lrs: list[float] = []
+        self.scales: list[float] = []
         self.send(*history)
 
     def send(self, *events) -> None:
@@ -67,6 +68,9 @@ class FakeRun:
 
     def set_lr(self, lr: float) -> None:
         self.lrs.append(lr)
+
+    def scale_lr(self, factor: float) -> None:
+        self.scales.append(factor)
 
     def close(self) -> None:
         self.queue.put(None)
@@ -284,11 +288,12 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
             footer = screen_lines(app)[-1]
             assert "- lr÷2" in footer and "+ lr×2" in footer and "l Set lr" in footer
 
-            await pilot.press("minus")
-            assert run.lrs == [0.01]
-            assert "lr 0.02 → 0.01 at the next batch" in status(screen)
-            await pilot.press("minus")  # before the run took the first: halve what was asked
-            assert run.lrs == [0.01, 0.005]
+            await pilot.press("minus")  # a factor: the run halves the rate it has then, not this screen's 0.02
+            assert run.scales == [0.5] and run.lrs == []
+            assert "lr 0.02 → ÷2 at the next batch" in status(screen)
+            await pilot.press("minus")  # before the run took the first: a quarter, all told
+            assert run.scales == [0.5, 0.5]
+            assert "lr 0.02 → ÷4 at the next batch" in status(screen)
 
             run.send(LrChanged(epoch=2, batch=422, lr=0.005, previous=0.02))
             await wait_until(pilot, lambda: screen.lr == 0.005)
@@ -297,7 +302,7 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
             assert "lr (magenta)" in "\n".join(screen_lines(app)).replace("lr changed", "lr")  # the chart says
             assert "epoch 2, batch 422/844: learning rate 0.02 → 0.005" in plain(screen.query_one(HealthLog))
             await pilot.press("plus")
-            assert run.lrs[-1] == 0.01
+            assert run.scales[-1] == 2 and "lr 0.005 → ×2 at the next batch" in status(screen)
 
             await pilot.press("l")
             await wait_until(pilot, lambda: isinstance(app.screen, LrDialog))
@@ -307,7 +312,7 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
                 field.value = ""
                 await pilot.press(*typed, "enter")
                 assert problem in plain(dialog.query_one("#lr-error", Static))
-                assert app.screen is dialog and run.lrs[-1] == 0.01  # nothing sent
+                assert app.screen is dialog and run.lrs == []  # nothing sent
             field.value = ""
             await pilot.press(*"2e-3", "enter")
             await wait_until(pilot, lambda: app.screen is screen)
@@ -317,13 +322,13 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
             await wait_until(pilot, lambda: app.screen is screen)
             assert run.lrs[-1] == 0.002
 
-            sent = len(run.lrs)
+            sent = len(run.lrs) + len(run.scales)
             run.send(RunFinished(status="completed", epochs_done=2, best_epoch=1, best_val_accuracy=0.9,
                                  test_loss=0.3, test_accuracy=0.9, seconds=2.0))  # fmt: skip
             await wait_until(pilot, lambda: screen.state == "finished")
             await pilot.press("minus", "plus", "l")
             await pilot.pause()
-            assert len(run.lrs) == sent and app.screen is screen  # a finished run's lr is history
+            assert len(run.lrs) + len(run.scales) == sent and app.screen is screen  # a finished run's lr is history
             await wait_until(pilot, lambda: "Set lr" not in screen_lines(app)[-1])  # the keys leave the footer
 
     asyncio.run(scenario())

@@ -150,6 +150,8 @@ def test_cpu_dropout_masks_are_fresh_and_every_unit_is_dropped_alike():
         {"hidden": (784, 16), "loss": "cross-entropy"},
         {"hidden": (64, 32, 16), "dropout": 0.3, "input_dropout": 0.1, "batch_norm": True, "loss": "mse"},
         {"hidden": (8,), "activation": "mish", "loss": "nll"},
+        {"hidden": (16, 8), "bias": False, "batch_norm": True, "normalize": "unit"},
+        {"hidden": (8, 8), "activation": "identity", "bias": False},
     ],
 )
 def test_summary_from_the_config_matches_the_built_model(overrides):

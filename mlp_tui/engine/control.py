@@ -1,5 +1,5 @@
-"""Commands from a view to a running training loop: pause, resume, stop, and "lr 0.01" (a new
-learning rate from the next batch on)."""
+"""Commands from a view to a running training loop: pause, resume, stop, "lr 0.01" (a new
+learning rate from the next batch on) and "lr *0.5" (the rate the loop has then, times 0.5)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from ..events import Event, Paused, Resumed
 
 
 def parse_lr(command: str) -> float | None:
-    """`lr 0.01` → 0.01; None for anything that is not a positive finite number."""
+    """`lr 0.01` → 0.01 (and `lr *0.5` → 0.5); None for anything that is not a positive finite number."""
     try:
-        value = float(command.split(None, 1)[1])
+        value = float(command.split(None, 1)[1].removeprefix("*"))
     except (IndexError, ValueError):
         return None
     return value if 0 < value < float("inf") else None
@@ -36,7 +36,8 @@ class Control:
         self.on_command: Callable[[str], None] | None = None
         self._last_poll = 0.0
         self._last_command: str | None = None
-        self._lr_request: float | None = None
+        self._lr_request: tuple[float, bool] | None = None  # (rate, or factor if True)
+        self._lr_lock = threading.Lock()  # a key's factor joins a pending request whole
         self.asked_by: str | None = None  # who gave the last pause or resume: "app", "watcher"
         if commands is not None:
             self.set_commands(commands)
@@ -69,21 +70,41 @@ class Control:
         elif command and command.startswith("lr "):
             lr = parse_lr(command)
             if lr is not None:
-                self.set_lr(lr)
+                self.scale_lr(lr) if command.startswith("lr *") else self.set_lr(lr)
 
     def set_lr(self, lr: float) -> None:
         """Ask for a new learning rate; the loop takes it at its next batch (take_lr)."""
-        self._lr_request = lr
+        with self._lr_lock:
+            self._lr_request = (lr, False)
+        self._lr_asked()
+
+    def scale_lr(self, factor: float) -> None:
+        """Ask for the rate the loop has at its next batch, times `factor` (the - and + keys).
+        Not a rate worked out by the view: a schedule moves the rate every batch, and a watcher's
+        last word of it may be seconds old. Requests not yet taken multiply."""
+        with self._lr_lock:
+            value, relative = self._lr_request or (1.0, True)
+            self._lr_request = (value * factor, relative)
+        self._lr_asked()
+
+    def _lr_asked(self) -> None:
         # The control file is also where other processes read whether the run is paused: put
         # the state back in place of a one-off request read from it (and only then, so that a
         # "stop" written there a moment ago is not overwritten before it is read).
         if self._commands is not None and (self._commands() or "").startswith("lr "):
             self._record("pause" if self.paused else "resume")
 
-    def take_lr(self) -> float | None:
-        """The learning rate asked for since the last call, if any (called by the loop)."""
-        lr, self._lr_request = self._lr_request, None
-        return lr
+    def take_lr(self, current: float | None = None) -> float | None:
+        """The learning rate asked for since the last call, if any (called by the loop, with
+        its `current` rate, which a factor scales)."""
+        if self._lr_request is None:  # every batch: no lock for the usual answer
+            return None
+        with self._lr_lock:
+            request, self._lr_request = self._lr_request, None
+        if request is None:
+            return None
+        value, relative = request
+        return value * current if relative else value
 
     def pause(self, by: str | None = None) -> None:
         self.asked_by = by

@@ -17,6 +17,7 @@ from ..datasets import DATASETS, IDX_FILES, SPLIT_FILES, DatasetInfo, dataset_in
 from ..errors import DataError
 from .idx import IdxArray, IdxError, check_labels, check_pair, read_idx
 from .pixel_stats import cached_pixel_stats, pixel_stats
+from .splits import split_indices, test_holdout, test_part, train_holdout
 
 DATA_ENV = "MLP_TUI_DATA"
 
@@ -184,41 +185,49 @@ def load_dataset(
     device: torch.device,
     subset: int = 0,
     download: bool = True,
+    val_from: str = "train",
 ) -> Dataset:
     info, files, [(train_x, train_y), (test_x, test_y)] = _read(dataset, data_dir, download, ("train", "test"))
     stats = cached_pixel_stats(files[SPLIT_FILES["train"][0]], train_x)
     return split_dataset(
         train_x, train_y, test_x, test_y, val_split=val_split, seed=seed, device=device, subset=subset,
-        name=info.title, stats=stats,
+        name=info.title, stats=stats, val_from=val_from,
     )  # fmt: skip
 
 
 def load_test_split(
-    dataset: str, data_dir: str | Path | None, *, device: torch.device
+    dataset: str, data_dir: str | Path | None, *, device: torch.device, val_from: str = "train",
+    val_split: float = 0.0, seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The test images (uint8 rows) and labels on `device`, without reading the training set."""
+    """The test images (uint8 rows) and labels a run with these settings is tested on, on
+    `device`, without reading the training set: with `val_from="test"`, what its validation
+    images leave of the test split."""
     _, _, [(x, y)] = _read(dataset, data_dir, True, ("test",))
+    x, y = test_part(x, y, val_from=val_from, val_split=val_split, seed=seed)
     return x.to(device), y.long().to(device)
 
 
 def load_train_split(
     dataset: str, data_dir: str | Path | None, *, val_split: float, seed: int, subset: int = 0,
-    device: torch.device | None = None,
+    device: torch.device | None = None, val_from: str = "train",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The images (uint8 rows) and labels a run with these settings trains on: the training file
     less the validation images the seed holds out (and only `subset` of them, if given)."""
     _, _, [(x, y)] = _read(dataset, data_dir, True, ("train",))
-    train_idx, _ = split_indices(len(x), val_split, seed, subset)
+    train_idx, _ = split_indices(len(x), train_holdout(val_from, val_split), seed, subset)
     x, y = x[train_idx].contiguous(), y[train_idx].long()
     return (x, y) if device is None else (x.to(device), y.to(device))
 
 
-def split_indices(n: int, val_split: float, seed: int, subset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(training, validation) positions among n training images, reproducibly from the seed."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = int(round(n * val_split))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    return (train_idx[:subset] if subset else train_idx), val_idx
+def load_val_split(
+    dataset: str, data_dir: str | Path | None, *, val_split: float, seed: int, val_from: str = "train"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation images (uint8 rows, on the CPU) and labels of a run with these settings:
+    what the seed holds out of the training file (or of the test file, `val_from="test"`)."""
+    _, _, [(x, y)] = _read(dataset, data_dir, True, (val_from,))
+    holdout = test_holdout if val_from == "test" else split_indices
+    _, val_idx = holdout(len(x), val_split, seed)
+    return x[val_idx].contiguous(), y[val_idx].long()
 
 
 def split_dataset(
@@ -233,16 +242,23 @@ def split_dataset(
     subset: int = 0,
     name: str = "MNIST",
     stats: tuple[float, float] | None = None,
+    val_from: str = "train",
 ) -> Dataset:
-    """Carve a validation set from the training images, reproducibly from the seed. The pixel
-    statistics are those of all the training images x (worked out here unless given)."""
+    """Carve a validation set from the training images (or, with `val_from="test"`, from the test
+    images, leaving the rest as the test set), reproducibly from the seed. The pixel statistics
+    are those of all the training images x (worked out here unless given)."""
     mean, std = stats or pixel_stats(x)
-    train_idx, val_idx = split_indices(len(x), val_split, seed, subset)
+    train_idx, val_idx = split_indices(len(x), train_holdout(val_from, val_split), seed, subset)
+    val_x, val_y = x[val_idx], y[val_idx]
+    if val_from == "test":
+        _, val_idx = test_holdout(len(test_x), val_split, seed)
+        val_x, val_y = test_x[val_idx], test_y[val_idx]
+        test_x, test_y = test_part(test_x, test_y, val_from=val_from, val_split=val_split, seed=seed)
     return Dataset(
         train_x=x[train_idx].contiguous(),
         train_y=y[train_idx].long(),
-        val_x=x[val_idx].contiguous(),
-        val_y=y[val_idx].long(),
+        val_x=val_x.contiguous(),
+        val_y=val_y.long(),
         test_x=test_x.contiguous(),
         test_y=test_y.long(),
         mean=mean,

@@ -4,7 +4,8 @@ During the epoch the gradient norms are sampled every few batches into a device 
 host sync per batch); the weights are copied once, before the epoch's last step, for the
 update-to-weight ratio. At the epoch's end one forward pass over a fixed probe batch of
 validation images measures the activations: dead units (never active), saturated units
-(sigmoid/tanh pinned near their limits), mean and spread.
+(sigmoid/tanh pinned near their limits), mean and spread; the weights show whether a layer's
+units are all identical (zero initialisation).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SAMPLE_EVERY = 8  # batches between gradient-norm samples
 PROBE_SIZE = 512
 SATURATING = {"sigmoid": (0.02, 0.98), "tanh": (-0.96, 0.96)}  # outputs beyond these are pinned
 SATURATED_SHARE = 0.9  # a unit pinned on this share of the probe images is saturated
+IDENTICAL_TOLERANCE = 1e-6  # units whose weights differ by less than this (relative) are identical
 
 # When a warning starts. Chosen so that the textbook failures trip them and the built-in
 # presets do not (tests/test_insight.py provokes each and runs the dropout preset clean).
@@ -106,9 +108,22 @@ class HealthMonitor:
                 elif limits is not None:
                     pinned = ((out < limits[0]) | (out > limits[1])).float().mean(0)
                     saturated = (pinned >= SATURATED_SHARE).float().mean().item()
+            identical = i < len(probes) and identical_units(linear)
             layers.append(LayerStats(i + 1, linear.out_features, dead, saturated, mean, std, norms[i], grads[i],
-                                     ratios[i], dead_units))  # fmt: skip
+                                     ratios[i], dead_units, identical))  # fmt: skip
         return LayerHealth(epoch=epoch, layers=tuple(layers))
+
+
+def identical_units(linear: nn.Linear) -> bool:
+    """Whether every unit has the same incoming weights and bias: then they compute the same
+    thing, get the same gradient and never differ. Within a millionth, not exactly: a matrix
+    product may round one column of its output unlike another."""
+    rows = linear.weight.detach()
+    if linear.bias is not None:
+        rows = torch.cat([rows, linear.bias.detach()[:, None]], dim=1)
+    if len(rows) < 2:
+        return False
+    return bool((rows - rows[:1]).abs().max() <= IDENTICAL_TOLERANCE * rows.abs().max())
 
 
 def _is_activation(module: nn.Module) -> bool:
@@ -139,6 +154,9 @@ class Advisor:
         epoch, out = health.epoch, []
         hidden = health.layers[:-1]
         for s in hidden:
+            if s.identical:  # the start is the cause: advice on dead or saturated units would mislead
+                out.append(self._identical(epoch, s))
+                continue
             if s.dead is not None and s.dead >= DEAD_WARN:
                 out.append(HealthWarning(epoch, "dead-units", s.layer, f"layer {s.layer}: {s.dead:.0%} of units never fire",
                                          "lower the learning rate or try leaky_relu"))  # fmt: skip
@@ -165,6 +183,13 @@ class Advisor:
                                      f"each step changes the weights by at most {worst.update_ratio:.0e} of their "
                                      "size (healthy is about 1e-3)", "raise the learning rate"))  # fmt: skip
         return out
+
+    def _identical(self, epoch: int, s: LayerStats) -> HealthWarning:
+        cause = "zero initialisation" if self.config.init == "zeros" else "they started alike"
+        return HealthWarning(epoch, "identical-units", s.layer,
+                             f"layer {s.layer}: all {s.units} units are identical ({cause}: every unit gets the "
+                             "same gradient, so they never differ)",
+                             "start from random weights: --init default, kaiming or xavier")  # fmt: skip
 
     def _fit_warnings(self, epoch: int, best_epoch: int | None) -> list[HealthWarning]:
         h, out = self.history, []

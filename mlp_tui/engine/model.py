@@ -22,11 +22,15 @@ ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "gelu": nn.GELU,
     "silu": nn.SiLU,
     "mish": nn.Mish,
+    "identity": nn.Identity,  # no activation: the stacked linear layers compute one linear map
 }
 
 N_INPUTS, N_CLASSES = 784, 10
 MNIST_STATS = (0.1307, 0.3081)  # MNIST's training pixels (of x / 255): what checkpoints before
 # the normalisation moved into the model were trained with
+# The fixed normalisations as the (mean, sd) of x / 255 they subtract and divide by: x / 255 for
+# "unit", (x / 255 - 0.5) / 0.5 for "half"; "standard" uses the training images' own.
+FIXED_STATS = {"unit": (0.0, 1.0), "half": (0.5, 0.5)}
 
 
 def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
@@ -47,9 +51,10 @@ def dropout_mask(x: torch.Tensor, p: float) -> torch.Tensor:
 
 
 class MLP(nn.Sequential):
-    """The layers, after standardising raw 0..255 pixels (uint8 or float) with the training
-    images' mean and standard deviation. They are buffers, so every checkpoint carries the
-    normalisation its weights were trained with, and eval and predict apply the same."""
+    """The layers, after normalising raw 0..255 pixels (uint8 or float): by the training
+    images' mean and standard deviation, or to [0,1] or [-1,1] (config.normalize). The scale
+    and shift are buffers, so every checkpoint carries the normalisation its weights were
+    trained with, and eval and predict apply the same."""
 
     def __init__(self, *layers: nn.Module, stats: tuple[float, float] = MNIST_STATS) -> None:
         super().__init__(*layers)
@@ -82,46 +87,62 @@ class Dropout(nn.Dropout):
 
 
 def build_model(config: RunConfig, stats: tuple[float, float] = MNIST_STATS) -> MLP:
-    """The pixel normalisation (mean and std of x / 255), then linear layers with the chosen
-    activation, optional batch norm and dropout, and a head
-    that matches the loss: log-probabilities for NLL, logits for cross-entropy, probabilities
-    for MSE (compared with one-hot targets)."""
+    """The pixel normalisation (config.normalize; "standard" uses `stats`, the mean and std of
+    x / 255), then linear layers (biased unless config.bias is off) with the chosen activation,
+    optional batch norm and dropout, and a head that matches the loss: log-probabilities for
+    NLL, logits for cross-entropy, probabilities for MSE (compared with one-hot targets)."""
     layers: list[nn.Module] = []
     if config.input_dropout:
         layers.append(Dropout(config.input_dropout))
     width = N_INPUTS
     for size in config.hidden:
-        layers.append(nn.Linear(width, size))
+        layers.append(nn.Linear(width, size, bias=config.bias))
         if config.batch_norm:
             layers.append(nn.BatchNorm1d(size))
-        layers.append(ACTIVATION_LAYERS[config.activation]())
+        layers.append(activation_layer(config))
         if config.dropout:
             layers.append(Dropout(config.dropout))
         width = size
-    layers.append(nn.Linear(width, N_CLASSES))
+    layers.append(nn.Linear(width, N_CLASSES, bias=config.bias))
     if config.loss == "nll":
         layers.append(nn.LogSoftmax(dim=1))
     elif config.loss == "mse":
         layers.append(nn.Softmax(dim=1))
-    model = MLP(*layers, stats=stats)
+    model = MLP(*layers, stats=FIXED_STATS.get(config.normalize, stats))
     init_weights(model, config)
     return model
+
+
+def activation_layer(config: RunConfig) -> nn.Module:
+    """The hidden layers' activation; `alpha` (when not 0) sets leaky_relu's slope or elu's alpha."""
+    if config.alpha and config.activation == "leaky_relu":
+        return nn.LeakyReLU(config.alpha)
+    if config.alpha and config.activation == "elu":
+        return nn.ELU(config.alpha)
+    return ACTIVATION_LAYERS[config.activation]()
 
 
 def init_weights(model: nn.Module, config: RunConfig) -> None:
     if config.init == "default":
         return
-    nonlinearity = "leaky_relu" if config.activation == "leaky_relu" else "relu"
+    # Kaiming's gain for the activation: leaky_relu's slope, none for identity, ReLU's for the rest.
+    nonlinearity = {"leaky_relu": "leaky_relu", "identity": "linear"}.get(config.activation, "relu")
+    # A given slope only: by default a=0 as before (0.01 would move the gain by 0.005 % and change
+    # every seeded run's numbers).
+    slope = config.alpha if config.activation == "leaky_relu" else 0
     for module in model.modules():
         if not isinstance(module, nn.Linear):
             continue
         if config.init == "kaiming":
-            nn.init.kaiming_normal_(module.weight, nonlinearity=nonlinearity)
+            nn.init.kaiming_normal_(module.weight, a=slope, nonlinearity=nonlinearity)
         elif config.init == "xavier":
             nn.init.xavier_uniform_(module.weight)
         elif config.init == "normal":
             nn.init.normal_(module.weight, std=0.01)
-        nn.init.zeros_(module.bias)
+        elif config.init == "zeros":  # the symmetry textbooks warn of: every unit gets the same gradient
+            nn.init.zeros_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 def loss_fn(config: RunConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

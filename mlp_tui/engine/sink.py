@@ -21,5 +21,9 @@ class RunSink(Protocol):
     def save_checkpoint(self, kind: Literal["best", "last"], state: dict[str, Any]) -> None:
         """Keep a checkpoint atomically: a crash leaves the old one or the new one."""
 
+    def write_config(self, config: Any, preset: str) -> None:
+        """Replace the run's recorded config (a RunConfig) atomically: a learning rate changed by
+        hand joins it as it happens."""
+
     def write_error(self, text: str) -> None:
         """Keep the traceback of a fault that ended the run."""

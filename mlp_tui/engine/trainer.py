@@ -27,6 +27,8 @@ from .threads import Choice, ThreadTuner
 from .model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
 from .sink import RunSink
 from .scoring import evaluate
+from .monitor import is_better, patience_spent, saved_key, score
+from .lr_plan import LrPlan, record_change, set_rate
 
 TICK_S = 0.1  # progress events at most this often
 
@@ -103,7 +105,7 @@ class Trainer:
         self.forward = compile_model(self.model) if config.compile else self.model
         self.epoch = 0  # epochs completed
         self.best_epoch: int | None = None
-        self.best_key: tuple[float, float] | None = None  # (accuracy, -loss): larger is better
+        self.best_key: tuple[float, float] | None = None  # monitor.score: larger is better
         self.best_val_accuracy: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.since_best = 0
@@ -112,6 +114,7 @@ class Trainer:
         probe = data.val_x if len(data.val_x) else data.train_x
         self.health = HealthMonitor(self.model, config, probe) if config.health else None
         self.advisor = Advisor(config)
+        self.lr_plan = LrPlan(config)
         self.step = TrainStep(config, data, self.forward, self.optimizer, self.scheduler, self.lossf,
                               self.l1_weights, self.health, self.steps_per_epoch)  # fmt: skip
 
@@ -156,7 +159,7 @@ class Trainer:
                     status = self.control.stop_reason
                     self._save_last(partial=True)
                     break
-                if self.config.patience and self.since_best >= self.config.patience:
+                if patience_spent(self.since_best, self.config.patience):
                     status = "early-stopped"
                     break
             return self._finish(status, started)
@@ -230,9 +233,7 @@ class Trainer:
             if self.control.stopped:
                 self._check_finite(step.batch_losses, checked, b, epoch)
                 return False
-            new_lr = self.control.take_lr()
-            if new_lr is not None:
-                self.set_lr(new_lr, epoch, b)
+            self._lr_changes(epoch, b)
             idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             step(b, idx)
             choice = self.threads.after_batch()
@@ -240,23 +241,12 @@ class Trainer:
                 self._threads_changed(choice, epoch, b + 1)
             seen += len(idx)
             now = time.perf_counter()
-            if now - last_tick >= self.progress_interval or b == steps - 1:
+            logged = cfg.log_every > 0 and (b + 1) % cfg.log_every == 0  # --log-every: a line at these batches
+            if logged or now - last_tick >= self.progress_interval or b == steps - 1:
                 self._check_finite(step.batch_losses, checked, b + 1, epoch)
                 checked = b + 1
                 last_tick = now
-                elapsed = max(now - start - paused, 1e-9)
-                self.emit(
-                    BatchProgress(
-                        epoch=epoch,
-                        epochs=cfg.epochs,
-                        batch=b + 1,
-                        batches=steps,
-                        loss=step.loss_sum.item() / seen,
-                        accuracy=step.correct.item() / seen,
-                        samples_per_s=(seen - seen0) / elapsed,
-                        lr=float(self.optimizer.param_groups[0]["lr"]),
-                    )
-                )
+                self._progress(epoch, b + 1, seen, (seen - seen0) / max(now - start - paused, 1e-9), logged)
         # All batches done, validation pending: a fault from here on resumes straight into it.
         self._epoch_state = {
             "epoch_generator_state": generator_state, "batches_done": steps, "seen": seen,
@@ -268,6 +258,15 @@ class Trainer:
         )
         self._epoch_state = {}
         return True
+
+    def _progress(self, epoch: int, batch: int, seen: int, rate: float, logged: bool) -> None:
+        """Where the epoch stands: its running sums read back from the device, once per tick."""
+        step = self.step
+        self.emit(BatchProgress(
+            epoch=epoch, epochs=self.config.epochs, batch=batch, batches=self.steps_per_epoch,
+            loss=step.loss_sum.item() / seen, accuracy=step.correct.item() / seen, samples_per_s=rate,
+            lr=float(self.optimizer.param_groups[0]["lr"]), logged=logged,
+        ))  # fmt: skip
 
     def _check_finite(self, batch_losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
         if hi <= lo:
@@ -284,14 +283,14 @@ class Trainer:
             val = evaluate(self.model, self.data.val_x, self.data.val_y, self.config, "val", epoch)
             if not math.isfinite(val.loss):
                 raise NonFiniteLoss(epoch, self.steps_per_epoch, val.loss)
-            key = (val.accuracy, -val.loss)
+            key = score(self.config.monitor, val.accuracy, val.loss)
         else:
-            key = (train_acc, -train_loss)
+            key = score(self.config.monitor, train_acc, train_loss)
         self.epoch = epoch  # only now: a fault in validation leaves the epoch to be finished
         # ... and from now on the epoch is done: a fault in the saves below resumes at the next
         # epoch's first batch, never "mid-way" through it with this epoch's sums.
         self._epoch_state = {}
-        is_best = self.best_key is None or key > self.best_key
+        is_best = is_better(key, self.best_key)
         if is_best:
             self.best_key, self.best_epoch, self.since_best = key, epoch, 0
             self.best_val_accuracy = val.accuracy if val else None
@@ -322,20 +321,23 @@ class Trainer:
         for warning in warnings:
             self.emit(warning)
 
-    def set_lr(self, lr: float, epoch: int, batch: int) -> None:
-        """A learning rate given by hand mid-run. With a schedule, the schedule is scaled to
-        pass through it, so it goes on from there (and a resumed run keeps it: the optimizer's
-        and the scheduler's state hold the scaled values)."""
-        previous = self.optimizer.param_groups[0]["lr"]
-        scale = lr / previous if previous > 0 else 1.0
-        for group in self.optimizer.param_groups:
-            for key in ("initial_lr", "max_lr", "min_lr"):  # OneCycleLR computes from these
-                if key in group:
-                    group[key] *= scale
-            group["lr"] = lr
-        if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
-            self.scheduler.base_lrs = [base * scale for base in self.scheduler.base_lrs]
-        self.emit(LrChanged(epoch=epoch, batch=batch, lr=lr, previous=previous))
+    def _lr_changes(self, epoch: int, batch: int) -> None:
+        """Before a batch: the config's changes due here (a recorded run's, redone), then one
+        asked for by hand, which joins the config."""
+        for lr in self.lr_plan.due(epoch, batch):
+            if lr != self.optimizer.param_groups[0]["lr"]:  # a batch redone after a fault: set already
+                self.set_lr(lr, epoch, batch, planned=True)
+        new_lr = self.control.take_lr(self.optimizer.param_groups[0]["lr"])  # a key's factor scales the rate now
+        if new_lr is not None:
+            self.set_lr(new_lr, epoch, batch)
+            self.config = record_change(self.config, self.store, self.preset, epoch, batch, new_lr)
+
+    def set_lr(self, lr: float, epoch: int, batch: int, planned: bool = False) -> None:
+        """A learning rate given mid-run (by hand, or `planned` in the config). With a schedule,
+        the schedule is scaled to pass through it, so it goes on from there (and a resumed run
+        keeps it: the optimizer's and the scheduler's state hold the scaled values)."""
+        previous = set_rate(self.optimizer, self.scheduler, lr)
+        self.emit(LrChanged(epoch=epoch, batch=batch, lr=lr, previous=previous, planned=planned))
 
     def _threads_changed(self, choice: Choice, epoch: int, batch: int) -> None:
         self.device_label = self.threads.label(since=f"epoch {epoch}")
@@ -390,6 +392,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "best_epoch": self.best_epoch,
             "best_key": list(self.best_key) if self.best_key else None,
+            "monitor": self.config.monitor,  # the order of best_key's two numbers
             "best_val_accuracy": self.best_val_accuracy,
             "since_best": self.since_best,
             "rng_cpu": torch.get_rng_state(),
@@ -414,7 +417,7 @@ class Trainer:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.epoch = int(checkpoint["epoch"])
         self.best_epoch = checkpoint.get("best_epoch")
-        self.best_key = tuple(checkpoint["best_key"]) if checkpoint.get("best_key") else None
+        self.best_key = saved_key(checkpoint.get("best_key"), checkpoint.get("monitor"), self.config.monitor)
         self.best_val_accuracy = checkpoint.get("best_val_accuracy")
         self.since_best = int(checkpoint.get("since_best", 0))
         torch.set_rng_state(checkpoint["rng_cpu"])

@@ -5,7 +5,8 @@ run about a third slower when driven from a non-main thread on a small machine (
 benchmarks/tui_vs_headless.py), and a separate process also keeps a crash in native code from
 taking the UI down. The protocol is the one metrics.jsonl already uses:
 
-- parent -> child, stdin: one JSON job line, then commands: "pause", "resume", "stop".
+- parent -> child, stdin: one JSON job line, then commands: "pause", "resume", "stop", "lr 0.01",
+  "lr *0.5" (engine/control.py).
   End of stdin (the parent went away) stops the run the same way, so it is saved.
 - child -> parent, stdout: one `Event.to_dict()` JSON line per event.
 
@@ -150,6 +151,10 @@ class ChildRun:
     def set_lr(self, lr: float) -> None:
         """A new learning rate from the next batch on (the run reports it as an LrChanged event)."""
         self._send(f"lr {lr!r}")
+
+    def scale_lr(self, factor: float) -> None:
+        """The rate the run has at its next batch, times `factor` (the run reports it as LrChanged)."""
+        self._send(f"lr *{factor!r}")
 
     @property
     def paused(self) -> bool:

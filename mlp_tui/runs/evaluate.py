@@ -14,9 +14,10 @@ from ..config import CLI_SOURCE, RunConfig, build_config
 from ..datasets import dataset_info
 from ..errors import DeviceError
 from ..engine.data import load_test_split
+from ..engine.splits import test_part
 from ..events import Evaluation, RunFinished
 from ..engine.model import build_model, configure_device, device_name, pick_device, probabilities
-from ..report import final_report, pct
+from ..report import Holdout, final_report, pct
 from .store import CheckpointError, load_run_checkpoint
 
 
@@ -32,6 +33,8 @@ class LoadedRun:
     epoch: int  # epochs of training behind these weights
     val_accuracy: float | None
     preset: str
+    holdout: Holdout | None = None  # set by evaluate_run: what it tested on, what chose the epoch
+
 
     def header(self) -> str:
         return (
@@ -113,19 +116,19 @@ def weights_architecture(state: dict[str, Any]) -> str:
         head = key.split(".")[0]
         return (int(head), key) if head.isdigit() else (1 << 30, key)
 
-    linear = [state[k] for k in sorted(state, key=order) if k.endswith("weight") and getattr(state[k], "ndim", 0) == 2]
-    if not linear:
+    keys = [k for k in sorted(state, key=order) if k.endswith("weight") and getattr(state[k], "ndim", 0) == 2]
+    if not keys:
         return "no linear layers"
-    widths = [int(linear[0].shape[1])] + [int(w.shape[0]) for w in linear]
-    text = "-".join(str(n) for n in widths)
-    if any(k.endswith("running_mean") for k in state):
-        text += " with batch norm"
-    return text
+    widths = [int(state[keys[0]].shape[1])] + [int(state[k].shape[0]) for k in keys]
+    batch_norm = any(k.endswith("running_mean") for k in state)
+    biased = any(k.removesuffix("weight") + "bias" in state for k in keys)
+    extras = [name for name, on in (("batch norm", batch_norm), ("no bias", not biased)) if on]
+    return "-".join(str(n) for n in widths) + (f" with {' and '.join(extras)}" if extras else "")
 
 
 def _mismatch(path: Path, config: RunConfig, model: torch.nn.Module, state: dict[str, Any]) -> str:
     extras = [name for name, on in (("input dropout", config.input_dropout), ("batch norm", config.batch_norm),
-                                    ("dropout", config.dropout)) if on]  # fmt: skip
+                                    ("dropout", config.dropout), ("no bias", not config.bias)) if on]  # fmt: skip
     wanted = config.architecture + (f" with {' and '.join(extras)}" if extras else "")
     found = weights_architecture(state)
     text = f"{path}: its weights are for a {found} network, but its config describes a {wanted} network"
@@ -147,7 +150,11 @@ def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinish
     from ..engine.trainer import evaluate  # the training loop's own evaluation, so numbers match the run's
 
     config = run.config
-    test_x, test_y = load_test_split(config.dataset, data_dir, device=run.device)
+    whole_x, whole_y = load_test_split(config.dataset, data_dir, device=run.device)
+    # A run validated on test images is tested on the rest of them, as it was when it trained.
+    test_x, test_y = test_part(whole_x, whole_y, val_from=config.val_from, val_split=config.val_split, seed=config.seed)
+    held = len(whole_x) - len(test_x) if config.val_from == "test" else (0 if run.val_accuracy is None else None)
+    run.holdout = Holdout(config.monitor, config.val_from, held, len(test_x))
     started = time.perf_counter()
     result = evaluate(run.model, test_x, test_y, config, "test", run.epoch)
     finished = RunFinished(
@@ -171,7 +178,7 @@ def eval_report(
     lines = [run.header()]
     if run.note:
         lines.append(run.note)
-    lines += ["", final_report(finished, test, width=width, ascii=ascii).rstrip()]
+    lines += ["", final_report(finished, test, width=width, ascii=ascii, holdout=run.holdout).rstrip()]
     if recorded is not None and run.checkpoint.name == "best.pt":
         accuracy, device = recorded
         if pct(accuracy) == pct(finished.test_accuracy):

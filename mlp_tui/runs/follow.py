@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..engine.control import parse_lr
 from ..events import Event, from_dict
 from .status import METRICS_FILE, read_command, run_status, write_command
 from .store import MetricsTail  # noqa: F401  (the watcher's reader)
@@ -65,6 +66,17 @@ class RunWatch:
 
     def set_lr(self, lr: float) -> None:
         write_command(self.run_dir, f"lr {lr!r}")
+
+    def scale_lr(self, factor: float) -> None:
+        """The rate the run has when it reads this, times `factor`: this watcher's last word of
+        the rate may be seconds old. A request the run has not read yet is scaled in place (the
+        control file holds one command), so two quick presses of - make a quarter."""
+        pending = read_command(self.run_dir) or ""
+        lr = parse_lr(pending) if pending.startswith("lr ") else None
+        if lr is None:
+            write_command(self.run_dir, f"lr *{factor!r}")
+        else:
+            write_command(self.run_dir, f"lr {'*' if pending.startswith('lr *') else ''}{lr * factor!r}")
 
     @property
     def paused(self) -> bool:

@@ -4,6 +4,7 @@ member of a comparison all go through `launch(job, emit, control)`."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from typing import Callable, Iterator
 import torch
 
 from ..config import CLI_SOURCE, ConfigError, RunConfig, build_config
+from ..preset_files import load_preset_file
 from ..engine.control import Control
 from ..engine.data import Dataset, load_dataset
 from ..engine.model import configure_device, device_name, pick_device
@@ -42,8 +44,9 @@ def prepare(config: RunConfig, data_dir: str | Path | None) -> Prepared:
     device = pick_device(config.device)
     configure_device(device, config.deterministic)
     data = load_dataset(
-        config.dataset, data_dir, val_split=config.val_split, seed=config.seed, device=device, subset=config.subset
-    )
+        config.dataset, data_dir, val_split=config.val_split, seed=config.seed, device=device, subset=config.subset,
+        val_from=config.val_from,
+    )  # fmt: skip
     return Prepared(device, device_name(device), data)
 
 
@@ -77,10 +80,22 @@ def load_resume(run_dir: Path, device: str | None = None, owned: bool = False) -
         raise ConfigError(f"run {run_dir} has no last.pt (it stopped before its first checkpoint); start it anew")
     last = load_run_checkpoint(last_path)
     best = load_run_checkpoint(Path(run_dir) / "best.pt") if (Path(run_dir) / "best.pt").is_file() else None
-    config = build_config(last["config"])
+    config = with_recorded_changes(build_config(last["config"]), Path(run_dir))
     if device is not None:
         config = build_config({"device": device}, source=CLI_SOURCE, base=config)
     return Resume(Path(run_dir), config, str(last.get("preset", "custom")), last, best)
+
+
+def with_recorded_changes(config: RunConfig, run_dir: Path) -> RunConfig:
+    """A rate changed by hand after the last checkpoint is recorded in config.toml only (the run
+    was killed before its next save): go on with it, so the run does what config.toml says."""
+    try:
+        recorded = load_preset_file(run_dir / "config.toml").config.lr_changes
+    except ConfigError:
+        return config
+    if len(recorded) > len(config.lr_changes) and all(c in recorded for c in config.lr_changes):
+        return dataclasses.replace(config, lr_changes=recorded)
+    return config
 
 
 def open_store(job: Job, config: RunConfig) -> RunStore:

@@ -56,8 +56,8 @@ def is_command(text: str) -> bool:
 
 
 def write_command(run_dir: Path, command: str) -> None:
-    """Ask a running run to pause, resume, stop or take a learning rate ("lr 0.01"), honoured
-    at its next batch boundary."""
+    """Ask a running run to pause, resume, stop or take a learning rate ("lr 0.01", or "lr *0.5":
+    the rate it has then, halved), honoured at its next batch boundary."""
     if not is_command(command):
         raise ValueError(f"unknown command {command!r}; allowed: {', '.join(COMMANDS)}, lr VALUE")
     atomic_write_bytes(Path(run_dir) / CONTROL_FILE, f"{command}\n".encode())
@@ -142,16 +142,26 @@ def summarize(run_dir: Path) -> RunSummary:
         best_val_accuracy=max(vals) if vals else None,
         test_accuracy=finished.get("test_accuracy"),
         started=start.get("time") or (records[0].get("t") if records else None),
-        # The test ran in the last session: a resumed run may have moved to another device.
-        device=next((r.get("device") for r in reversed(records) if r.get("event") in ("run_started", "threads_changed")),
-                    None),  # fmt: skip
+        device=last_device(records),
         dataset=str(config.get("dataset", "mnist")),
     )
 
 
+def last_device(records: list[dict]) -> str | None:
+    """Where the run's last session trained and tested (a resumed run may have moved to another
+    device), with the CPU thread count `--threads auto` chose last in that session."""
+    device = None
+    for r in records:
+        if r.get("event") == "run_started":
+            device = r.get("device")
+        elif r.get("event") == "threads_changed" and (device or "").startswith("CPU"):
+            device = r.get("device")
+    return device
+
+
 def find_runs(root: Path) -> list[Path]:
     """Run directories under root (those holding metrics.jsonl or config.toml), newest first:
-    by when they started (config.toml is written once, at the start), as `latest` means."""
+    by when they started (config.toml's time), as `latest` means."""
     root = Path(root)
     if not root.is_dir():
         return []
@@ -160,7 +170,7 @@ def find_runs(root: Path) -> list[Path]:
 
 
 def _started(run_dir: Path) -> float:
-    config = run_dir / "config.toml"  # written once, when the run starts
+    config = run_dir / "config.toml"  # written when the run starts (a rewrite keeps its time)
     return (config if config.exists() else run_dir).stat().st_mtime
 
 

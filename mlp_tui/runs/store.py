@@ -16,8 +16,9 @@ from typing import Any
 from ..config import RunConfig
 from ..errors import DiskFullError
 from ..preset_files import to_toml
-from ..events import BatchProgress, Evaluation, Event, RunFinished
-from ..report import final_report
+from ..events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
+from ..report import Holdout, final_report
+from ..reproduce import ReproduceLine
 from .full_disk import advice, checkpoint_words, disk_error
 
 METRICS_FILE = "metrics.jsonl"
@@ -159,13 +160,14 @@ class RunStore:
         self.location = Path(location or path)
         # The command printed at the end of report.txt; by default, rerun this run's config.
         self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
-        self._test: Evaluation | None = None
+        self._line = ReproduceLine(self.reproduce)
+        self._test, self._holdout = None, None  # for report.txt: the test result, what chose its epoch
         self._kept: str | None = None  # what the last.pt on disk holds, once known
         self.path.mkdir(parents=True, exist_ok=True)
         # Unbuffered: each line is one write, taken back whole if the disk cannot hold it.
         self._metrics = open(self.path / METRICS_FILE, "ab+", buffering=0)
         self._end_torn_line()
-        self._last_progress = 0.0
+        self._last_progress, self._held = 0.0, None  # _held: the newest progress not written
 
     @property
     def last_checkpoint(self) -> Path:
@@ -176,25 +178,36 @@ class RunStore:
         return self.path / "best.pt"
 
     def write_config(self, config: RunConfig, preset: str) -> None:
+        """At the start, and again as a rate changed by hand joins it (keeping the file's time: the
+        run's start, which `latest` goes by)."""
         text = to_toml(config, {"description": f"resolved config of run {self.location.name} (preset {preset})"})
+        path = self.path / "config.toml"
+        started = path.stat().st_mtime_ns if path.is_file() else None
         with self.writing("config.toml"):
-            atomic_write_bytes(self.path / "config.toml", text.encode("utf-8"))
+            atomic_write_bytes(path, text.encode("utf-8"))
+            if started is not None:
+                os.utime(path, ns=(started, started))
 
     def append(self, event: Event) -> None:
         if isinstance(event, BatchProgress):
             now = time.monotonic()
-            if now - self._last_progress < PROGRESS_EVERY_S and event.batch != event.batches:
+            if now - self._last_progress < PROGRESS_EVERY_S and event.batch != event.batches and not event.logged:
+                self._held = event  # written before the next other event: a watcher sees where a pause fell
                 return
             self._last_progress = now
+        self._line.note(event)
         if isinstance(event, Evaluation) and event.split == "test":
             self._test = event
-        record = event.to_dict()
-        record["t"] = round(time.time(), 3)
-        with self.writing(METRICS_FILE):
-            self._write_line(json.dumps(record, allow_nan=True) + "\n")
+        self._holdout = Holdout.of(event) if isinstance(event, RunStarted) else self._holdout
+        held, self._held = (None if isinstance(event, BatchProgress) else self._held), None
+        for each in filter(None, (held, event)):
+            record = each.to_dict()
+            record["t"] = round(time.time(), 3)
+            with self.writing(METRICS_FILE):
+                self._write_line(json.dumps(record, allow_nan=True) + "\n")
         if isinstance(event, RunFinished):
-            report = final_report(event, self._test, width=100)
-            self.write_report(f"{report}\nReproduce with: {self.reproduce}\n")
+            report = final_report(event, self._test, width=100, holdout=self._holdout)
+            self.write_report(f"{report}\n{self._line.text(event)}\n")
 
     def save_checkpoint(self, kind: str, state: dict[str, Any]) -> None:
         path = {"best": self.best_checkpoint, "last": self.last_checkpoint}[kind]
@@ -215,10 +228,8 @@ class RunStore:
 
     def close(self) -> None:
         if not self._metrics.closed:
-            try:
+            with contextlib.suppress(OSError):  # a full disk: every line was written whole or taken back
                 os.fsync(self._metrics.fileno())
-            except OSError:
-                pass  # a full disk: every line was written whole or taken back; nothing to add
             self._metrics.close()
 
     # -- a full or read-only disk -------------------------------------------------------------

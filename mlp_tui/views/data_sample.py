@@ -26,22 +26,39 @@ def default_count(width: int) -> int:
     return ROWS * cells_per_row(width, SIDE)
 
 
+def pixel_value_lines(pixels: list[int], width: int) -> list[str]:
+    """A 28x28 image's pixel values (0..255) as a grid of numbers, one line per pixel row. Where
+    a row of 28 does not fit `width`, the columns come in even blocks, one under the other."""
+    blocks = -(-SIDE // max(1, (width + 1) // 4))  # a number takes 3 characters and a space
+    per_block = -(-SIDE // blocks)
+    lines: list[str] = []
+    for first in range(0, SIDE, per_block):
+        columns = range(first, min(first + per_block, SIDE))
+        if blocks > 1:
+            lines += ([""] if first else []) + [f"columns {columns[0]}-{columns[-1]}:"]
+        lines += [" ".join(f"{pixels[row * SIDE + c]:3d}" for c in columns) for row in range(SIDE)]
+    return lines
+
+
 def data_report(config: RunConfig, preset: str, data_dir: str | Path | None, *, count: int | None, width: int,
-                ascii: bool) -> str:  # fmt: skip
+                ascii: bool, values: bool = False) -> str:  # fmt: skip
     """A header, then `count` training images (default: ROWS rows of as many as fit `width`)
-    drawn with the config's seed and distorted as training would, each labelled. Raises
-    DataError when the data cannot be read."""
+    drawn with the config's seed and distorted as training would, each labelled; with `values`,
+    each image's pixel values as numbers instead (default: one image). Raises DataError when the
+    data cannot be read."""
     import torch
 
     from ..engine.data import load_train_split
     from ..engine.sample import sample_batch
 
     x, y = load_train_split(config.dataset, data_dir, val_split=config.val_split, seed=config.seed,
-                            subset=config.subset)  # fmt: skip
+                            subset=config.subset, val_from=config.val_from)  # fmt: skip
     generator = torch.Generator().manual_seed(config.seed)
-    batch = sample_batch(x, y, count or default_count(width), augment=config.augment, elastic=config.elastic,
-                         generator=generator)  # fmt: skip
+    count = count or (1 if values else default_count(width))
+    batch = sample_batch(x, y, count, augment=config.augment, elastic=config.elastic, generator=generator)
     info = dataset_info(config.dataset)
+    if values:
+        return _values_report(batch, config, preset, info, len(x), width)
     captions = [[class_label(info.classes, c)] for c in batch.labels.tolist()]
     head = [
         f"{info.title}: {len(batch)} of the {len(x):,} training images as the network receives them "
@@ -50,3 +67,18 @@ def data_report(config: RunConfig, preset: str, data_dir: str | Path | None, *, 
         "",
     ]
     return "\n".join(head + grid_lines(batch.seen, captions, width, ascii)).rstrip() + "\n"
+
+
+def _values_report(batch, config: RunConfig, preset: str, info, total: int, width: int) -> str:
+    """Each image of `batch` as the numbers the network receives, before normalisation."""
+    import textwrap
+
+    n = len(batch)
+    lines = textwrap.wrap(
+        f"{info.title}: pixel values of {n} of the {total:,} training images as the network receives them "
+        f"(preset {preset}, seed {config.seed}), {distortion_text(config)}; before normalisation (0: background, "
+        "255: the brightest).", width,
+    )  # fmt: skip
+    for i, (pixels, label) in enumerate(zip(batch.seen.tolist(), batch.labels.tolist())):
+        lines += ["", f"image {i + 1} of {n}: {class_label(info.classes, label)}", *pixel_value_lines(pixels, width)]
+    return "\n".join(lines) + "\n"

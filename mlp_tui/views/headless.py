@@ -14,7 +14,8 @@ from ..events import (
     RunFinished, RunStarted, ThreadsChanged,
 )  # fmt: skip
 from ..render import wants_ascii
-from ..report import epoch_line, final_report
+from ..reproduce import ReproduceLine
+from ..report import Holdout, batch_line, epoch_line, final_report
 from .eta import clock, duration, epoch_left, run_left
 
 
@@ -26,6 +27,8 @@ def _start_lines(e: RunStarted) -> list[str]:
         f"schedule {c.schedule}" + "".join(f"  {x}" for x in c.training_extras()),
         f"data: {dataset_info(c.dataset).title}, {e.train_size:,} train / {e.val_size:,} validation / "
         f"{e.test_size:,} test images" + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
+        *([Holdout.of(e).note()] if Holdout.of(e).note() else []),
+        *([f"a line every {c.log_every} batches: loss and accuracy of the epoch so far"] if c.log_every else []),
     ]
 
 
@@ -67,18 +70,24 @@ class PlainPrinter:
     def __init__(self, stream: TextIO | None = None, reproduce: str = "", width: int = 100):
         self.stream = stream or sys.stdout
         self.reproduce = reproduce
+        self.line = ReproduceLine(reproduce)  # brought up to date by the run's events
         self.width = width
         self.ascii = wants_ascii(self.stream)
         self.test: Evaluation | None = None
+        self.holdout: Holdout | None = None  # from the run's start: what chose the best epoch
 
     def _print(self, text: str = "") -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
 
     def handle(self, event: Event) -> None:
+        self.line.note(event)
         if isinstance(event, RunStarted):
+            self.holdout = Holdout.of(event)
             for line in _start_lines(event):
                 self._print(line)
+        elif isinstance(event, BatchProgress) and event.logged:
+            self._print(batch_line(event))
         elif isinstance(event, EpochEnd):
             self._print(epoch_line(event))
         elif isinstance(event, Evaluation) and event.split == "test":
@@ -88,7 +97,8 @@ class PlainPrinter:
         elif isinstance(event, HealthWarning):
             self._print(f"warning: {event.text}")
         elif isinstance(event, LrChanged):
-            self._print(f"learning rate {event.previous:.3g} -> {event.lr:.3g} (by hand, epoch {event.epoch}, "
+            how = "as lr_changes says" if event.planned else "by hand"
+            self._print(f"learning rate {event.previous:.3g} -> {event.lr:.3g} ({how}, epoch {event.epoch}, "
                         f"after batch {event.batch})")  # fmt: skip
         elif isinstance(event, (Paused, Resumed)):
             self._print(pause_line(event))
@@ -97,17 +107,18 @@ class PlainPrinter:
                         f"{event.batch}: {event.why})")  # fmt: skip
         elif isinstance(event, RunFinished):
             self._print()
-            self._print(final_report(event, self.test, width=self.width, ascii=self.ascii).rstrip())
-            self._footer()
+            report = final_report(event, self.test, width=self.width, ascii=self.ascii, holdout=self.holdout)
+            self._print(report.rstrip())
+            self._footer(event)
         elif isinstance(event, RunFailed):
             self._print(failure_line(event, self.ascii))
             if event.reason != "disk-full":
-                self._footer()
+                self._footer(event)
 
-    def _footer(self) -> None:
+    def _footer(self, end: RunFinished | RunFailed) -> None:
         if self.reproduce:
             self._print()
-            self._print(f"Reproduce with: {self.reproduce}")
+            self._print(self.line.text(end, self.ascii))
 
     def close(self) -> None:
         pass
@@ -144,6 +155,8 @@ class RichPrinter(PlainPrinter):
     def handle(self, event: Event) -> None:
         self._pace(event)
         if isinstance(event, BatchProgress):
+            if event.logged:  # printed above the live bar
+                self.console.print(batch_line(event), markup=False, highlight=False)
             fields = {"rate": event.samples_per_s, "loss": event.loss, "acc": event.accuracy, "left": self._left(event)}
             if self.task is None:
                 self.progress.start()
@@ -168,7 +181,7 @@ class RichPrinter(PlainPrinter):
         if isinstance(event, RunFailed):
             self.console.print(failure_line(event, self.ascii), style="bold red", markup=False, highlight=False)
             if event.reason != "disk-full":
-                self._footer()
+                self._footer(event)
             return
         super().handle(event)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ..status import run_status
 from ..store import METRICS_FILE, MetricsTail
-from .grid import value_text
 from .plan import Member, Plan
-from .stats import ALPHA, mean, paired_p, sd, welch_p
+from .stats import ALPHA, mean, same_mean, sd, welch_p
+from .summary import axis_lines, same_run
 
 ENDED_WELL = ("completed", "early-stopped")
 RUNNING = ("running", "paused", "stale")  # stale: silent, but not known to have ended
@@ -95,8 +95,16 @@ class VariantRow:
     index: int
     name: str
     members: list[MemberState]
-    verdict: str = ""  # "leader", "not distinguishable with 3 seeds", "worse (p = 0.01)"
+    verdict: str = ""  # "leader", "not distinguishable with 3 seeds", "worse (p = 0.01)", "identical to nll"
     p_value: float | None = None
+    rank: int = 0  # shared by variants with the same mean: a tie
+    tied: bool = False
+    identical_to: str = ""  # an earlier variant whose every seed gave the same results
+
+    @property
+    def rank_text(self) -> str:
+        """"=1" for a tie, as in a sports table; "3" otherwise."""
+        return f"={self.rank}" if self.tied else str(self.rank)
 
     @property
     def accuracies(self) -> list[float]:
@@ -184,6 +192,7 @@ class Board:
             row = by_variant.setdefault(s.member.index, VariantRow(s.member.index, s.member.variant.name, []))
             row.members.append(s)
         rows = sorted(by_variant.values(), key=lambda r: (r.mean is None, -(r.mean or 0.0), r.index))
+        _rank(rows)
         leader = rows[0] if rows and rows[0].mean is not None else None
         for row in rows:
             row.verdict, row.p_value = _verdict(row, leader)
@@ -193,8 +202,27 @@ class Board:
         """In words, per axis: "adam beats sgd by 1.9 ± 0.3 points; nll vs mse: no difference at 3 seeds"."""
         lines = []
         for key in self.plan.axes:
-            lines += _axis_lines(key, [s for s in self.states if s.finished])
+            lines += axis_lines(key, [s for s in self.states if s.finished])
         return lines
+
+
+def _rank(rows: list[VariantRow]) -> None:
+    """Ranks as in a sports table: variants with the same mean share one ("=1", "=1", "3"); a
+    variant that gave the same results as one above it for every seed says so."""
+    for i, row in enumerate(rows):
+        above = rows[i - 1] if i else None
+        same = above is not None and None not in (row.mean, above.mean) and same_mean(row.mean, above.mean)
+        row.rank = above.rank if same else i + 1
+        row.identical_to = next((r.name for r in rows[:i] if _identical(r, row)), "")
+    for row in rows:
+        row.tied = row.mean is not None and sum(r.rank == row.rank for r in rows) > 1
+
+
+def _identical(a: VariantRow, b: VariantRow) -> bool:
+    """The same seeds finished in both, each with the same test accuracy and curve."""
+    mine = {m.member.seed: m for m in a.members if m.finished}
+    theirs = {m.member.seed: m for m in b.members if m.finished}
+    return bool(mine) and mine.keys() == theirs.keys() and all(same_run(mine[k], theirs[k]) for k in mine)
 
 
 def _verdict(row: VariantRow, leader: VariantRow | None) -> tuple[str, float | None]:
@@ -204,56 +232,10 @@ def _verdict(row: VariantRow, leader: VariantRow | None) -> tuple[str, float | N
     if row is leader:
         return ("leader" if len(leader.accuracies) > 1 else "leader (1 seed: no spread yet)"), None
     p = welch_p(leader.accuracies, row.accuracies)
+    if row.identical_to:  # says more than any test against the leader could
+        return f"identical to {row.identical_to}", p
     if p is None:
         return f"too few seeds to tell ({min(n, len(leader.accuracies))})", None
     if p >= ALPHA:
         return f"not distinguishable with {min(n, len(leader.accuracies))} seeds", p
     return f"worse (p = {p:.2g})", p
-
-
-def _level(member: Member, key: str):
-    return member.variant.preset if key == "preset" else member.variant.settings.get(key)
-
-
-def _level_name(key: str, value) -> str:
-    return str(value) if key == "preset" else value_text(key, value)
-
-
-def _axis_lines(key: str, finished: list[MemberState]) -> list[str]:
-    """The best level of one axis against each other level, over members that differ in this
-    axis only (same other settings, same seed): a paired t-test of their test accuracies."""
-    levels: dict = {}
-    for s in finished:
-        levels.setdefault(_level(s.member, key), []).append(s)
-    if len(levels) < 2:
-        return []
-    best = max(levels, key=lambda v: mean([s.test_accuracy for s in levels[v]]))
-
-    def rest(s: MemberState) -> tuple:
-        others = tuple(sorted((k, str(v)) for k, v in s.member.variant.settings.items() if k != key))
-        return (s.member.variant.preset if key != "preset" else "", others, s.member.seed)
-
-    mine = {rest(s): s.test_accuracy for s in levels[best]}
-    lines = []
-    for value, states in levels.items():
-        if value == best:
-            continue
-        diffs = [mine[rest(s)] - s.test_accuracy for s in states if rest(s) in mine]
-        if not diffs:
-            continue
-        a, b = _level_name(key, best), _level_name(key, value)
-        seeds = len({rest(s)[2] for s in states if rest(s) in mine})
-        over = f"{seeds} seed{'s' if seeds > 1 else ''}"
-        if len(diffs) != seeds:  # the pairs run over the other axes too
-            over = f"{len(diffs)} pairs ({over})"
-        p = paired_p(diffs)
-        points = 100 * mean(diffs)
-        if points < 0:  # over the pairs they share, the other one is ahead
-            a, b, points = b, a, -points
-        if p is None:
-            lines.append(f"{a} vs {b}: {points:+.1f} points with one pair, too few to tell")
-        elif p < ALPHA:
-            lines.append(f"{a} beats {b} by {points:.1f} ± {100 * sd(diffs):.1f} points")
-        else:
-            lines.append(f"{a} vs {b}: no difference at {over}")
-    return lines

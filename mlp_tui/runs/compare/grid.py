@@ -13,9 +13,11 @@ from typing import Any
 
 from ...config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
 from ...config import suggested_lr, with_overrides
+from ...lr_changes import format_lr_changes
 
 MAX_RUNS = 64  # more than this needs --yes: a typo in an axis should not start a week of training
 SEPARATOR = " · "
+SLASHED = ("hidden", "lr_changes")  # settings whose values hold commas: --vary separates them by /
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Axis:
 
     @property
     def text(self) -> str:
-        sep = "/" if self.key == "hidden" else ","
+        sep = "/" if self.key in SLASHED else ","
         return f"{self.key}={sep.join(value_text(self.key, v, bare=True) for v in self.values)}"
 
 
@@ -43,10 +45,10 @@ def parse_axis(text: str) -> Axis:
     if key not in CLI_OPTIONS:
         raise ConfigError(f"{where}: unknown setting '{key}'{did_you_mean(key, list(CLI_OPTIONS))}; "
                           f"allowed: {', '.join(CLI_OPTIONS)}")  # fmt: skip
-    items = [item.strip() for item in raw.split("/" if key == "hidden" else ",")]
+    items = [item.strip() for item in raw.split("/" if key in SLASHED else ",")]
     if not raw.strip() or "" in items and key != "hidden":
         raise ConfigError(f"{where}: an empty value; give one or more values separated by "
-                          f"{'/' if key == 'hidden' else ','}")  # fmt: skip
+                          f"{'/' if key in SLASHED else ','}")  # fmt: skip
     values = []
     for item in items:
         value = _parse_value(key, item, where)
@@ -82,6 +84,8 @@ def value_text(key: str, value: Any, bare: bool = False) -> str:
     if key == "hidden":
         text = ",".join(str(v) for v in value) or "none"
         return text if bare else f"hidden {text}"
+    if key == "lr_changes":
+        return format_lr_changes(value) if bare else f"lr changes {format_lr_changes(value)}"
     if isinstance(value, float):
         text = f"{value:g}"
     else:

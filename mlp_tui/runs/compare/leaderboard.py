@@ -8,6 +8,7 @@ import io
 import shlex
 
 from ...errors import DiskFullError
+from ...render import counted
 from ..store import atomic_write_bytes
 from .board import Board, VariantRow
 from .plan import LEADERBOARD_CSV, LEADERBOARD_MD
@@ -19,15 +20,15 @@ def _seconds(s: float) -> str:
     return "-" if not s else f"{s:.1f} s" if s < 10 else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
-def _cells(rank: int, row: VariantRow) -> tuple[str, ...]:
+def _cells(row: VariantRow) -> tuple[str, ...]:
     return (
-        str(rank), row.name, row.accuracy_text(), f"{len(row.accuracies)}/{len(row.members)}", row.best_epoch,
+        row.rank_text, row.name, row.accuracy_text(), f"{len(row.accuracies)}/{len(row.members)}", row.best_epoch,
         _seconds(row.seconds), row.status, row.verdict,
     )  # fmt: skip
 
 
 def table_lines(board: Board) -> list[str]:
-    rows = [_cells(i, r) for i, r in enumerate(board.rows(), 1)]
+    rows = [_cells(r) for r in board.rows()]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
     right = {0, 2, 3, 4, 5}
 
@@ -39,17 +40,18 @@ def table_lines(board: Board) -> list[str]:
 
 def verdict_note(board: Board) -> str:
     return (f"Verdicts: Welch's t-test of each variant's test accuracies against the leader's; "
-            f"a difference with p >= 0.05 is not distinguishable at {board.plan.seeds} seeds.")  # fmt: skip
+            f"a difference with p >= 0.05 is not distinguishable at {counted(board.plan.seeds, 'seed')}.")  # fmt: skip
 
 
 def markdown(board: Board) -> str:
     plan = board.plan
     lines = [f"# Comparison {board.folder.name}", ""]
-    lines += [f"{len(plan.variants)} variants × {plan.seeds} seeds; varied: {', '.join(plan.vary) or 'presets'}; "
-              f"{board.finished}/{len(board.states)} runs finished.", ""]  # fmt: skip
+    lines += [f"{counted(len(plan.variants), 'variant')} × {counted(plan.seeds, 'seed')}; "
+              f"varied: {', '.join(plan.vary) or 'presets'}; {board.finished}/{len(board.states)} runs finished.",
+              ""]  # fmt: skip
     lines += ["| " + " | ".join(HEADERS) + " |", "|" + "|".join("---:" if i in (0, 2, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|"]
-    for i, row in enumerate(board.rows(), 1):
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(i, row)) + " |")
+    for row in board.rows():
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |")
     summary = board.summary()
     if summary:
         lines += ["", *[f"- {s}" for s in summary]]
@@ -63,15 +65,16 @@ def csv_text(board: Board) -> str:
     keys = list(dict.fromkeys(k for v in board.plan.variants for k in v.settings))
     writer.writerow(["rank", "variant", "preset", *keys, "seeds_finished", "seeds", "test_accuracy_mean",
                      "test_accuracy_sd", "test_accuracies", "best_epoch", "seconds_per_run", "status", "verdict",
-                     "p_value_vs_leader"])  # fmt: skip
-    for i, row in enumerate(board.rows(), 1):
+                     "p_value_vs_leader", "tied", "identical_to"])  # fmt: skip
+    # The rank stays a number (equal for a tie) so that the file sorts; `tied` says "=".
+    for row in board.rows():
         variant = row.members[0].member.variant
         settings = [_csv_value(variant.settings.get(k, "")) for k in keys]
         writer.writerow([
-            i, row.name, variant.preset, *settings, len(row.accuracies), len(row.members),
+            row.rank, row.name, variant.preset, *settings, len(row.accuracies), len(row.members),
             "" if row.mean is None else f"{row.mean:.6f}", "" if row.sd is None else f"{row.sd:.6f}",
             ";".join(f"{a:.6f}" for a in row.accuracies), row.best_epoch, f"{row.seconds:.1f}", row.status,
-            row.verdict, "" if row.p_value is None else f"{row.p_value:.4g}",
+            row.verdict, "" if row.p_value is None else f"{row.p_value:.4g}", str(row.tied).lower(), row.identical_to,
         ])  # fmt: skip
     return out.getvalue()
 

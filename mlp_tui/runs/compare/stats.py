@@ -16,6 +16,12 @@ def mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs)
 
 
+def same_mean(a: float, b: float) -> bool:
+    """Equal up to summation order: accuracies are counts over a test set, so distinct means
+    differ by far more than 1e-9, while equal ones summed in another order may not be bit-equal."""
+    return abs(a - b) <= 1e-9
+
+
 def sd(xs: Sequence[float]) -> float:
     """Sample standard deviation (n - 1); 0 for a single value."""
     if len(xs) < 2:

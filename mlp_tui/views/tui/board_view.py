@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...render import counted
 from ...runs.compare.board import RUNNING, Board, MemberState, VariantRow
 from ...runs.compare.leaderboard import verdict_note
 from ...runs.compare.plan import PLAN_FILE
@@ -60,6 +61,7 @@ class RowView:
     progress: float
     verdict: str
     members: tuple[MemberView, ...]
+    rank: str = ""  # "3", or "=1" for a tie
 
     def pick(self) -> MemberView:
         """The member to open: the running one, else the best finished one, else the first."""
@@ -94,6 +96,10 @@ class BoardView:
     def complete(self) -> bool:
         return self.ended == self.total
 
+    @property
+    def grid_text(self) -> str:
+        return f"{counted(self.variants, 'variant')} × {counted(self.seeds, 'seed')}"
+
 
 def _member(state: MemberState) -> MemberView:
     return MemberView(
@@ -106,7 +112,7 @@ def _row(row: VariantRow) -> RowView:
     members = tuple(_member(m) for m in row.members)
     return RowView(
         row.index, row.name, row.accuracy_text(), row.best_epoch, row.seconds, row.status, row.progress,
-        row.verdict, members,
+        row.verdict, members, row.rank_text,
     )  # fmt: skip
 
 

@@ -67,8 +67,8 @@ class CompareScreen(SizedScreen):
         self.stopping = False
         self.curves = "val"  # or "train": which curves the charts show
         self.view: BoardView | None = None
-        # MSE on probabilities is ten times smaller than NLL: their losses share a log scale.
-        self.losses_differ = len({v.config.loss for v in self.variants}) > 1
+        # MSE on probabilities is ten times smaller than NLL (and cross-entropy, the same): a log scale.
+        self.losses_differ = len({v.config.loss == "mse" for v in self.variants}) > 1
         self.closed = threading.Event()
         self.stop_shown: bool | None = None  # whether the footer offers `s` now
 
@@ -151,7 +151,7 @@ class CompareScreen(SizedScreen):
             return
         for chart_id, what in (("#compare-acc", "accuracy"), ("#compare-loss", "loss")):
             metric = f"{self.curves}_{what}"
-            title = METRICS[metric][0]
+            title, percent = METRICS[metric]
             curves = self.view.curves[metric]
             trained = any(c.epochs for c in self.view.curves[f"train_{what}"])
             if self.curves == "val" and trained and not any(c.epochs for c in curves):
@@ -159,7 +159,7 @@ class CompareScreen(SizedScreen):
             log = what == "loss" and self.losses_differ
             if log:
                 title += " (log scale: the losses differ)" if self.has_class("-wide") else " (log scale)"
-            self.query_one(chart_id, CompareChart).show(title, curves, log, compact=not self.has_class("-wide"))
+            self.query_one(chart_id, CompareChart).show(title, curves, log, not self.has_class("-wide"), percent)
 
     def show_notes(self) -> None:
         view = self.view
@@ -194,7 +194,7 @@ class CompareScreen(SizedScreen):
         view = self.view
         if view is None:
             return
-        parts = [f"[b]{escape(view.title)}[/]", f"{view.variants} variants × {view.seeds} seeds",
+        parts = [f"[b]{escape(view.title)}[/]", view.grid_text,
                  f"{view.finished}/{view.total} finished"]  # fmt: skip
         state = self.state_text()
         line1 = " · ".join(parts + ([state] if state else []))

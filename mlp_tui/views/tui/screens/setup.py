@@ -1,4 +1,4 @@
-"""The setup screen: pick a preset, adjust the main settings, see the model, start."""
+"""The setup screen: pick a preset, adjust any setting, see the model, start."""
 
 from __future__ import annotations
 
@@ -10,16 +10,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, OptionList, Select, SelectionList, Static
+from textual.widgets import Button, Footer, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from ....config import (
-    FORM_FIELDS, FORM_SOURCE, OPTIONS, ConfigError, RunConfig, build_config, parse_text, with_suggested_lr,
-)  # fmt: skip
+from ....config import ConfigError, RunConfig
 from ....preset_files import Preset
 from ....runs.compare.grid import build_grid, check_size
 from ....runs.compare.plan import Plan
 from ..widgets.compare_form import CompareForm
+from ..widgets.settings_form import SettingsForm
 from .base import SCREENSHOT, SizedScreen
 from .data import DataScreen
 
@@ -27,13 +26,6 @@ from .data import DataScreen
 def hidden_width(config: RunConfig) -> int:
     """The layer width the compare mode's depths are built from."""
     return config.hidden[0] if config.hidden else 512
-
-
-def field_text(config: RunConfig, key: str) -> str:
-    value = getattr(config, key)
-    if key == "hidden":
-        return ",".join(str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def device_text(label: str, threads: str) -> str:
@@ -62,9 +54,8 @@ class SetupScreen(SizedScreen):
         super().__init__()
         self.presets = {p.name: p for p in presets}
         self.preset = selected if selected in self.presets else next(iter(self.presets))
-        self.config = config or self.presets[self.preset].config
-        self.errors: dict[str, str] = {}
-        self.lr_edited = False  # once the user types a learning rate, we stop suggesting one
+        # Made here, not in compose: the app reads the config before the screen is shown.
+        self.form = SettingsForm(config or self.presets[self.preset].config, id="settings")
         self.comparing = False  # compare mode: the form's ticked values make a grid of variants
         self.plan: Plan | None = None  # what compare mode would start
         self.plan_error = ""
@@ -76,26 +67,20 @@ class SetupScreen(SizedScreen):
                 yield OptionList(*self.preset_options(), id="presets")
             with VerticalScroll(id="form"):
                 yield CompareForm(hidden_width(self.config), id="compare-form")
-                for key in FORM_FIELDS:
-                    option = OPTIONS[key]
-                    with Horizontal(classes="field"):
-                        yield Label(option.label, classes="field-label")
-                        if option.choices:
-                            yield Select(
-                                [(c, c) for c in option.choices],
-                                value=getattr(self.config, key),
-                                allow_blank=False,
-                                compact=True,
-                                id=f"f-{key}",
-                            )
-                        else:
-                            yield Input(field_text(self.config, key), compact=True, id=f"f-{key}",
-                                        tooltip=option.help)  # fmt: skip
-                yield Static(id="form-errors")
+                yield self.form
                 yield Button("Start training  (ctrl+r)", variant="success", id="start")
                 yield Static(id="device")
                 yield Static(id="summary")
         yield Footer()
+
+    @property
+    def config(self) -> RunConfig:
+        """The run as the form's fields say (fields marked in red keep their last good value)."""
+        return self.form.config
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self.form.errors
 
     def preset_options(self) -> list[Option]:
         options = []
@@ -121,76 +106,27 @@ class SetupScreen(SizedScreen):
         name = event.option.id
         if name != self.preset:
             self.preset = name
-            self.config = self.presets[name].config
-            self.errors.clear()
-            self.lr_edited = False
-            self.fill_form()
-        self.refresh_summary()
-
-    def fill_form(self) -> None:
-        self.query_one(CompareForm).set_width(hidden_width(self.config))
-        with self.prevent(Input.Changed, Select.Changed):
-            for key in FORM_FIELDS:
-                widget = self.query_one(f"#f-{key}")
-                if isinstance(widget, Select):
-                    widget.value = getattr(self.config, key)
-                else:
-                    widget.value = field_text(self.config, key)
-                widget.remove_class("-bad")
-
-    @on(Input.Changed)
-    @on(Select.Changed)
-    def field_changed(self, event) -> None:
-        key = (event.control.id or "").removeprefix("f-")
-        if key not in FORM_FIELDS:
-            return
-        before = self.config
-        valid = self.apply_field(key, event.control)
-        if key == "lr" and event.control.has_focus:
-            self.lr_edited = True
-        if valid and key == "hidden":
+            self.form.fill(self.presets[name].config)
             self.query_one(CompareForm).set_width(hidden_width(self.config))
-        if valid and key in ("optimizer", "loss", "lr") and not self.errors:
-            self.config = with_suggested_lr(before, self.config, lr_given=self.lr_edited or key == "lr")
-            if self.config.lr_suggested and self.config.lr != before.lr:
-                self.show_suggested_lr()
         self.refresh_summary()
 
-    def show_suggested_lr(self) -> None:
-        """Switching to SGD keeps Adam's tiny learning rate otherwise, and the run barely moves."""
-        with self.prevent(Input.Changed):
-            self.query_one("#f-lr", Input).value = f"{self.config.lr:g}"
-        self.notify(
-            f"Learning rate set to {self.config.lr:g}, a good start for {self.config.optimizer} with "
-            f"{self.config.loss} (type your own to keep it).",
-            timeout=6,
-        )
-
-    def apply_field(self, key: str, widget) -> bool:
-        """The widget's value into the config; False (and the field marked) if it is not valid."""
-        try:
-            raw = parse_text(key, widget.value) if isinstance(widget, Input) else widget.value
-            self.config = build_config({key: raw}, source=FORM_SOURCE, base=self.config)
-            self.errors.pop(key, None)
-            widget.remove_class("-bad")
-            return True
-        except ConfigError as exc:
-            self.errors[key] = str(exc).removeprefix(f"{FORM_SOURCE}: key '{key}': ")
-            widget.add_class("-bad")
-            return False
+    @on(SettingsForm.Changed)
+    def settings_changed(self) -> None:
+        self.query_one(CompareForm).set_width(hidden_width(self.config))
+        self.refresh_summary()
 
     def refresh_summary(self) -> None:
-        errors = self.query_one("#form-errors", Static)
-        errors.update("\n".join(f"[red]✖ {OPTIONS[k].label}: {msg}[/]" for k, msg in self.errors.items()))
         if self.comparing:
             self.refresh_plan()
         self.query_one("#start", Button).disabled = bool(self.errors) or (self.comparing and self.plan is None)
-        if self.errors:
-            return
+        # A field marked in red keeps its last good value in the config: the summary stays (a
+        # half-typed value must not blank it) and says plainly that it is not of the form as shown.
+        fix = f"the field{'s' if len(self.errors) > 1 else ''} marked in red"
+        stale = f"[yellow]⚠ Summary of the last valid settings: fix {fix} to update it.[/]\n" if self.errors else ""
         summary, parameters = self.app.model_summary(self.config)
         self.query_one("#summary", Static).update(summary)
         self.query_one("#device", Static).update(
-            f"[b]{self.config.architecture}[/] · {parameters:,} parameters · {self.config.lr_text} · "
+            f"{stale}[b]{self.config.architecture}[/] · {parameters:,} parameters · {self.config.lr_text} · "
             f"device [b]{device_text(self.app.device_label, self.config.threads)}[/]"
         )
 
@@ -230,7 +166,7 @@ class SetupScreen(SizedScreen):
         """The grid the ticks make on top of the form's config. Raises ConfigError."""
         form = self.query_one(CompareForm)
         axes, seeds = form.axes(), form.seeds()
-        common = {"lr": self.config.lr} if self.lr_edited else {}  # a typed rate holds for every variant
+        common = {"lr": self.config.lr} if self.form.lr_edited else {}  # a typed rate holds for every variant
         variants = build_grid([(self.preset, self.config)], axes, common)
         if len(variants) < 2 and seeds < 2:
             raise ConfigError("nothing to compare: tick two values of a setting, or train 2 or more seeds")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -46,7 +47,8 @@ from ..widgets.digit_grid import DigitGrid
 from ..widgets.draw_pad import DrawPad
 from ..widgets.gallery import MistakeGallery
 from ..widgets.health import LEGEND, HealthLog, HealthTable
-from ..widgets.lr_dialog import LrDialog
+from ..widgets.lr_dialog import LrDialog, asked_words
+from ..widgets.model_summary import ModelSummary
 from ..widgets.predictions_view import PredictionsView
 from ..widgets.weights_view import WeightsView
 from .base import SCREENSHOT, SizedScreen
@@ -93,7 +95,8 @@ class TrainingScreen(SizedScreen):
         self.run_dir = ""
         self.result: RunFinished | RunFailed | None = None
         self.lr = config.lr  # as the run last reported it (EpochEnd, LrChanged)
-        self.lr_asked: float | None = None  # asked for from here, not yet reported as taken
+        # Asked for from here, not yet reported as taken: (rate, False) typed, (factor, True) by the keys.
+        self.lr_asked: tuple[float, bool] | None = None
         self.batches: int | None = None  # per epoch: places a learning-rate change on the charts
         self.best_epochs: list[int] = []  # epochs that were the best so far when they ended
         self.warnings: list[HealthWarning] = []
@@ -126,7 +129,7 @@ class TrainingScreen(SizedScreen):
                     yield ConfusionView(id="confusion-view")
             with TabPane("Model", id="model"):
                 with VerticalScroll():
-                    yield Static(id="model-summary")
+                    yield ModelSummary(self.config, self.preset, id="model-summary")
             with TabPane("Health", id="health"):
                 with VerticalScroll(id="health-top"):
                     yield HealthTable(id="health-table")
@@ -145,7 +148,6 @@ class TrainingScreen(SizedScreen):
 
     def on_mount(self) -> None:
         self.query_one(ConfusionView).show(None)
-        self.query_one("#model-summary", Static).update(f"Preparing {self.config.architecture} …")
         if not self.config.health:
             self.query_one(HealthTable).empty_text = "Layer health is not measured in this run (--no-health)."
         self.set_interval(1.0, self.update_status)
@@ -234,27 +236,20 @@ class TrainingScreen(SizedScreen):
         if event.run_dir:  # they read the run's checkpoints, also when watching
             for view in self.checkpoint_views():
                 view.set_run(event.run_dir)
+        self.query_one(PredictionsView).set_split("val")  # a resumed run trains again: no test set yet
         self.epoch = event.start_epoch
-        cfg = self.config
-        self.query_one("#model-summary", Static).update(
-            f"{event.summary}\n\npreset {self.preset} · loss {cfg.loss} · optimizer {cfg.optimizer} · "
-            f"{cfg.lr_text} · batch {cfg.batch_size} · schedule {cfg.schedule} · dropout {cfg.dropout:g}"
-            + "".join(f" · {x}" for x in cfg.training_extras())
-            + "\n"
-            f"data: {dataset_info(cfg.dataset).title}, {event.train_size:,} train / {event.val_size:,} validation / "
-            f"{event.test_size:,} test images"
-        )
+        self.query_one(ModelSummary).show_start(event)
         self.update_status()
 
-    def show_progress(self, event: BatchProgress) -> None:
+    def show_progress(self, event: BatchProgress, means: bool = True) -> None:
         self.batches, self.progress = event.batches, event
         if event.lr is not None:
-            self.lr = event.lr  # the rate now (a schedule moves it): what the lr keys halve or double
+            self.lr = event.lr  # the rate now (a schedule moves it); the lr keys send a factor of the run's own
         bar = self.query_one("#batch-progress", ProgressBar)
         bar.update(total=event.batches, progress=event.batch)
+        running = f" · loss {event.loss:.3f} · acc {event.accuracy * 100:.1f}%" if means else ""
         self.query_one("#progress-text", Static).update(
-            f" {event.batch}/{event.batches} · {event.samples_per_s:,.0f} img/s · "
-            f"loss {event.loss:.3f} · acc {event.accuracy * 100:.1f}%",
+            f" {event.batch}/{event.batches} · {event.samples_per_s:,.0f} img/s{running}",
             layout=False,  # fixed-size line: skip the layout pass, keep the UI cheap while training
         )
 
@@ -307,10 +302,16 @@ class TrainingScreen(SizedScreen):
             chart.mark_lr(x)
             chart.replot()  # a change by hand is rare: draw it now rather than at the epoch's end
         self.query_one(HealthLog).add_lr_change(event, self.batches)
+        self.query_one(ModelSummary).show_lr_change(event)
         self.update_status()
 
     def show_pause(self, event: Paused | Resumed) -> None:
         """The run really paused or went on, whoever asked (this app, or a watcher of its run)."""
+        if isinstance(event, Paused) and self.progress is not None:
+            # Where it stopped, exactly (a watcher's last progress may be older): the bar, the
+            # epoch and the ETA. The running loss is the epoch's only if the progress was.
+            same = self.progress.epoch == event.epoch
+            self.show_progress(replace(self.progress, epoch=event.epoch, batch=event.batch), means=same)
         if self.state in ("running", "paused"):
             self.state = "paused" if isinstance(event, Paused) else "running"
             self.update_status()
@@ -324,6 +325,7 @@ class TrainingScreen(SizedScreen):
     def show_finished(self, event: RunFinished) -> None:
         for view in self.checkpoint_views():  # now best.pt: the weights the run kept
             view.epoch_ended()
+        self.query_one(PredictionsView).set_split("test")  # the run has been tested: now it may be looked at
         self.result, self.state, self.ended_at = event, "finished", self.started_at + event.seconds
         test = "" if event.test_accuracy is None else f": test accuracy {pct(event.test_accuracy)}"
         if not self.watching:  # a watcher replays old sessions' ends too; the status line says it
@@ -373,7 +375,8 @@ class TrainingScreen(SizedScreen):
         parts = [
             f"{state}  [b]{self.preset}[/]",
             self.config.architecture,
-            f"epoch {self.epoch}/{total}",
+            # the epoch in progress (its bar is below), or the last one done between epochs
+            f"epoch {max(self.epoch, self.progress.epoch if self.progress else 0)}/{total}",
             f"elapsed {clock(elapsed)}",
             f"ETA {clock(eta) if self.running else '--:--'}",
         ]
@@ -400,7 +403,7 @@ class TrainingScreen(SizedScreen):
         cut to one line (the directory goes first)."""
         lr = f"lr {self.lr:.3g}"
         if self.lr_asked is not None:
-            lr += f" → {self.lr_asked:.3g} at the next batch"
+            lr += f" → {asked_words(self.lr_asked)} at the next batch"
         best = "" if self.best_epoch is None else f" · best weights: epoch {self.best_epoch}"
         where = escape(f"{self.device}  ·  {self.run_dir or 'run directory: pending'}")
         line = Text.from_markup(f"{lr}{best}  ·  [dim]{where}[/]")
@@ -461,21 +464,28 @@ class TrainingScreen(SizedScreen):
         return self.running and self.state != "stopping"
 
     def action_scale_lr(self, factor: float) -> None:
-        self.ask_lr((self.lr if self.lr_asked is None else self.lr_asked) * factor)
+        """The run scales the rate it has when it takes this, not this screen's last word of it
+        (a watcher's is seconds old, and a schedule moves the rate every batch)."""
+        value, relative = self.lr_asked or (1.0, True)
+        self.ask_lr(value * factor, relative, lambda: self.control.scale_lr(factor))
 
     def action_type_lr(self) -> None:
         if self.lr_changeable:
-            current = self.lr if self.lr_asked is None else self.lr_asked
+            value, relative = self.lr_asked or (1.0, True)
+            current = self.lr * value if relative else value
             self.app.push_screen(LrDialog(current), lambda lr: lr is not None and self.ask_lr(lr))
 
-    def ask_lr(self, lr: float) -> None:
-        """Send the run a new learning rate; it takes it at its next batch and says so with an
-        LrChanged event (until then the status line shows it as asked for)."""
+    def ask_lr(self, value: float, relative: bool = False, send=None) -> None:
+        """Send the run a new learning rate (or factor); it takes it at its next batch and says so
+        with an LrChanged event (until then the status line shows it as asked for)."""
         if not self.lr_changeable:
             self.notify("The run is over: its learning rate can no longer change.", severity="warning")
             return
-        self.control.set_lr(lr)
-        self.lr_asked = lr
+        if send is None:
+            self.control.set_lr(value)
+        else:
+            send()
+        self.lr_asked = (value, relative)
         self.update_status()
 
     def action_new_run(self) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from .axis import y_limits
+
 BEST_COLOUR, AFTER_BEST_COLOUR, LR_COLOUR = "green", "orange", "magenta"
 
 
@@ -99,6 +101,9 @@ class MetricChart(PlotextPlot):
                 plt.xlim(low, high)
             step = max(1, len(epochs) // 8)
             plt.xticks(epochs[::step])
+            limits = y_limits((v for pts in self.series.values() for _, v in pts), 0.0, 100.0 if self.percent else None)
+            if limits:  # plotext's own would pass 100 % or go below 0 for a flat line
+                plt.ylim(*limits)
         self._cache = None
         self.refresh()
 

@@ -1,4 +1,5 @@
-"""Per-class accuracy (class, %, change since the previous evaluation, correct/total)."""
+"""Per-class accuracy (class, %, change since the previous evaluation, correct/total), titled with
+the split it counts: validation while the run trains, test (with the best weights) at the end."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from textual.widgets import DataTable
 from ....datasets import DIGITS, class_label
 from ....events import Evaluation
 from ....render import bar
+from .splits import evaluated
 
 
 class ClassTable(DataTable):
     DEFAULT_CSS = """
-    ClassTable { height: auto; max-height: 100%; }
+    ClassTable { height: auto; max-height: 100%; border-top: solid $secondary; border-title-align: left; }
     """
 
     def __init__(self, class_names: tuple[str, ...] = DIGITS, **kwargs) -> None:
@@ -23,6 +25,7 @@ class ClassTable(DataTable):
 
     def on_mount(self) -> None:
         self.add_columns("class", "accuracy", "change", "", "correct/total")
+        self.border_title = "no evaluation yet"  # then its split: validation, or test at the end
         self.show_evaluation(None)
 
     def update_from(self, evaluation: Evaluation) -> None:
@@ -32,6 +35,7 @@ class ClassTable(DataTable):
             self.previous = None
         self.current = evaluation
         self.class_names = evaluation.classes
+        self.border_title = evaluated(evaluation)  # the counts switch split at the run's end: say so
         self.show_evaluation(evaluation)
 
     def show_evaluation(self, evaluation: Evaluation | None) -> None:

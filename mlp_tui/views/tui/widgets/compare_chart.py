@@ -1,6 +1,7 @@
 """One metric of every variant of a comparison on one chart (textual-plotext): a line per
 variant (the mean over its seeds), in the variant's colour and named in the legend, with dots
-at the lowest and highest seed where the seeds differ.
+at the lowest and highest seed where the seeds differ. A variant with the same points as one
+drawn before it is marked at its epochs instead, so that both stay visible.
 
 plotext draws in pure Python, and eight variants of forty epochs take a tenth of a second or
 more per chart: the picture is drawn on a worker thread, and the screen shows the last one
@@ -17,6 +18,7 @@ from textual import work
 from textual_plotext import Plot, PlotextPlot
 
 from ..board_view import Curve
+from .axis import y_limits
 
 # Colours that read on dark and light backgrounds (textual-plotext's own data sequence); the
 # leaderboard paints each variant's name in the same colour.
@@ -35,6 +37,10 @@ def colour_style(index: int) -> str:
     return f"rgb({r},{g},{b})"
 
 
+TWIN_MARKER = "x"  # a variant drawn on top of an identical one: marks that leave its line visible
+LEGEND_MARGIN = 14  # the chart's width less the room for a legend label (y labels, frame, marker)
+
+
 @dataclass(frozen=True)
 class Picture:
     """Everything a drawing depends on: what to draw, and the size and theme to draw it in."""
@@ -46,6 +52,7 @@ class Picture:
     width: int
     height: int
     theme: str
+    percent: bool = False  # the axis ends at 100
 
 
 def draw(picture: Picture) -> Text:
@@ -61,30 +68,49 @@ def draw(picture: Picture) -> Text:
     # (plotext's own log axis fails at some sizes).
     y = (lambda values: [math.log10(v) for v in values]) if picture.log_scale else list
     epochs: set[int] = set()
+    drawn: dict[tuple, str] = {}  # a curve's points: the first variant drawn with them
     for curve in picture.curves:
-        if not curve.epochs:
-            continue
-        colour = variant_colour(curve.index)
-        xs = list(curve.epochs)
-        epochs.update(xs)
-        spread = [i for i, (lo, hi) in enumerate(zip(curve.low, curve.high)) if hi > lo]
-        if spread:
-            plt.scatter([xs[i] for i in spread], y([curve.low[i] for i in spread]), marker="·", color=colour)
-            plt.scatter([xs[i] for i in spread], y([curve.high[i] for i in spread]), marker="·", color=colour)
-        if len(xs) == 1:  # a line needs two points: one epoch so far is a mark
-            plt.scatter(xs, y(curve.mean), marker="●", color=colour, label=curve.name)
-        else:
-            plt.plot(xs, y(curve.mean), marker="braille", color=colour, label=curve.name)
+        if curve.epochs:
+            epochs.update(curve.epochs)
+            twin = drawn.setdefault((curve.epochs, curve.mean, curve.low, curve.high), curve.name)
+            draw_curve(plt, curve, y, "" if twin == curve.name else twin, picture.width - LEGEND_MARGIN)
     if epochs:
         ordered = sorted(epochs)
         step = max(1, len(ordered) // 8)
         plt.xticks(ordered[::step])
+    limits = y_limits(y([v for c in picture.curves for v in (*c.low, *c.high)]),
+                      None if picture.log_scale else 0.0, 100.0 if picture.percent else None)  # fmt: skip
+    if limits:  # plotext's own would pass 100 % or go below 0 for a flat line
+        plt.ylim(*limits)
     if picture.log_scale and epochs:
         low = math.log10(min(v for c in picture.curves for v in c.low))
         high = math.log10(max(v for c in picture.curves for v in c.high))
         ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
         plt.yticks(ticks, [f"{10 ** t:.2g}" for t in ticks])
     return Text.from_ansi(plt.build())
+
+
+def twin_label(name: str, twin: str, room: int) -> str:
+    """The legend's name for a twin, as long as fits: plotext drops the whole legend otherwise."""
+    labels = (f"{name} (identical to {twin})", f"{name} (= {twin})", f"{name} (=)")
+    return next((label for label in labels if len(label) <= room), name)
+
+
+def draw_curve(plt, curve: Curve, y, twin: str, room: int) -> None:
+    """One variant: its mean as a line, its seeds' spread as dots. A twin (the same points as a
+    variant drawn before it) would hide that one: it is marked at its epochs only, and says so."""
+    colour, xs = variant_colour(curve.index), list(curve.epochs)
+    if twin:
+        plt.scatter(xs, y(curve.mean), marker=TWIN_MARKER, color=colour, label=twin_label(curve.name, twin, room))
+        return
+    spread = [i for i, (lo, hi) in enumerate(zip(curve.low, curve.high)) if hi > lo]
+    if spread:
+        plt.scatter([xs[i] for i in spread], y([curve.low[i] for i in spread]), marker="·", color=colour)
+        plt.scatter([xs[i] for i in spread], y([curve.high[i] for i in spread]), marker="·", color=colour)
+    if len(xs) == 1:  # a line needs two points: one epoch so far is a mark
+        plt.scatter(xs, y(curve.mean), marker="●", color=colour, label=curve.name)
+    else:
+        plt.plot(xs, y(curve.mean), marker="braille", color=colour, label=curve.name)
 
 
 class CompareChart(PlotextPlot):
@@ -98,14 +124,17 @@ class CompareChart(PlotextPlot):
         self.curves: tuple[Curve, ...] = ()
         self.log_scale = False
         self.compact = False
+        self.percent = False
         self.wanted: Picture | None = None  # the newest picture asked for
         self.drawing: Picture | None = None  # the one on the worker thread now (one at a time)
         self.shown: tuple[Picture, Text] | None = None  # the last one drawn
 
-    def show(self, title: str, curves: tuple[Curve, ...], log: bool = False, compact: bool = False) -> None:
+    def show(self, title: str, curves: tuple[Curve, ...], log: bool = False, compact: bool = False,
+             percent: bool = False) -> None:  # fmt: skip
         log = log and all(v > 0 for c in curves for v in c.low)
-        if (title, curves, log, compact) != (self.title, self.curves, self.log_scale, self.compact):
-            self.title, self.curves, self.log_scale, self.compact = title, curves, log, compact
+        shown = (title, curves, log, compact, percent)
+        if shown != (self.title, self.curves, self.log_scale, self.compact, self.percent):
+            self.title, self.curves, self.log_scale, self.compact, self.percent = shown
             self.refresh()
 
     @property
@@ -121,7 +150,7 @@ class CompareChart(PlotextPlot):
     def picture(self) -> Picture:
         return Picture(
             self.title, self.curves, self.log_scale, self.compact, self.size.width, self.size.height,
-            self._get_plotext_theme_name(self.app.theme),
+            self._get_plotext_theme_name(self.app.theme), self.percent,
         )  # fmt: skip
 
     def render(self):

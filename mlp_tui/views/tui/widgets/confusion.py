@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from ....datasets import class_label
 from ....events import Evaluation
+from .splits import on_the_set
 
 
 class ConfusionView(Static):
@@ -20,7 +21,7 @@ class ConfusionView(Static):
             self.update("No evaluation yet: the matrix appears after the first epoch.")
             return
         table = Table(
-            title=f"Confusion matrix ({evaluation.split}, epoch {evaluation.epoch})",
+            title=f"Confusion matrix {on_the_set(evaluation)}",
             caption="rows: true class · columns: predicted class, by number",
             box=None,
             padding=(0, 1),

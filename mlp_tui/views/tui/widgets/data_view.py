@@ -1,10 +1,11 @@
-"""The Data view: a batch of training images exactly as the network receives them in the current
+"""The Data view: a sample of training images exactly as the network receives them in the current
 settings (the random rotation, scale and shift and the elastic bending of --augment and
 --elastic, before normalisation), each with its label, on the shared digit grid. `r` shows the
-same images raw (as stored), `f` draws a fresh batch.
+same images raw (as stored), `f` draws a fresh sample.
 
-The training images are read and the batch distorted on a worker thread (engine/sample.py, with
-the training step's own augment_batch), when the view is first shown.
+The sample is not one of the run's batches (it holds SAMPLE images whatever the batch size), and
+the header says so. The training images are read and the sample distorted on a worker thread
+(engine/sample.py, with the training step's own augment_batch), when the view is first shown.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ....datasets import class_label, dataset_info
 from ...data_sample import distortion_text
 from .digit_grid import DigitGrid, GridSource
 
-BATCH = 256  # images a batch holds: pages of them, then `f` for fresh ones
+SAMPLE = 256  # images a sample holds: pages of them, then `f` for fresh ones
 
 
 class SampleSource(GridSource):
@@ -44,21 +45,23 @@ class SampleSource(GridSource):
         else:
             what = f"as the network sees them, {distortion_text(self.config)}"
         title = dataset_info(self.config.dataset).title
-        return f"{what} · {title} training images: batch {self.number}, {self.count} images (f: a new one)"
+        # The distortion first (what this view is for), then what the count is: not a batch.
+        return (f"{what} · a sample of {self.count} {title} training images, batch size "
+                f"{self.config.batch_size} (f: another sample)")  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
-def _train_split(dataset: str, data_dir: str, val_split: float, seed: int, subset: int):
+def _train_split(dataset: str, data_dir: str, val_split: float, seed: int, subset: int, val_from: str = "train"):
     """The images a run trains on, kept for the next batch (60,000 images are 47 MB)."""
     from ....engine.data import load_train_split
 
-    return load_train_split(dataset, data_dir or None, val_split=val_split, seed=seed, subset=subset)
+    return load_train_split(dataset, data_dir or None, val_split=val_split, seed=seed, subset=subset, val_from=val_from)
 
 
 class DataView(DigitGrid):
     BINDINGS = [
         Binding("r", "toggle_raw", "Raw/distorted"),
-        Binding("f", "fresh", "New batch"),
+        Binding("f", "fresh", "New sample"),
     ]
 
     class Sampled(Message):
@@ -71,7 +74,7 @@ class DataView(DigitGrid):
         self.config, self.data_dir = config, data_dir
         self.raw = False
         self.batch = None  # engine.sample.SampleBatch, once drawn
-        self.number = 0  # batches drawn so far
+        self.number = 0  # samples drawn so far
         self._request = 0
         self._asked = False
 
@@ -88,7 +91,7 @@ class DataView(DigitGrid):
     def action_fresh(self) -> None:
         self._asked = True
         self._request += 1
-        # The first batch's images come from the run's seed (as `mlp-tui data --seed` picks them), later ones at random.
+        # The first sample's images come from the run's seed (as `mlp-tui data --seed` picks them), later ones at random.
         seed = self.config.seed if self.number == 0 else random.randrange(2**62)
         self._sample(self._request, self.config, str(self.data_dir or ""), seed)
 
@@ -99,9 +102,9 @@ class DataView(DigitGrid):
 
             from ....engine.sample import sample_batch
 
-            x, y = _train_split(config.dataset, data_dir, config.val_split, config.seed, config.subset)
+            x, y = _train_split(config.dataset, data_dir, config.val_split, config.seed, config.subset, config.val_from)
             generator = torch.Generator().manual_seed(seed)
-            batch = sample_batch(x, y, BATCH, augment=config.augment, elastic=config.elastic, generator=generator)
+            batch = sample_batch(x, y, SAMPLE, augment=config.augment, elastic=config.elastic, generator=generator)
             self.post_message(self.Sampled(request, batch, None))
         except Exception as exc:  # DataError says what to do; anything else must not take the app down
             from ....errors import DataError
@@ -113,7 +116,7 @@ class DataView(DigitGrid):
     def on_data_view_sampled(self, message: Sampled) -> None:
         message.stop()
         if message.request != self._request:
-            return  # overtaken by a newer batch
+            return  # overtaken by a newer sample
         if message.batch is None:
             self.set_source(None)
             self.show_note(message.error or "")

@@ -8,8 +8,7 @@ from ....datasets import class_label
 from ....events import Evaluation, Misclassified
 from ...digit_art import bar_lines, marks
 from .digit_grid import DigitGrid, GridSource
-
-SPLITS = {"val": "validation", "test": "test"}
+from .splits import mistake_count, on_the_set
 
 
 class MistakeSource(GridSource):
@@ -36,9 +35,11 @@ class MistakeSource(GridSource):
                 for m in self.mistakes[start:stop]]  # fmt: skip
 
     def header(self) -> str:
-        ev = self.evaluation
-        return (f"{self.count} mistakes on the {SPLITS.get(ev.split, ev.split)} set, epoch {ev.epoch}, "
-                "most confident first")  # fmt: skip
+        """How many of how many: the evaluation keeps only the most confident mistakes."""
+        total, where = mistake_count(self.evaluation), on_the_set(self.evaluation)
+        if self.count < total:
+            return f"{self.count} most confident of {total:,} mistakes {where}"
+        return f"all {total:,} mistakes {where}, most confident first"
 
 
 class MistakeGallery(DigitGrid):
@@ -58,8 +59,7 @@ class MistakeGallery(DigitGrid):
     def show(self, evaluation: Evaluation | None) -> None:
         self.evaluation = evaluation
         if evaluation is not None and not evaluation.misclassified:
-            split = SPLITS.get(evaluation.split, evaluation.split)
-            self.notice = f"No mistakes on the {split} set at epoch {evaluation.epoch}."
+            self.notice = f"No mistakes {on_the_set(evaluation)}."
         self.set_source(MistakeSource(evaluation) if evaluation is not None and evaluation.misclassified else None)
 
     def step(self, delta: int) -> None:

@@ -23,12 +23,14 @@ def seconds_text(seconds: float) -> str:
 def verdict_style(verdict: str) -> str:
     if verdict.startswith("leader"):
         return "bold green"
+    if verdict.startswith("identical"):
+        return "green"
     if verdict.startswith("worse"):
         return "red"
     return "dim"
 
 
-def tied(row: RowView) -> bool:
+def noise(row: RowView) -> bool:
     """Not distinguishable from the leader (yet): its place in the ranking is noise."""
     return row.verdict.startswith(("not distinguishable", "too few"))
 
@@ -62,10 +64,11 @@ class Leaderboard(DataTable):
             tail = f" {sum(m.epochs_done for m in row.members)}/{sum(m.epochs for m in row.members)} ep"
         return Text.assemble((filled, "green"), ("░" * (6 - len(filled)), "dim"), tail, style=dim)
 
-    def cells(self, rank: int, row: RowView) -> list[Text]:
-        dim = "dim" if tied(row) else ""
+    def cells(self, row: RowView) -> list[Text]:
+        dim = "dim" if noise(row) else ""
+        rank = f"≈{row.rank}" if dim and not row.rank.startswith("=") else row.rank  # "=2": a tie says more
         cells = [
-            Text(f"≈{rank}" if tied(row) else str(rank), style=dim, justify="right"),
+            Text(rank, style=dim, justify="right"),
             Text.assemble(("━ ", colour_style(row.index)), (row.name, dim or "bold")),
             Text(row.accuracy, style=dim, justify="right"),
             Text(row.verdict or "-", style=verdict_style(row.verdict)),
@@ -88,8 +91,8 @@ class Leaderboard(DataTable):
         self.rows_shown = rows
         self.clear(columns=True)  # and the columns' widths: "1 running, 2 pending" becomes "done"
         self.add_columns(*self.column_labels)
-        for rank, row in enumerate(rows, 1):
-            self.add_row(*self.cells(rank, row), key=str(row.index))
+        for row in rows:
+            self.add_row(*self.cells(row), key=str(row.index))
         if selected is not None:
             self.move_cursor(row=self.get_row_index(str(selected)), animate=False, scroll=False)
         self.call_after_refresh(self.refresh)  # the header too: its widths follow the new cells

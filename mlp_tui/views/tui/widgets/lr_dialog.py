@@ -12,6 +12,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 
+def asked_words(asked: tuple[float, bool]) -> str:
+    """A request not yet taken, as the status line says it: `0.002` (typed), `÷2` or `×4` (the
+    keys: a factor of the rate the run has when it takes it)."""
+    value, relative = asked
+    if not relative:
+        return f"{value:.3g}"
+    return f"×{value:g}" if value >= 1 else f"÷{1 / value:g}"
+
+
 def parse_lr(text: str) -> tuple[float | None, str]:
     """The learning rate typed, or None and what is wrong with it."""
     text = text.strip()

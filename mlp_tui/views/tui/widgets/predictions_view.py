@@ -1,9 +1,13 @@
-"""The Predictions tab: a page of test images with what the run's best weights (best.pt) predict
-for each, right ones in green with ✓, wrong ones in red with ✗ and the true class; `w` cycles
-through all of them, the wrong ones only, and each class in turn; `b` shows the probabilities.
+"""The Predictions tab: a page of images with what the run's best weights (best.pt) predict for
+each, right ones in green with ✓, wrong ones in red with ✗ and the true class; `w` cycles through
+all of them, the wrong ones only, and each class in turn; `b` shows the probabilities.
 
-The model is loaded and the whole test set predicted on a worker thread (runs/predictions.py),
-only while the tab is shown, again when a better epoch has replaced best.pt.
+While the run trains (or has not finished) the images are its validation set, and the header
+says so; the test set only once the run has ended, as its report uses it: looking at the test
+set while choosing settings would make its score a tuned one.
+
+The model is loaded and the whole split predicted on a worker thread (runs/predictions.py),
+only while the tab is shown, again when a better epoch has replaced best.pt or the run ended.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from ....report import pct
 from ...digit_art import bar_lines, marks
 from .checkpoint_follower import CheckpointFollower
 from .digit_grid import DigitGrid, GridSource
+from .splits import split_name
 
 ALL, WRONG = "all", "wrong"  # what `w` cycles through, with each class's number
 
@@ -37,7 +42,8 @@ class PredictionSource(GridSource):
     def __init__(self, predictions, show: str | int) -> None:
         self.predictions, self.show = predictions, show
         self.classes = tuple(predictions.classes)
-        # positions in the test set
+        self.what = f"{split_name(predictions.split)} images"  # what is counted: "validation images"
+        # positions in the split
         self.order = predictions.select(wrong=show == WRONG, true_class=None if show in (ALL, WRONG) else int(show))
         self.count = len(self.order)
         right = predictions.right
@@ -74,36 +80,52 @@ class PredictionSource(GridSource):
 
     def describe(self) -> str:
         if self.show == ALL:
-            return f"all {self.total:,} test images, {pct(self.right_total / max(self.total, 1))} right"
+            return f"all {self.total:,} {self.what}, {pct(self.right_total / max(self.total, 1))} right"
         if self.show == WRONG:
-            return f"the {self.count:,} wrong of {self.total:,} test images"
+            return f"the {self.count:,} wrong of {self.total:,} {self.what}"
         rate = pct(self.right_shown / max(self.count, 1))
-        return f"class {class_label(self.classes, int(self.show))}: {self.count:,} test images, {rate} right"
+        return f"class {class_label(self.classes, int(self.show))}: {self.count:,} {self.what}, {rate} right"
 
     def empty_text(self) -> str:
         p = self.predictions
         if self.show == WRONG:
-            return f"{p.checkpoint.name} (epoch {p.epoch}): all {self.total:,} test images right, none wrong (w: next)"
-        return f"{p.checkpoint.name} (epoch {p.epoch}): no test images to show (w: next)"
+            return f"{p.checkpoint.name} (epoch {p.epoch}): all {self.total:,} {self.what} right, none wrong (w: next)"
+        return f"{p.checkpoint.name} (epoch {p.epoch}): no {self.what} to show (w: next)"
 
     def header(self) -> str:
         p = self.predictions
-        return f"{self.describe()} · {p.checkpoint.name}, epoch {p.epoch}"
+        later = " · the test images: once the run has ended" if p.split == "val" else ""
+        return f"{self.describe()} · {p.checkpoint.name}, epoch {p.epoch}{later}"
 
 
 class PredictionsView(CheckpointFollower, DigitGrid):
     BINDINGS = [Binding("w", "cycle_show", "All/wrong/class")]
 
-    reading_note = "Predicting the test images with the best weights of {name} …"
     waiting_note = "No checkpoint yet: predictions appear when the first epoch ends (with the best weights)."
-    failure = "cannot predict the test images"
 
     def __init__(self, run_dir: str | Path | None = None, data_dir: str | Path | None = None, **kwargs) -> None:
         super().__init__("No run yet: predictions appear when its first epoch ends.", **kwargs)
         self.follow(run_dir)
         self.data_dir = data_dir
-        self.predictions = None  # runs.predictions.TestPredictions, once read
+        self.predictions = None  # runs.predictions.SplitPredictions, once read
         self.show = ALL
+        self.split = "val"  # until the run has ended: the test set is for the end (set_split)
+
+    @property
+    def reading_note(self) -> str:
+        return f"Predicting the {split_name(self.split)} images with the best weights of {{name}} …"
+
+    @property
+    def failure(self) -> str:
+        return f"cannot predict the {split_name(self.split)} images"
+
+    def set_split(self, split: str) -> None:
+        """"val" while the run trains (or is not finished), "test" once it has ended."""
+        if split != self.split:
+            self.split = split
+            self.forget()
+            self._request += 1  # a read of the other split under way is not wanted any more
+            self.epoch_ended()  # read this one (now if shown, else when shown)
 
     # -- what the follower reads and shows ------------------------------------------------------
     @property
@@ -120,12 +142,12 @@ class PredictionsView(CheckpointFollower, DigitGrid):
         return best_checkpoint(run_dir)
 
     def read_checkpoint(self, run_dir: Path, path: Path):
-        from ....runs.predictions import predict_test_set
+        from ....runs.predictions import predict_split
 
-        return predict_test_set(run_dir, path, self.data_dir)
+        return predict_split(run_dir, self.split, path, self.data_dir)
 
     def show_value(self, predictions) -> None:
-        keep = self.predictions is not None
+        keep = self.predictions is not None and self.predictions.split == predictions.split
         self.predictions, self.notice = predictions, ""
         self.set_source(PredictionSource(predictions, self.show), keep_page=keep)
 
