@@ -15,7 +15,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .config import CLI_SOURCE, ConfigError, cli_flag, override_flags, with_overrides
+from .config import CLI_SOURCE, ConfigError, cli_flag
+from .overrides import override_flags, with_overrides
 from .errors import EXIT_OK, exit_now
 from .preset_files import list_presets, preset_dirs, resolve_preset
 from .cli_common import (

@@ -6,8 +6,6 @@ Imports nothing heavy (no torch) so `mlp-tui presets` and `--help` stay instant.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,6 +13,10 @@ from .datasets import DATASET_NAMES
 from .lr_changes import FORM as LR_CHANGES_FORM, HELP as LR_CHANGES_HELP, LrChange, format_lr_changes
 from .lr_changes import parse_lr_changes, past_last_epoch
 from .options import Option, option
+from .setting_values import (  # noqa: F401  (parse_hidden, did_you_mean, DEVICES: part of the config API)
+    DEVICES, MAX_HIDDEN, MAX_LAYERS, MAX_THREADS, device_name, did_you_mean, hidden_sizes, parse_hidden, thread_setting,
+)
+from .suggested_lr import SUGGESTED_LR, suggested_lr  # noqa: F401  (part of the config API)
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish", "identity")
 LOSSES = ("nll", "cross-entropy", "mse")
@@ -23,17 +25,12 @@ INITS = ("default", "kaiming", "xavier", "normal", "zeros")
 # How pixels reach the first layer; the run headers name the two that are not the usual one.
 NORMALIZE_TEXT = {"standard": "", "unit": "inputs in [0,1]", "half": "inputs in [-1,1]"}
 SCHEDULES = ("none", "onecycle", "cosine")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 # What picks the best weights (and what --patience counts), and which split validation comes from.
 MONITORS = ("val-accuracy", "val-loss")
 VAL_SOURCES = ("train", "test")
 
 # Keys a preset file may carry besides the run settings: they describe the preset.
 META_KEYS = ("description", "source", "expected")
-
-MAX_HIDDEN = 16384
-MAX_LAYERS = 16
-MAX_THREADS = 1024
 
 
 class ConfigError(ValueError):
@@ -199,20 +196,6 @@ def where(source: str | None, key: str) -> str:
     return f"{source}: key '{key}'" if source else f"'{key}'"
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """`512,512` as layer sizes; an empty text is no hidden layer (a linear model). Raises
-    ValueError saying what is wrong with the text."""
-    if not text.strip():
-        return ()
-    parts = [p.strip() for p in text.split(",")]
-    if "" in parts:
-        raise ValueError(f"{text!r} has an empty item (sizes are separated by single commas)")
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a list of integers") from None
-
-
 def _coerce(key: str, value: Any, source: str | None) -> Any:
     """Check one value's type and range; return it in canonical form."""
     opt = OPTIONS[key]
@@ -220,28 +203,10 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
     def bad(problem: str) -> ConfigError:
         return ConfigError(f"{where(source, key)}: {problem}; expected {expected(key)}")
 
-    if key == "hidden":
-        if isinstance(value, str):
-            try:
-                value = parse_hidden(value)
-            except ValueError as exc:
-                raise bad(str(exc)) from None
-        if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            raise bad(f"{value!r} is not a list of integers")
-        if len(value) > MAX_LAYERS:
-            raise bad(f"{len(value)} hidden layers is more than the {MAX_LAYERS} allowed")
-        for v in value:
-            if not opt.in_range(v):
-                raise bad(f"hidden size {v} is out of range 1..{MAX_HIDDEN}")
-        return tuple(value)
-
-    if key == "threads":
-        return _threads(value, bad)
-    if key == "lr_changes":
+    parse = SPECIAL.get(key)
+    if parse is not None:
         try:
-            return parse_lr_changes(value)
+            return parse(value)
         except ValueError as exc:
             raise bad(str(exc)) from None
     default = FIELDS[key].default
@@ -260,27 +225,18 @@ def _coerce(key: str, value: Any, source: str | None) -> Any:
         if not opt.in_range(value):
             raise bad(f"{value} is out of range")
         return value
-    # Strings: a fixed set of choices, or a device name.
     if not isinstance(value, str):
         raise bad(f"{value!r} is not a string")
     value = value.strip().lower()
     if opt.choices and value not in opt.choices:
         raise bad(f"unknown value {value!r}{did_you_mean(value, opt.choices)}")
-    if key == "device" and not _valid_device(value):
-        raise bad(f"unknown device {value!r}")
     return value
 
 
-def _threads(value: Any, bad: Callable[[str], ConfigError]) -> str:
-    """`auto` or a count, kept as text (`"2"`) so one field holds both; a preset may say 2 or "2"."""
-    text = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if text == "auto":
-        return text
-    if text is None or not re.fullmatch(r"[0-9]+", text):
-        raise bad(f"{value!r} is not auto or a whole number")
-    if not 1 <= int(text) <= MAX_THREADS:
-        raise bad(f"{int(text)} is out of range")
-    return str(int(text))
+# Settings whose values have a form of their own (parsers raise ValueError naming the problem).
+SPECIAL: dict[str, Callable[[Any], Any]] = {
+    "hidden": hidden_sizes, "threads": thread_setting, "lr_changes": parse_lr_changes, "device": device_name,
+}  # fmt: skip
 
 
 def parse_text(key: str, text: str, source: str | None = FORM_SOURCE) -> Any:
@@ -307,20 +263,6 @@ def value_text(key: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _valid_device(value: str) -> bool:
-    if value in DEVICES:
-        return True
-    kind, _, index = value.partition(":")
-    # Only what torch.device accepts: ASCII digits, no leading zero ("cuda:01" and "cuda:٣" are
-    # refused by torch with a RuntimeError), and an index torch can parse.
-    return kind == "cuda" and re.fullmatch(r"0|[1-9][0-9]{0,3}", index) is not None
-
-
-def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def build_config(values: dict[str, Any], source: str | None = None, base: RunConfig | None = None) -> RunConfig:
     """Validate `values` (keys must be RunConfig fields) on top of `base`."""
     base = base or RunConfig()
@@ -341,56 +283,5 @@ def build_config(values: dict[str, Any], source: str | None = None, base: RunCon
     return config
 
 
-# A good first learning rate per optimizer. Plain SGD-style updates with an MSE loss on softmax
-# outputs see gradients about ten times smaller than with cross-entropy, so they want more.
-SUGGESTED_LR = {
-    "sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.002, "adamw": 0.002,
-    "rmsprop": 0.001, "adagrad": 0.02, "adadelta": 1.0,
-}  # fmt: skip
-
-
-def suggested_lr(optimizer: str, loss: str) -> float:
-    lr = SUGGESTED_LR[optimizer]
-    if loss == "mse" and optimizer in ("sgd", "momentum", "nesterov", "adagrad"):
-        lr *= 4
-    return lr
-
-
 def cli_flag(key: str) -> str:
     return "--" + key.replace("_", "-")
-
-
-def with_suggested_lr(before: RunConfig, after: RunConfig, lr_given: bool) -> RunConfig:
-    """The one rule for a learning rate nobody gave, in the command line and the app alike:
-    when the optimizer or the loss changes, the rate suggested for the new pair replaces the old
-    one (Adam's 0.001 barely moves SGD, and Adadelta wants 1.0)."""
-    if lr_given:
-        return dataclasses.replace(after, lr_suggested=False)
-    if (after.optimizer, after.loss) == (before.optimizer, before.loss):
-        return after
-    return dataclasses.replace(after, lr=suggested_lr(after.optimizer, after.loss), lr_suggested=True)
-
-
-def with_overrides(base: RunConfig, values: dict[str, Any], source: str | None = CLI_SOURCE) -> RunConfig:
-    """`values` (options given on the command line) on top of a preset's config."""
-    return with_suggested_lr(base, build_config(values, source, base), lr_given="lr" in values)
-
-
-def override_flags(config: RunConfig, base: RunConfig) -> list[str]:
-    """`run` options that turn `base` into `config`: the command that reproduces a run. A
-    suggested learning rate is left for the same rule to suggest again."""
-    flags = []
-    ours, theirs = config.to_dict(), base.to_dict()
-    for key in CLI_OPTIONS:
-        value = ours[key]
-        if value == theirs[key] or (key == "lr" and config.lr_suggested):
-            continue
-        if isinstance(value, bool):
-            flags.append(cli_flag(key) if value else "--no-" + key.replace("_", "-"))
-        elif key == "lr_changes":
-            flags += [cli_flag(key), format_lr_changes(value)]
-        elif isinstance(value, list):
-            flags += [cli_flag(key), ",".join(str(v) for v in value)]
-        else:
-            flags += [cli_flag(key), str(value)]
-    return flags

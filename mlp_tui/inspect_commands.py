@@ -10,7 +10,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .cli_common import DEFAULT_PRESET, DataDir, DeviceOption, PresetOption, RunArgument, RunsRoot, fail, user_errors
-from .config import CLI_SOURCE, with_overrides
+from .config import CLI_SOURCE
+from .overrides import with_overrides
 from .preset_files import resolve_preset
 from .run_options import given_settings
 

@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from mlp_tui.config import ConfigError, RunConfig, build_config, override_flags
-from mlp_tui.config import CLI_OPTIONS, FORM_FIELDS, OPTIONS, parse_hidden, with_overrides
+from mlp_tui.config import CLI_OPTIONS, FORM_FIELDS, OPTIONS, ConfigError, RunConfig, build_config, parse_hidden
+from mlp_tui.overrides import override_flags, with_overrides
 from mlp_tui.preset_files import Expected, builtin_preset_dir, list_presets, load_preset_file, resolve_preset, to_toml
 
 BUILTIN_NAMES = ["tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best"]

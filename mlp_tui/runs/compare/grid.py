@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
-from ...config import suggested_lr, with_overrides
+from ...overrides import with_overrides
+from ...suggested_lr import suggested_lr
 from ...lr_changes import format_lr_changes
 
 MAX_RUNS = 64  # more than this needs --yes: a typo in an axis should not start a week of training

@@ -17,8 +17,8 @@ from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static
 
 from ....config import (
     CLI_OPTIONS, FIELDS, FORM_SOURCE, OPTIONS, ConfigError, RunConfig, build_config, parse_text, value_text,
-    with_suggested_lr,
 )  # fmt: skip
+from ....overrides import with_suggested_lr
 
 COMMON = tuple(key for key in CLI_OPTIONS if OPTIONS[key].label)
 ADVANCED = tuple(key for key in CLI_OPTIONS if not OPTIONS[key].label)
