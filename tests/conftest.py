@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+import queue
 import sys
 from pathlib import Path
 
@@ -161,6 +162,43 @@ def mlp_tui_cmd():
 # The models under test are tiny: one thread is as fast as two and does not collapse when another
 # process is busy on the same cores (intra-op threads spin-wait on each other).
 torch.set_num_threads(1)
+
+
+class FakeRun:
+    """A run handle as the screen uses one: events as the test sends them, commands recorded."""
+
+    def __init__(self, *history) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.paused = False
+        self.lrs: list[float] = []
+        self.scales: list[float] = []
+        self.send(*history)
+
+    def send(self, *events) -> None:
+        for event in events:
+            self.queue.put(event)
+
+    def events(self):
+        while (event := self.queue.get()) is not None:
+            yield event
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def stop(self, reason: str = "stopped") -> None:
+        pass
+
+    def set_lr(self, lr: float) -> None:
+        self.lrs.append(lr)
+
+    def scale_lr(self, factor: float) -> None:
+        self.scales.append(factor)
+
+    def close(self) -> None:
+        self.queue.put(None)
 
 
 async def wait_until(pilot, condition, timeout: float = 60.0) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import queue
 
 import pytest
-from conftest import wait_until
+from conftest import FakeRun, wait_until
 from rich.console import Console
 from textual.widgets import Input, Static, TabbedContent
 from textual.widgets._toast import Toast
@@ -37,43 +36,6 @@ BATCHES = 844
 
 DEAD = HealthWarning(epoch=2, code="dead-units", layer=1, message="layer 1: 64 % of units never fire",
                      advice="lower the learning rate or try leaky_relu")  # fmt: skip
-
-
-class FakeRun:
-    """A run handle as the screen uses one: events on demand, commands recorded."""
-
-    def __init__(self, *history) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self.paused = False
-        self.lrs: list[float] = []
-        self.scales: list[float] = []
-        self.send(*history)
-
-    def send(self, *events) -> None:
-        for event in events:
-            self.queue.put(event)
-
-    def events(self):
-        while (event := self.queue.get()) is not None:
-            yield event
-
-    def pause(self) -> None:
-        self.paused = True
-
-    def resume(self) -> None:
-        self.paused = False
-
-    def stop(self, reason: str = "stopped") -> None:
-        pass
-
-    def set_lr(self, lr: float) -> None:
-        self.lrs.append(lr)
-
-    def scale_lr(self, factor: float) -> None:
-        self.scales.append(factor)
-
-    def close(self) -> None:
-        self.queue.put(None)
 
 
 def started() -> RunStarted:

@@ -9,7 +9,6 @@ import asyncio
 import io
 import json
 import os
-import queue
 import re
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
+from conftest import FakeRun, wait_until
 from rich.console import Console
 from textual.widgets import Input, ProgressBar, Static
 
@@ -44,40 +43,6 @@ from mlp_tui.views.tui.widgets.predictions_view import PredictionsView
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(120, 40), (80, 24)]
 BATCHES = 844
-
-
-class FakeRun:
-    """A run handle as the screen uses one: events as the test sends them, commands recorded."""
-
-    def __init__(self, *history) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self.paused = False
-        self.lrs: list[float] = []
-        self.scales: list[float] = []
-        self.send(*history)
-
-    def send(self, *events) -> None:
-        for event in events:
-            self.queue.put(event)
-
-    def events(self):
-        while (event := self.queue.get()) is not None:
-            yield event
-
-    def pause(self) -> None: ...
-
-    def resume(self) -> None: ...
-
-    def stop(self, reason: str = "stopped") -> None: ...
-
-    def set_lr(self, lr: float) -> None:
-        self.lrs.append(lr)
-
-    def scale_lr(self, factor: float) -> None:
-        self.scales.append(factor)
-
-    def close(self) -> None:
-        self.queue.put(None)
 
 
 def started(run_dir="runs/test", config: RunConfig | None = None) -> RunStarted:
