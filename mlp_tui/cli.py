@@ -8,7 +8,6 @@ The options of `run` are made from the run settings' declarations in config.py, 
 from __future__ import annotations
 
 import shlex
-import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -22,9 +21,12 @@ from .preset_files import list_presets, preset_dirs, resolve_preset
 from .cli_common import (
     DEFAULT_PRESET, DataDir, PresetOption, RunArgument, RunsRoot, fail, interactive, user_errors,
 )  # fmt: skip
+from .cli_errors import Commands
 from .compare_command import compare
 from .inspect_commands import DATA_SETTINGS, data, eval_run, predict_digit, weights
 from .run_options import given_settings, with_setting_options
+from .text_width import layout_width
+from .terminal import use_ascii_streams
 
 app = typer.Typer(
     help="Train multilayer perceptrons on MNIST-format data and watch them learn, in your terminal.",
@@ -33,6 +35,7 @@ app = typer.Typer(
     # the start-up time of `mlp-tui --help`.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    cls=Commands,  # the parser's own refusals in mlp-tui's one line, like every other message
 )
 
 @app.callback(invoke_without_command=True)
@@ -69,7 +72,7 @@ def presets() -> None:
 
     with user_errors():
         found = list_presets()
-    width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100))
+    width = min(layout_width(40), 100)  # longer lines are hard to read
     typer.echo("\n".join(preset_lines(found, width, preset_dirs()[-1])))
 
 
@@ -197,10 +200,7 @@ def list_runs(runs_root: RunsRoot = Path("runs")) -> None:
     if not rows:
         typer.echo(f"No runs in {runs_root} yet. Start one with `mlp-tui run --headless` (or just `mlp-tui`).")
         return
-    if sys.stdout.isatty():
-        runs_table.print_rich(rows, runs_root)
-    else:
-        runs_table.print_plain(rows)
+    runs_table.print_table(rows, runs_root, terminal=sys.stdout.isatty())
 
 
 app.command("eval")(eval_run)
@@ -217,6 +217,7 @@ def _check_run_dir(path: Path) -> None:
 
 
 def main() -> None:
+    use_ascii_streams()  # LANG=C and friends: every command's output in ASCII
     try:
         app()
     except SystemExit as exc:

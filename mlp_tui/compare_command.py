@@ -154,7 +154,6 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
     import threading
 
     from .runs.compare.driver import drive
-    from .runs.compare.leaderboard import table_lines, verdict_note
 
     stop = threading.Event()
     received: list[int] = []
@@ -202,11 +201,7 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     echo()
-    for line in table_lines(board):
-        echo(line)
-    for line in board.summary():
-        echo(line)
-    echo(verdict_note(board))
+    echo("\n".join(leaderboard_lines(board)))
     echo(f"Leaderboard: {folder / 'leaderboard.md'} and leaderboard.csv")
     left = _left_over(board, folder)
     for line in left:
@@ -214,6 +209,18 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
     if received:
         return 128 + received[0]
     return EXIT_FAILED if left else EXIT_OK
+
+
+def leaderboard_lines(board) -> list[str]:
+    """The table, what it says in words and how the verdicts are reached, fitted to the width."""
+    import textwrap
+
+    from .runs.compare.leaderboard import table_lines, verdict_note
+    from .text_width import layout_width
+
+    width = layout_width()
+    notes = [*board.summary(), verdict_note(board)]
+    return table_lines(board, width) + [part for note in notes for part in textwrap.wrap(note, width) or [""]]
 
 
 def _left_over(board, folder: Path) -> list[str]:
@@ -235,7 +242,6 @@ def _left_over(board, folder: Path) -> list[str]:
 def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
     from .runs.compare.board import Board
     from .runs.compare.existing import plan_from_runs
-    from .runs.compare.leaderboard import table_lines, verdict_note
     from .runs.compare.plan import PLAN_FILE
     from .runs.status import resolve_run
 
@@ -255,7 +261,7 @@ def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
 
                 if len(names) == 1 and len(matches) == 1:
                     plan = read_plan(Path(match) / PLAN_FILE)
-                    return _show(Board(plan, Path(match)), Path(match), runs_root, headless, table_lines, verdict_note)
+                    return _show(Board(plan, Path(match)), Path(match), runs_root, headless)
                 paths += [m.path for m in read_plan(Path(match) / PLAN_FILE).members(Path(match)) if m.path.is_dir()]
             else:
                 paths.append(resolve_run(match, runs_root))
@@ -263,17 +269,13 @@ def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
     if len(paths) < 2:
         raise ConfigError("give two or more runs to compare (or a comparison directory)")
     plan, members = plan_from_runs(paths)
-    return _show(Board(plan, Path("."), members), None, runs_root, headless, table_lines, verdict_note)
+    return _show(Board(plan, Path("."), members), None, runs_root, headless)
 
 
-def _show(board, folder, runs_root, headless, table_lines, verdict_note) -> int:
+def _show(board, folder, runs_root, headless) -> int:
     board.update()
     if headless or not interactive():
-        for line in table_lines(board):
-            typer.echo(line)
-        for line in board.summary():
-            typer.echo(line)
-        typer.echo(verdict_note(board))
+        typer.echo("\n".join(leaderboard_lines(board)))
         return EXIT_OK
     _open_board_app(board, runs_root)
     return EXIT_OK

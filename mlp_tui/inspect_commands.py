@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,6 +13,7 @@ from .config import CLI_SOURCE
 from .overrides import with_overrides
 from .preset_files import resolve_preset
 from .run_options import given_settings
+from .text_width import layout_width
 
 
 def eval_run(
@@ -30,7 +30,7 @@ def eval_run(
         loaded = load_run(run_dir, device)
         finished, test = evaluate_run(loaded, data_dir)
         summary = summarize(run_dir)
-    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    width = layout_width(30)
     recorded = None if summary.test_accuracy is None else (summary.test_accuracy, summary.device)
     typer.echo(eval_report(loaded, finished, test, width=width, ascii=wants_ascii(), recorded=recorded).rstrip())
 
@@ -87,16 +87,18 @@ def weights(
         pages = max(1, -(-layer.count // per_page))
         if page > pages:
             fail(f"--page {page}: {layer.count} pictures make {pages} page(s) of {per_page}")
+    from .report import fold
     from .render import WEIGHT_LEGEND_PLAIN, wants_ascii, wants_colour, weight_grid_lines, weight_grid_text
 
     start = (page - 1) * per_page
     pictures = layer.pictures(start, start + per_page)
-    width = max(30, shutil.get_terminal_size((100, 24)).columns)
+    width = layout_width(30)
     colour = wants_colour() and not wants_ascii()
     scale = "all on this page by its largest |w|" if shared_scale else "each by its own largest |w|"
-    typer.echo(f"run {layer.run_dir}  {layer.describe()}")
     legend = "blue positive, red negative" if colour else WEIGHT_LEGEND_PLAIN
-    typer.echo(f"{legend}; scaled {scale}" + (f"; {layer.dead_note()}" if layer.dead_note() else ""))
+    captions = [f"run {layer.run_dir}  {layer.describe()}", f"{legend}; scaled {scale}"]
+    captions += [layer.dead_note()] if layer.dead_note() else []  # its own line: a sentence of its own
+    typer.echo("\n".join(fold(captions, width)))
     typer.echo()
     if colour:
         from rich.console import Console
@@ -139,7 +141,7 @@ def data(
         from .render import wants_ascii
         from .views.data_sample import data_report
 
-        width = max(30, shutil.get_terminal_size((100, 24)).columns)
+        width = layout_width(30)
         text = data_report(config, chosen.name, data_dir, count=count, width=width, ascii=wants_ascii(),
                            values=pixel_values)  # fmt: skip
         typer.echo(text, nl=False)

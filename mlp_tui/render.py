@@ -6,6 +6,7 @@ import sys
 from typing import Sequence
 
 from .datasets import DIGITS, class_label, class_labels
+from .terminal import ascii_only, no_color
 
 SHADES = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"
@@ -14,13 +15,9 @@ SIDE = 28
 
 
 def wants_ascii(stream=None) -> bool:
-    """True when the stream cannot show block characters (e.g. LANG=C)."""
-    encoding = getattr(stream or sys.stdout, "encoding", None) or "ascii"
-    try:
-        "█▀▄░".encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return True
-    return False
+    """True when output should be ASCII only (LANG=C, a non-UTF-8 locale, MLP_TUI_ASCII=1):
+    terminal.ascii_only decides, for every view alike."""
+    return ascii_only(stream)
 
 
 def counted(n: int, noun: str) -> str:
@@ -144,7 +141,7 @@ def wants_colour(stream=None) -> bool:
     import os
 
     stream = stream or sys.stdout
-    if os.environ.get("NO_COLOR"):
+    if no_color():
         return False
     if os.environ.get("TERM") == "dumb":
         return False

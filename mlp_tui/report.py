@@ -117,4 +117,11 @@ def final_report(
             out += ["", f"Misclassified test images, most confident first ({shown} of {wrong}), "
                     "labelled prediction (true: class) confidence:", ""]
             out += misclassified_lines(test, digits, width, ascii)
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(fold(out, width)).rstrip() + "\n"
+
+
+def fold(lines: list[str], width: int) -> list[str]:
+    """Sentences wider than `width` on as many lines as they need (tables and pictures fit already)."""
+    import textwrap
+
+    return [part for line in lines for part in (textwrap.wrap(line, width) if len(line) > width else [line])]

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 
 # Environment variables that would change how a child process decides on colour or a terminal.
-_TERMINAL_ENV = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CLICOLOR_FORCE")
+_TERMINAL_ENV = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CLICOLOR_FORCE", "MLP_TUI_ASCII")
 
 
 def _find_mnist() -> Path | None:
@@ -157,6 +157,14 @@ def cli_env(tmp_path_factory) -> dict[str, str]:
 def mlp_tui_cmd():
     """argv prefix that runs the command line in a child process with this interpreter."""
     return [sys.executable, "-m", "mlp_tui"]
+
+
+# A test session started under the C locale (no LANG, as some CI runners have) would put every
+# view drawn in this process in ASCII mode; the tests about that mode set their own locale.
+from mlp_tui import terminal as _terminal  # noqa: E402
+
+if _terminal._python_saw_c_locale():
+    os.environ.setdefault(_terminal.ASCII_ENV, "0")
 
 
 # The models under test are tiny: one thread is as fast as two and does not collapse when another

@@ -87,11 +87,9 @@ def test_bad_flag_values_exit_2_with_a_clear_message(tmp_path, flags, expected):
     ],
 )
 def test_a_wrong_choice_exits_2_listing_the_choices(tmp_path, flag, value, choices):
-    result = invoke("run", "--preset", "tiny", "--headless", "--runs", str(tmp_path), flag, value)
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert f"Invalid value for '{flag}'" in result.output and repr(value) in result.output
-    for choice in choices:
-        assert repr(choice) in result.output
+    output = assert_usage_error(invoke("run", "--preset", "tiny", "--headless", "--runs", str(tmp_path), flag, value))
+    assert f"option {flag}: unknown value {value!r}" in output  # the words a preset's bad value gets
+    assert f"expected one of {', '.join(choices)}" in output
 
 
 def test_run_help_lists_the_choices_of_every_choice_option():

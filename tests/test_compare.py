@@ -157,7 +157,7 @@ def test_identical_variants_share_a_rank_and_say_why(tmp_path):
     assert not any("nll vs cross-entropy" in line for line in board.summary())  # no "more seeds might tell"
 
     table = table_lines(board)
-    assert [line[:6] for line in table[2:]] == ["=1  nl", "=1  cr", " 3  ms"]
+    assert [line[:6] for line in table[3:]] == ["=1  nl", "=1  cr", " 3  ms"]  # under 2 header lines and dashes
     assert "| =1 | cross-entropy |" in markdown(board) and "| 3 | mse |" in markdown(board)
     ranked = list(csv.DictReader(io.StringIO(csv_text(board))))
     assert [(r["rank"], r["tied"], r["identical_to"]) for r in ranked] == [

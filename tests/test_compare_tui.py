@@ -163,6 +163,26 @@ def test_means_and_spread_over_seeds_per_epoch(tmp_path):
     asyncio.run(scenario())
 
 
+def test_g_hides_the_legends_that_cover_the_curves_and_shows_them_again(tmp_path):
+    folder, plan = hand_made_comparison(tmp_path)
+
+    async def scenario() -> None:
+        app = create_app(runs_root=tmp_path, compare=Board(plan, folder))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_compare(pilot, app)
+            chart = screen.query_one("#compare-acc", CompareChart)
+            await chart_shows(pilot, chart, "nll", "mse")
+            await pilot.press("g")
+            await wait_until(pilot, lambda: "nll" not in chart.text and "mse" not in chart.text)
+            assert "validation accuracy" in chart.text  # the chart itself is still there
+            names = leaderboard_names(screen.query_one(Leaderboard))
+            assert sorted(names) == ["mse", "nll"]  # the leaderboard still names every variant
+            await pilot.press("g")
+            await chart_shows(pilot, chart, "nll", "mse")
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_enter_opens_a_member_and_escape_comes_back(size, tmp_path):
     folder, plan = hand_made_comparison(tmp_path)

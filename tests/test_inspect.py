@@ -85,7 +85,7 @@ def test_digit(trained, mnist_root):
 
 def test_runs_lists_the_run_with_status_and_test_accuracy(trained):
     root, run_dir, finished = trained
-    result = invoke("runs", "--runs", root)
+    result = runner.invoke(app, ["runs", "--runs", str(root)], env={"COLUMNS": "120"})  # room for every column
     assert result.exit_code == 0, result.output
     assert ESC not in result.output  # not a terminal: plain text
     header, row = result.output.splitlines()

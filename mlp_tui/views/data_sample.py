@@ -8,6 +8,7 @@ from pathlib import Path
 from ..config import RunConfig
 from ..datasets import class_label, dataset_info
 from ..render import SIDE
+from ..report import fold
 from .digit_art import cells_per_row, grid_lines
 
 ROWS = 4  # rows of digits `mlp-tui data` prints unless told how many images
@@ -62,11 +63,10 @@ def data_report(config: RunConfig, preset: str, data_dir: str | Path | None, *, 
     captions = [[class_label(info.classes, c)] for c in batch.labels.tolist()]
     head = [
         f"{info.title}: {len(batch)} of the {len(x):,} training images as the network receives them "
-        f"(preset {preset}, seed {config.seed}),",
-        f"{distortion_text(config)}; before normalisation.",
+        f"(preset {preset}, seed {config.seed}), {distortion_text(config)}; before normalisation.",
         "",
     ]
-    return "\n".join(head + grid_lines(batch.seen, captions, width, ascii)).rstrip() + "\n"
+    return "\n".join(fold(head, width) + grid_lines(batch.seen, captions, width, ascii)).rstrip() + "\n"
 
 
 def _values_report(batch, config: RunConfig, preset: str, info, total: int, width: int) -> str:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from typing import TextIO
 
@@ -16,6 +15,7 @@ from ..events import (
 from ..render import wants_ascii
 from ..reproduce import ReproduceLine
 from ..report import Holdout, batch_line, epoch_line, final_report
+from ..text_width import layout_width
 from .eta import clock, duration, epoch_left, run_left
 
 
@@ -208,7 +208,7 @@ def make_printer(reproduce: str = "", stream: TextIO | None = None) -> PlainPrin
     stream = stream or sys.stdout
     if stream.isatty():
         return RichPrinter(reproduce=reproduce)
-    return PlainPrinter(stream, reproduce=reproduce, width=max(60, shutil.get_terminal_size((100, 24)).columns))
+    return PlainPrinter(stream, reproduce=reproduce, width=layout_width(30))
 
 
 def run_headless(job) -> int:

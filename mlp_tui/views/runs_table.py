@@ -98,31 +98,50 @@ STATUS_STYLE = {"completed": "green", "early-stopped": "green", "running": "cyan
                  "stale": "yellow", "died": "red", "failed": "red", "unreadable": "red"}  # fmt: skip
 
 
-def print_plain(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
-
-    def line(cells) -> str:
-        return "  ".join(c.rjust(w) if i in RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    print(line(HEADERS).rstrip())
-    for row in rows:
-        print(line(row).rstrip())
+DROP_FIRST = ("threads", "started", "best val", "epochs", "preset")  # a narrow terminal loses these first
+PRESET_LEAST = 22  # "tiny on fashion-mnist" whole: the preset is cut no shorter while a column can go
+PRESET_FLOOR = 8  # shorter than this, a cut preset says nothing: the column goes
 
 
-def print_rich(rows: list[tuple[str, ...]], root: Path) -> None:
+def runs_table(rows: list[tuple[str, ...]], width: int, title: str | None = None):
+    """The table at most `width` wide. The id, status and test accuracy always stay: they are
+    what `eval`, `predict` and `watch` need; the others go in the order of DROP_FIRST."""
+    from ..text_width import fit_columns
+
+    def build(dropped: list[str], preset_width: int | None):
+        return _table(rows, [i for i, h in enumerate(HEADERS) if h not in dropped], title, preset_width)
+
+    return fit_columns(build, DROP_FIRST, width, "preset", PRESET_LEAST, PRESET_FLOOR)
+
+
+def _table(rows, shown: list[int], title: str | None, preset_width: int | None = None):
+    """Plain columns two spaces apart for a pipe; with a title (a terminal), Rich's simple box."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text  # cells as Text: a "[" in a run's name is not markup
 
-    # One space between columns: the usual row (a 20-character id, a time) fits 80 columns.
-    table = Table(title=Text(f"Runs in {root}"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                  padding=0)  # fmt: skip
-    for i, header in enumerate(HEADERS):
-        # Only the id may fold onto a second line when the terminal is narrow; the rest stay whole.
-        table.add_column(header, justify="right" if i in RIGHT else "left", no_wrap=i != 0, overflow="fold")
+    framed = dict(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, padding=0) if title else {}
+    table = Table(show_edge=False, **(framed or dict(box=None, padding=(0, 1), pad_edge=False)))
+    for i in shown:
+        # The id may fold onto a second line in a very narrow terminal, but is never cut.
+        table.add_column(HEADERS[i], justify="right" if i in RIGHT else "left", no_wrap=i != 0,
+                         overflow="fold" if i == 0 else "ellipsis", max_width=preset_width if i == 1 else None)  # fmt: skip
     for row in rows:
-        cells = [Text(cell) for cell in row]
-        cells[2].stylize(STATUS_STYLE.get(row[2], ""))
+        cells = [Text(row[i]) for i in shown]
+        if title:
+            cells[shown.index(2)].stylize(STATUS_STYLE.get(row[2], ""))
         table.add_row(*cells)
-    Console().print(table)
+    return table
+
+
+def print_table(rows: list[tuple[str, ...]], root: Path, terminal: bool) -> None:
+    """On a terminal Rich's table with colours; in a pipe plain lines; both fit layout_width()."""
+    from ..text_width import layout_width, plain_lines
+
+    width = layout_width()
+    if not terminal:
+        print("\n".join(plain_lines(runs_table(rows, width), width)))
+        return
+    from rich.console import Console
+
+    Console(width=width).print(runs_table(rows, width, f"Runs in {root}"))

@@ -27,15 +27,39 @@ def _cells(row: VariantRow) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def table_lines(board: Board) -> list[str]:
+# A narrow terminal keeps rank, variant, accuracy and verdict; seeds (how many accuracies the mean has) go late.
+DROP_FIRST = ("time/run", "best epoch", "seeds", "status")
+VERDICT_LEAST = 32  # "not distinguishable with 3 seeds": columns go before a verdict wraps
+RIGHT = {0, 2, 3, 4, 5}  # numbers
+
+
+def table_lines(board: Board, width: int = 10_000) -> list[str]:
+    """The leaderboard as plain lines at most `width` wide (a log or a terminal's)."""
+    from ...text_width import fit_columns, plain_lines
+
     rows = [_cells(r) for r in board.rows()]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
-    right = {0, 2, 3, 4, 5}
 
-    def line(cells) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    def build(dropped: list[str], verdict_width: int | None):
+        return _table(rows, [i for i, h in enumerate(HEADERS) if h not in dropped], verdict_width)
 
-    return [line(HEADERS), line("-" * w for w in widths)] + [line(r) for r in rows]
+    return plain_lines(fit_columns(build, DROP_FIRST, width, "verdict", VERDICT_LEAST), width)
+
+
+def _table(rows: list[tuple[str, ...]], shown: list[int], verdict_width: int | None):
+    from rich.box import Box
+    from rich.table import Table
+    from rich.text import Text  # a variant's name is not markup
+
+    dashed_head = Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)  # dashes under the headers
+    table = Table(box=dashed_head, show_edge=False, padding=(0, 0, 0, 1), pad_edge=False)
+    for i in shown:
+        # Only the names may wrap (at spaces): the numbers stay whole, on one line.
+        header = HEADERS[i].replace(" (mean", "\n(mean")  # two short lines: the numbers are 12 wide
+        table.add_column(header, justify="right" if i in RIGHT else "left", no_wrap=i not in (1, 7),
+                         max_width=verdict_width if i == 7 else None)  # fmt: skip
+    for row in rows:
+        table.add_row(*(Text(row[i]) for i in shown))
+    return table
 
 
 def verdict_note(board: Board) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -20,7 +21,9 @@ from ...config import RunConfig
 from ...preset_files import Preset, list_presets
 from ...events import Event
 from ...runs.follow import RunWatch
+from ...terminal import ascii_only
 from ...summary import config_rows, format_rows, parameter_count
+from .ascii_driver import ascii_driver
 from .dialogs import ConfirmDialog
 from .screens.base import SizedScreen
 from .screens.compare import CompareScreen
@@ -49,7 +52,9 @@ class MlpApp(App):
         compare: Board | None = None,
         drive: dict | None = None,
     ) -> None:
-        super().__init__()
+        ascii = ascii_only(sys.__stdout__)  # the terminal's, not Textual's capture of stdout
+        super().__init__(driver_class=ascii_driver(self.get_driver_class()) if ascii else None)
+        self.ascii = ascii  # widgets draw their ASCII forms; the driver translates the rest
         self.watch = watch  # a run directory to follow instead of training
         self.compare = compare  # a comparison to show instead of the setup screen
         self.drive = drive  # start_driver's arguments, when this app is to train that comparison

@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ....config import build_config
@@ -29,6 +29,7 @@ from ..board_view import METRICS, BoardView, MemberView, RowView, snapshot
 from ..dialogs import ConfirmDialog, PickDialog
 from ..messages import BoardChanged
 from ..widgets.compare_chart import CompareChart
+from ..widgets.fitted_footer import FittedFooter
 from ..widgets.leaderboard import Leaderboard
 from .base import SCREENSHOT, SizedScreen
 from .member import MemberScreen
@@ -49,6 +50,7 @@ class CompareScreen(SizedScreen):
         Binding("enter", "open", "Open run", show=False),
         Binding("m", "pick_seed", "Pick seed"),
         Binding("t", "toggle_curves", "Train/val curves"),
+        Binding("g", "toggle_legend", "Legend"),  # it covers curves on a small chart; the leaderboard names them
         Binding("s", "stop", "Stop all"),
         Binding("n", "new", "New setup"),
         SCREENSHOT,
@@ -86,7 +88,7 @@ class CompareScreen(SizedScreen):
             yield Leaderboard(id="leaderboard")
             with VerticalScroll(id="compare-notes"):
                 yield Static(id="compare-summary")
-        yield Footer()
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.query_one(Leaderboard).focus()
@@ -275,6 +277,11 @@ class CompareScreen(SizedScreen):
         variant = self.variants[row.index]
         config = build_config({"seed": member.seed}, base=variant.config)
         self.app.push_screen(MemberScreen(config, variant.preset, path))
+
+    def action_toggle_legend(self) -> None:
+        for chart in self.query(CompareChart):
+            chart.show_legend = not chart.show_legend
+            chart.refresh()
 
     def action_toggle_curves(self) -> None:
         self.curves = "train" if self.curves == "val" else "val"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer
 
 from ....config import RunConfig
 from ..widgets.data_view import DataView
+from ..widgets.fitted_footer import FittedFooter
 from .base import SCREENSHOT, SizedScreen
 
 
@@ -23,7 +23,7 @@ class DataScreen(SizedScreen):
 
     def compose(self) -> ComposeResult:
         yield DataView(self.config, self.data_dir, id="data-view")
-        yield Footer(compact=True)
+        yield FittedFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataView).focus()

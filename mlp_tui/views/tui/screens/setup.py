@@ -10,7 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, OptionList, SelectionList, Static
+from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
 from ....config import ConfigError, RunConfig
@@ -18,6 +18,7 @@ from ....preset_files import Preset
 from ....runs.compare.grid import build_grid, check_size
 from ....runs.compare.plan import Plan
 from ..widgets.compare_form import CompareForm
+from ..widgets.fitted_footer import FittedFooter
 from ..widgets.settings_form import SettingsForm
 from .base import SCREENSHOT, SizedScreen
 from .data import DataScreen
@@ -71,7 +72,7 @@ class SetupScreen(SizedScreen):
                 yield Button("Start training  (ctrl+r)", variant="success", id="start")
                 yield Static(id="device")
                 yield Static(id="summary")
-        yield Footer()
+        yield FittedFooter()
 
     @property
     def config(self) -> RunConfig:

@@ -9,13 +9,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rich.markup import escape
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ....config import RunConfig
@@ -35,7 +33,6 @@ from ....events import (
     RunStarted,
 )
 from ....runs.follow import RunStatus
-from ...eta import clock, run_left
 from ....report import pct
 from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
@@ -45,11 +42,13 @@ from ..widgets.confusion import ConfusionView
 from ..widgets.data_view import DataView
 from ..widgets.digit_grid import DigitGrid
 from ..widgets.draw_pad import DrawPad
+from ..widgets.fitted_footer import FittedFooter
 from ..widgets.gallery import MistakeGallery
 from ..widgets.health import LEGEND, HealthLog, HealthTable
-from ..widgets.lr_dialog import LrDialog, asked_words
+from ..widgets.lr_dialog import LrDialog
 from ..widgets.model_summary import ModelSummary
 from ..widgets.predictions_view import PredictionsView
+from ..widgets.status_header import StatusHeader
 from ..widgets.weights_view import WeightsView
 from .base import SCREENSHOT, SizedScreen
 
@@ -107,7 +106,7 @@ class TrainingScreen(SizedScreen):
     def compose(self) -> ComposeResult:
         classes = dataset_info(self.config.dataset).classes
         with Vertical(id="top"):
-            yield Static(id="status")
+            yield StatusHeader(id="status")
             with Horizontal(id="progress-row"):
                 yield ProgressBar(id="batch-progress", show_eta=False)
                 yield Static(id="progress-text")
@@ -144,7 +143,7 @@ class TrainingScreen(SizedScreen):
                 yield DataView(self.config, self.app.data_dir, id="data-view")
             with TabPane("Predictions", id="predictions"):
                 yield PredictionsView(data_dir=self.app.data_dir, id="predictions-view")
-        yield Footer(compact=True)  # room for every key at 80 columns
+        yield FittedFooter()  # only the keys that fit whole; the rest are in the palette
 
     def on_mount(self) -> None:
         self.query_one(ConfusionView).show(None)
@@ -240,6 +239,7 @@ class TrainingScreen(SizedScreen):
         self.epoch = event.start_epoch
         self.query_one(ModelSummary).show_start(event)
         self.update_status()
+        self.refresh_bindings()  # a resumed run's keys come back
 
     def show_progress(self, event: BatchProgress, means: bool = True) -> None:
         self.batches, self.progress = event.batches, event
@@ -293,7 +293,7 @@ class TrainingScreen(SizedScreen):
 
     def show_warning_count(self) -> None:
         count = len(self.warnings)
-        self.query_one(TabbedContent).get_tab("health").label = f"Health ({count}!)" if count else "Health"
+        self.query_one(TabbedContent).get_tab("health").label = f"Health {count}!" if count else "Health"  # short: 80 columns
 
     def show_lr_change(self, event: LrChanged) -> None:
         self.lr, self.lr_asked = event.lr, None
@@ -350,65 +350,8 @@ class TrainingScreen(SizedScreen):
     def running(self) -> bool:
         return self.state in ("starting", "running", "paused", "stopping", "stale")
 
-    def finished_label(self) -> str:
-        status = self.result.status if isinstance(self.result, RunFinished) else "completed"
-        return {
-            "completed": "[green]✔ finished[/]",
-            "early-stopped": "[green]✔ stopped early[/] (no progress)",
-        }.get(status, f"[yellow]■ {status}[/]")
-
     def update_status(self) -> None:
-        end = self.ended_at or time.time()
-        elapsed = end - self.started_at
-        total = self.config.epochs
-        eta = run_left(total, self.epoch, self.epoch_seconds, self.progress, self.config.batch_size)
-        state = {
-            "starting": "[yellow]● loading data[/]",
-            "running": "[green]● training[/]",
-            "paused": "[yellow]❚❚ paused[/]",
-            "stopping": "[yellow]■ stopping…[/]",
-            "finished": self.finished_label(),
-            "failed": "[red]✖ failed[/]",
-            "stale": "[yellow]⚠ stale: no news for a while[/]",
-            "died": "[red]✖ process gone, run not finished[/]",
-        }[self.state]
-        parts = [
-            f"{state}  [b]{self.preset}[/]",
-            self.config.architecture,
-            # the epoch in progress (its bar is below), or the last one done between epochs
-            f"epoch {max(self.epoch, self.progress.epoch if self.progress else 0)}/{total}",
-            f"elapsed {clock(elapsed)}",
-            f"ETA {clock(eta) if self.running else '--:--'}",
-        ]
-        if Text.from_markup(" · ".join(parts)).cell_len > self.size.width - 2:
-            parts.pop(1)  # narrow terminal: the model is on the Model tab anyway
-        line1 = " · ".join(parts)
-        line2 = self.run_line()
-        if self.state == "died":
-            line2 = f"[red]resume it with: mlp-tui run --resume {escape(self.run_dir)} --headless[/]"
-        if isinstance(self.result, RunFailed):
-            line2 = f"[red]{escape(self.result.message)}[/]"
-        elif isinstance(self.result, RunFinished) and self.result.test_accuracy is not None:
-            line2 = (
-                f"[green]test accuracy {pct(self.result.test_accuracy)}[/] (best weights: epoch "
-                f"{self.result.best_epoch}) · {escape(self.run_dir)}{'' if self.watching else ' · n: new run'}"
-            )
-        self.query_one("#status", Static).update(
-            Text.assemble(Text.from_markup(line1), "\n", Text.from_markup(line2) if isinstance(line2, str) else line2),
-            layout=False,
-        )
-
-    def run_line(self) -> Text:
-        """The learning rate, the epoch whose weights are kept, the device and the run directory,
-        cut to one line (the directory goes first)."""
-        lr = f"lr {self.lr:.3g}"
-        if self.lr_asked is not None:
-            lr += f" → {asked_words(self.lr_asked)} at the next batch"
-        best = "" if self.best_epoch is None else f" · best weights: epoch {self.best_epoch}"
-        where = escape(f"{self.device}  ·  {self.run_dir or 'run directory: pending'}")
-        line = Text.from_markup(f"{lr}{best}  ·  [dim]{where}[/]")
-        line.truncate(max(20, self.size.width - 2), overflow="ellipsis")
-        return line
+        self.query_one(StatusHeader).show(self)
 
     # -- actions --------------------------------------------------------------------------------
     def action_toggle_pause(self) -> None:
@@ -441,8 +384,8 @@ class TrainingScreen(SizedScreen):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "new_run" and self.watching:
             return False  # a watcher does not start runs; hide the key
-        if action in ("scale_lr", "type_lr"):
-            return self.lr_changeable  # hidden once the run is over
+        if action in ("scale_lr", "type_lr", "toggle_pause", "stop"):
+            return self.lr_changeable  # hidden once the run is over (or stopping): they do nothing then
         if action == "mistake":  # the keys page the gallery: on its tab only
             tabs = self.query(TabbedContent)
             return bool(tabs) and tabs.first().active == "mistakes"

@@ -4,6 +4,10 @@ Besides the curves it marks the epoch whose weights the run keeps (a green line)
 series after that epoch in a warning colour (validation loss that no longer improves: the
 stretch where the model overfits), and marks hand-made learning-rate changes (magenta lines at
 the fraction of the epoch where they took effect).
+
+Without colour (NO_COLOR) or without Unicode (LANG=C) colour cannot tell the lines apart: each
+series gets a marker of its own, the learning-rate marks are a column of ':', and the title
+names markers instead of colours.
 """
 
 from __future__ import annotations
@@ -13,6 +17,15 @@ from textual_plotext import PlotextPlot
 from .axis import y_limits
 
 BEST_COLOUR, AFTER_BEST_COLOUR, LR_COLOUR = "green", "orange", "magenta"
+LR_MARK = ":"  # without colour: the best epoch keeps plotext's solid line, lr changes are dotted
+
+
+def series_markers(colour: bool, ascii: bool) -> tuple[str, str, str]:
+    """Markers of the first and second series and of the stretch after the best epoch. With
+    colour, braille lines (the finest) told apart by colour; without, by their marks."""
+    if ascii:
+        return "*", "o", "x"
+    return ("braille",) * 3 if colour else ("braille", "•", "x")
 
 
 class MetricChart(PlotextPlot):
@@ -53,14 +66,24 @@ class MetricChart(PlotextPlot):
     def mark_lr(self, x: float) -> None:
         self.lr_marks.append(x)
 
+    @property
+    def colour(self) -> bool:
+        return not self.app.no_color
+
+    @property
+    def shaped_marks(self) -> bool:
+        """Marks told apart by shape: without colour, and in ASCII (where both would be '|')."""
+        return not self.colour or getattr(self.app, "ascii", False)
+
     def heading(self, room: int) -> str:
         """The title with what the lines mean, shortened to fit (plotext drops a title that
         does not fit over the plot)."""
         best, lr = self.best_epoch is not None, bool(self.lr_marks)
+        best_mark, lr_mark = ("|", LR_MARK) if self.shaped_marks else ("green", "magenta")
         for best_text, lr_text in (
-            (f"best: epoch {self.best_epoch} (green)", "lr changed (magenta)"),
-            (f"best: epoch {self.best_epoch} (green)", "lr (magenta)"),
-            (f"best {self.best_epoch} (green)", "lr (magenta)"),
+            (f"best: epoch {self.best_epoch} ({best_mark})", f"lr changed ({lr_mark})"),
+            (f"best: epoch {self.best_epoch} ({best_mark})", f"lr ({lr_mark})"),
+            (f"best {self.best_epoch} ({best_mark})", f"lr ({lr_mark})"),
             (f"best {self.best_epoch}", ""),
         ):
             title = " · ".join([self.title] + [best_text] * best + [lr_text] * (lr and bool(lr_text)))
@@ -83,19 +106,17 @@ class MetricChart(PlotextPlot):
         plt.clear_figure()
         plt.xlabel("epoch")
         epochs = sorted({e for pts in self.series.values() for e, _ in pts})
-        for name in self.series:
+        markers = series_markers(self.colour, getattr(self.app, "ascii", False))
+        for i, name in enumerate(self.series):
             before, after = self.segments(name)
             if before:
                 xs, ys = zip(*before)
-                plt.plot(list(xs), list(ys), label=name, marker="braille")
+                plt.plot(list(xs), list(ys), label=name, marker=markers[min(i, 1)])
             if after:
                 xs, ys = zip(*after)
-                plt.plot(list(xs), list(ys), label=f"{name} since best", marker="braille", color=AFTER_BEST_COLOUR)
+                plt.plot(list(xs), list(ys), label=f"{name} since best", marker=markers[2], color=AFTER_BEST_COLOUR)
         if epochs:
-            if self.best_epoch is not None:
-                plt.vline(self.best_epoch, BEST_COLOUR)
-            for x in self.lr_marks:
-                plt.vline(x, LR_COLOUR)
+            self.draw_marks(plt)
             low, high = min(epochs + self.lr_marks), max(epochs + self.lr_marks)
             if high > low:
                 plt.xlim(low, high)
@@ -106,6 +127,21 @@ class MetricChart(PlotextPlot):
                 plt.ylim(*limits)
         self._cache = None
         self.refresh()
+
+    def draw_marks(self, plt) -> None:
+        """The best epoch as a solid line; lr changes as magenta lines, or without colour as
+        columns of LR_MARK (plotext's vertical lines are all alike)."""
+        if self.best_epoch is not None:
+            plt.vline(self.best_epoch, BEST_COLOUR)
+        values = [v for pts in self.series.values() for _, v in pts]
+        limits = y_limits(values, 0.0, 100.0 if self.percent else None) or (min(values), max(values))
+        rows = max(2, self.size.height * 2)  # twice the rows: no gaps in the column
+        column = [limits[0] + (limits[1] - limits[0]) * i / (rows - 1) for i in range(rows)]
+        for x in self.lr_marks:
+            if not self.shaped_marks:
+                plt.vline(x, LR_COLOUR)
+            else:
+                plt.scatter([x] * rows, column, marker=LR_MARK, color=LR_COLOUR)
 
     def render(self):
         # plotext builds the chart in pure Python; rebuild only when the data, size or theme

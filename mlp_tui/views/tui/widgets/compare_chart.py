@@ -38,6 +38,13 @@ def colour_style(index: int) -> str:
 
 
 TWIN_MARKER = "x"  # a variant drawn on top of an identical one: marks that leave its line visible
+# Without colour (NO_COLOR) or Unicode (LANG=C), variants are told apart by these marks (the
+# leaderboard shows the same one beside the name); "x" stays the twins'.
+VARIANT_MARKS = "*o+#@%=&"
+
+
+def variant_mark(index: int) -> str:
+    return VARIANT_MARKS[index % len(VARIANT_MARKS)]
 LEGEND_MARGIN = 14  # the chart's width less the room for a legend label (y labels, frame, marker)
 
 
@@ -53,6 +60,9 @@ class Picture:
     height: int
     theme: str
     percent: bool = False  # the axis ends at 100
+    plain: bool = False  # no colour, or ASCII only: each variant drawn with its own mark
+    ascii: bool = False
+    legend: bool = True  # the names over the plot (hidden with a key: the leaderboard names them too)
 
 
 def draw(picture: Picture) -> Text:
@@ -73,7 +83,8 @@ def draw(picture: Picture) -> Text:
         if curve.epochs:
             epochs.update(curve.epochs)
             twin = drawn.setdefault((curve.epochs, curve.mean, curve.low, curve.high), curve.name)
-            draw_curve(plt, curve, y, "" if twin == curve.name else twin, picture.width - LEGEND_MARGIN)
+            room = picture.width - LEGEND_MARGIN if picture.legend else 0
+            draw_curve(plt, curve, y, "" if twin == curve.name else twin, room, picture.plain, picture.ascii)
     if epochs:
         ordered = sorted(epochs)
         step = max(1, len(ordered) // 8)
@@ -96,21 +107,25 @@ def twin_label(name: str, twin: str, room: int) -> str:
     return next((label for label in labels if len(label) <= room), name)
 
 
-def draw_curve(plt, curve: Curve, y, twin: str, room: int) -> None:
+def draw_curve(plt, curve: Curve, y, twin: str, room: int, plain: bool = False, ascii: bool = False) -> None:
     """One variant: its mean as a line, its seeds' spread as dots. A twin (the same points as a
-    variant drawn before it) would hide that one: it is marked at its epochs only, and says so."""
+    variant drawn before it) would hide that one: it is marked at its epochs only, and says so.
+    No room (0) for a legend: the curves go unnamed."""
     colour, xs = variant_colour(curve.index), list(curve.epochs)
+    named = room > 0
+    mark = variant_mark(curve.index)
+    line, point, dot = (mark, mark, ".") if plain else ("braille", "●", "·")
     if twin:
-        plt.scatter(xs, y(curve.mean), marker=TWIN_MARKER, color=colour, label=twin_label(curve.name, twin, room))
+        plt.scatter(xs, y(curve.mean), marker=TWIN_MARKER, color=colour, label=twin_label(curve.name, twin, room) if named else None)
         return
     spread = [i for i, (lo, hi) in enumerate(zip(curve.low, curve.high)) if hi > lo]
     if spread:
-        plt.scatter([xs[i] for i in spread], y([curve.low[i] for i in spread]), marker="·", color=colour)
-        plt.scatter([xs[i] for i in spread], y([curve.high[i] for i in spread]), marker="·", color=colour)
+        plt.scatter([xs[i] for i in spread], y([curve.low[i] for i in spread]), marker=dot, color=colour)
+        plt.scatter([xs[i] for i in spread], y([curve.high[i] for i in spread]), marker=dot, color=colour)
     if len(xs) == 1:  # a line needs two points: one epoch so far is a mark
-        plt.scatter(xs, y(curve.mean), marker="●", color=colour, label=curve.name)
+        plt.scatter(xs, y(curve.mean), marker=point, color=colour, label=curve.name if named else None)
     else:
-        plt.plot(xs, y(curve.mean), marker="braille", color=colour, label=curve.name)
+        plt.plot(xs, y(curve.mean), marker=line, color=colour, label=curve.name if named else None)
 
 
 class CompareChart(PlotextPlot):
@@ -125,6 +140,7 @@ class CompareChart(PlotextPlot):
         self.log_scale = False
         self.compact = False
         self.percent = False
+        self.show_legend = True
         self.wanted: Picture | None = None  # the newest picture asked for
         self.drawing: Picture | None = None  # the one on the worker thread now (one at a time)
         self.shown: tuple[Picture, Text] | None = None  # the last one drawn
@@ -151,6 +167,7 @@ class CompareChart(PlotextPlot):
         return Picture(
             self.title, self.curves, self.log_scale, self.compact, self.size.width, self.size.height,
             self._get_plotext_theme_name(self.app.theme), self.percent,
+            self.app.no_color or getattr(self.app, "ascii", False), getattr(self.app, "ascii", False), self.show_legend,
         )  # fmt: skip
 
     def render(self):

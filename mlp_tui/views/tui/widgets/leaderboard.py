@@ -8,7 +8,7 @@ from textual.widgets import DataTable
 
 from ....render import bar
 from ..board_view import RowView
-from .compare_chart import colour_style
+from .compare_chart import colour_style, variant_mark
 
 COLUMNS = ("#", "variant", "test acc %", "verdict", "progress", "status", "best ep", "time/run")
 COMPACT_COLUMNS = COLUMNS[:5]  # a narrow terminal: the status is in the progress column
@@ -64,12 +64,17 @@ class Leaderboard(DataTable):
             tail = f" {sum(m.epochs_done for m in row.members)}/{sum(m.epochs for m in row.members)} ep"
         return Text.assemble((filled, "green"), ("░" * (6 - len(filled)), "dim"), tail, style=dim)
 
+    def swatch(self, index: int) -> str:
+        """The variant's colour; without colour (or Unicode) its mark on the charts."""
+        plain = self.app.no_color or getattr(self.app, "ascii", False)
+        return variant_mark(index) if plain else "━"
+
     def cells(self, row: RowView) -> list[Text]:
         dim = "dim" if noise(row) else ""
         rank = f"≈{row.rank}" if dim and not row.rank.startswith("=") else row.rank  # "=2": a tie says more
         cells = [
             Text(rank, style=dim, justify="right"),
-            Text.assemble(("━ ", colour_style(row.index)), (row.name, dim or "bold")),
+            Text.assemble((f"{self.swatch(row.index)} ", colour_style(row.index)), (row.name, dim or "bold")),
             Text(row.accuracy, style=dim, justify="right"),
             Text(row.verdict or "-", style=verdict_style(row.verdict)),
             self.progress_cell(row, dim),

@@ -13,10 +13,13 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .fit_text import shorten
+
 
 def plain_strip(text: str, width: int, base: Style, bold: bool = False) -> Strip:
     style = base + Style(bold=True) if bold else base
-    return Strip([Segment(text, style)]).crop_extend(0, width, base)
+    # a header longer than the view ends at a word with an ellipsis, not mid-word
+    return Strip([Segment(shorten(text, width), style)]).crop_extend(0, width, base)
 
 
 class PagedView(Widget, can_focus=True):

@@ -32,10 +32,11 @@ class WeightsView(CheckpointFollower, PagedView):
     WeightsView:focus { background-tint: $foreground 3%; }
     """
     BINDINGS = [
-        Binding("full_stop,pagedown", "page(1)", "Next units", key_display="."),
-        Binding("comma,pageup", "page(-1)", "Prev units", key_display=","),
+        Binding("full_stop,pagedown", "page(1)", "Next units", key_display=".", tooltip="Next units (, the previous)"),
+        # short labels: room at 80 columns for the run's own keys (the header says which scale)
+        Binding("comma,pageup", "page(-1)", "Prev units", key_display=",", show=False),
         Binding("home", "page_to(0)", "First", show=False),
-        Binding("u", "toggle_scale", "Scale per unit/page"),
+        Binding("u", "toggle_scale", "Scale", tooltip="Scale per unit or per page"),
     ]
 
     reading_note = "Reading the weights of {name} …"
