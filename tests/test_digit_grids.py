@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import re
 import subprocess
 import sys
@@ -35,7 +34,6 @@ from mlp_tui.views.tui.widgets.data_view import DataView
 from mlp_tui.views.tui.widgets.gallery import MistakeGallery
 from mlp_tui.views.tui.widgets.predictions_view import PredictionsView
 
-REPO = Path(__file__).resolve().parents[1]
 SIZES = [(120, 40), (80, 24)]
 CPU = torch.device("cpu")
 
@@ -390,20 +388,6 @@ def test_mistakes_tab_shows_several_digits_at_once_with_bars_on_demand(size, tmp
 
 
 # -- the app: a real run's predictions ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_run(mnist_root, tmp_path_factory) -> Path:
-    """784-16-10 trained a little on real MNIST (about 90 % on the test set)."""
-    run_dir = tmp_path_factory.mktemp("grid-runs") / "tiny"
-    env = dict(os.environ, PYTHONPATH=str(REPO), MLP_TUI_PRESETS=str(tmp_path_factory.mktemp("presets")))
-    for key in ("NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        env.pop(key, None)
-    cmd = [sys.executable, "-m", "mlp_tui", "run", "--preset", "tiny", "--headless", "--run-dir", str(run_dir),
-           "--data-dir", str(mnist_root), "--epochs", "2", "--subset", "10000"]  # fmt: skip
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return run_dir
 
 
 def watch(run_dir: Path, mnist_root: Path):

@@ -11,9 +11,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import FakeRun, wait_until
@@ -40,7 +37,6 @@ from mlp_tui.views.tui.screens.training import TrainingScreen
 from mlp_tui.views.tui.widgets.model_summary import lr_words
 from mlp_tui.views.tui.widgets.predictions_view import PredictionsView
 
-REPO = Path(__file__).resolve().parents[1]
 SIZES = [(120, 40), (80, 24)]
 BATCHES = 844
 
@@ -292,20 +288,6 @@ def test_the_setup_summary_says_it_is_of_the_last_valid_settings(tmp_path):
 
 
 # -- the Predictions tab: validation while the run trains, test after --------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_run(mnist_root, tmp_path_factory) -> Path:
-    """784-16-10 trained a little on real MNIST: 6,000 validation images, 10,000 test images."""
-    run_dir = tmp_path_factory.mktemp("numbers-runs") / "tiny"
-    env = dict(os.environ, PYTHONPATH=str(REPO), MLP_TUI_PRESETS=str(tmp_path_factory.mktemp("presets")))
-    for key in ("NO_COLOR", "FORCE_COLOR", "COLUMNS"):
-        env.pop(key, None)
-    cmd = [sys.executable, "-m", "mlp_tui", "run", "--preset", "tiny", "--headless", "--run-dir", str(run_dir),
-           "--data-dir", str(mnist_root), "--epochs", "2", "--subset", "10000"]  # fmt: skip
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return run_dir
 
 
 @pytest.mark.parametrize("size", SIZES)
