@@ -68,7 +68,11 @@ def main() -> None:
         if name in GOALS:
             goal_acc, goal_s = GOALS[name]
             met = mean >= goal_acc and (goal_s is None or max(r[2] for r in runs) <= goal_s)
-            goal = f">= {goal_acc} %" + (f" in {goal_s / 60:.0f} min" if goal_s else "") + (": met" if met else ": NOT met")
+            goal = (
+                f">= {goal_acc} %"
+                + (f" in {goal_s / 60:.0f} min" if goal_s else "")
+                + (": met" if met else ": NOT met")
+            )
         rows.append(
             f"| `{name}` | {config.architecture}, {config.epochs} | **{mean:.2f} ± {sd:.2f} %** ({args.seeds} seeds) | "
             f"{', '.join(f'{a:.2f}' for a in accuracies)} | {seconds:.0f} s "

@@ -48,10 +48,12 @@ def main() -> None:
     ratio = med["on"] / med["off"]
     report(
         "Layer health statistics: cost per epoch (benchmarks/health.py)",
-        [f"dropout preset, one epoch, {args.rounds} rounds alternating, device {device}",
-         f"health off: {med['off']:.2f} s per epoch (median of {', '.join(f'{t:.2f}' for t in times['off'])})",
-         f"health on: {med['on']:.2f} s per epoch (median of {', '.join(f'{t:.2f}' for t in times['on'])})",
-         f"on / off: **{ratio:.3f}x** (target <= 1.05x)"],  # fmt: skip
+        [
+            f"dropout preset, one epoch, {args.rounds} rounds alternating, device {device}",
+            f"health off: {med['off']:.2f} s per epoch (median of {', '.join(f'{t:.2f}' for t in times['off'])})",
+            f"health on: {med['on']:.2f} s per epoch (median of {', '.join(f'{t:.2f}' for t in times['on'])})",
+            f"on / off: **{ratio:.3f}x** (target <= 1.05x)",
+        ],  # fmt: skip
     )
 
 

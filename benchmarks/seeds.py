@@ -70,7 +70,9 @@ NOTES = "## Notes"
 def run(experiment: Experiment, seeds: int, epochs_scale: float, data_dir) -> list[float]:
     results = []
     for seed in range(seeds):
-        accuracy, _, seconds, _ = headless_run("tiny", data_dir, [*experiment.options(epochs_scale), "--seed", str(seed)])
+        accuracy, _, seconds, _ = headless_run(
+            "tiny", data_dir, [*experiment.options(epochs_scale), "--seed", str(seed)]
+        )
         print(f"  {experiment.name} seed {seed}: {accuracy:.2f} % in {seconds:.0f} s", flush=True)
         results.append(accuracy)
     return results
@@ -85,14 +87,16 @@ def row(experiment: Experiment, results: list[float], epochs_scale: float) -> st
         gap = mean - experiment.reported
         within = abs(gap) <= max(2 * sd, 0.1)
         verdict = f"{gap:+.2f} points: " + ("within noise" if within else "more than noise (see notes)")
-    command = "mlp-tui run --preset tiny --headless " + " ".join(a if a else '""' for a in experiment.options(epochs_scale))
+    command = "mlp-tui run --preset tiny --headless " + " ".join(
+        a if a else '""' for a in experiment.options(epochs_scale)
+    )
     reported = f"{experiment.reported:g} %" if experiment.reported is not None else "-"
     return f"| {experiment.name} | {experiment.source} | {reported} | {ours} | {verdict} | `{command}` |"
 
 
 def write(rows: list[str], seeds: int) -> None:
     old = SEEDS_MD.read_text(encoding="utf-8") if SEEDS_MD.exists() else ""
-    notes = old[old.index(NOTES):] if NOTES in old else f"{NOTES}\n\n(none yet)\n"
+    notes = old[old.index(NOTES) :] if NOTES in old else f"{NOTES}\n\n(none yet)\n"
     head = [
         "# The textbooks' experiments, reproduced (benchmarks/seeds.py)", "",
         f"{time.strftime('%Y-%m-%d %H:%M')} · {machine()} · {seeds} seeds (0..{seeds - 1}), test accuracy as mean ± sd", "",
@@ -107,13 +111,17 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", default="")
-    parser.add_argument("--epochs-scale", type=float, default=1.0, help="shorter runs for a quick look (not for the table)")
+    parser.add_argument(
+        "--epochs-scale", type=float, default=1.0, help="shorter runs for a quick look (not for the table)"
+    )
     args = parser.parse_args()
     chosen = [e for e in EXPERIMENTS if not args.only or e.name in re.split(r"[, ]+", args.only)]
     rows = []
     for experiment in chosen:
         print(f"{experiment.name}: {experiment.source}", flush=True)
-        rows.append(row(experiment, run(experiment, args.seeds, args.epochs_scale, mnist_dir(args.data_dir)), args.epochs_scale))
+        rows.append(
+            row(experiment, run(experiment, args.seeds, args.epochs_scale, mnist_dir(args.data_dir)), args.epochs_scale)
+        )
     write(rows, args.seeds)
     print(f"wrote {SEEDS_MD}")
 

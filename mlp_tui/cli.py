@@ -10,23 +10,30 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from .config import CLI_SOURCE, ConfigError, cli_flag
-from .overrides import override_flags, with_overrides
-from .errors import EXIT_OK, exit_now
-from .preset_files import list_presets, preset_dirs, resolve_preset
 from .cli_common import (
-    DEFAULT_PRESET, DataDir, PresetOption, RunArgument, RunsRoot, fail, interactive, user_errors,
+    DEFAULT_PRESET,
+    DataDir,
+    PresetOption,
+    RunArgument,
+    RunsRoot,
+    fail,
+    interactive,
+    user_errors,
 )  # fmt: skip
 from .cli_errors import Commands
 from .compare_command import compare
+from .config import CLI_SOURCE, ConfigError, cli_flag
+from .errors import EXIT_OK, exit_now
 from .inspect_commands import DATA_SETTINGS, data, eval_run, predict_digit, weights
+from .overrides import override_flags, with_overrides
+from .preset_files import list_presets, preset_dirs, resolve_preset
 from .run_options import given_settings, with_setting_options
-from .text_width import layout_width
 from .terminal import use_ascii_streams
+from .text_width import layout_width
 
 app = typer.Typer(
     help="Train multilayer perceptrons on MNIST-format data and watch them learn, in your terminal.",
@@ -37,6 +44,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=Commands,  # the parser's own refusals in mlp-tui's one line, like every other message
 )
+
 
 @app.callback(invoke_without_command=True)
 def main_callback(
@@ -53,7 +61,7 @@ def main_callback(
         open_app(chosen, None, autostart=False, data_dir=data_dir, runs_root=runs_root)
 
 
-def open_app(chosen, config, *, autostart: bool, data_dir: Optional[Path], runs_root: Path) -> None:
+def open_app(chosen, config, *, autostart: bool, data_dir: Path | None, runs_root: Path) -> None:
     if not interactive():
         fail("the app needs a terminal; for logs and servers use: mlp-tui run --preset NAME --headless")
     from .views.tui.app import create_app
@@ -81,13 +89,20 @@ def presets() -> None:
 
 def run(
     preset: PresetOption = DEFAULT_PRESET,
-    headless: Annotated[bool, typer.Option("--headless", help="No app: print progress (plain lines in a log).")] = False,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="No app: print progress (plain lines in a log).")
+    ] = False,
     data_dir: DataDir = None,
-    run_dir: Annotated[Optional[Path], typer.Option(help="Directory for this run (default: runs/<time>-<preset>).")] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Directory for this run (default: runs/<time>-<preset>).")
+    ] = None,
     runs_root: RunsRoot = Path("runs"),
-    resume: Annotated[Optional[str], typer.Option(
-        help="Continue a stopped, interrupted or killed run: its directory, its name under --runs, or 'latest'."
-    )] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="Continue a stopped, interrupted or killed run: its directory, its name under --runs, or 'latest'."
+        ),
+    ] = None,
     **settings: Any,
 ) -> None:
     """Train a model. With --headless, print progress instead of opening the app. Every setting
@@ -166,9 +181,9 @@ def _watch_comparison(folder: Path, runs_root: Path) -> None:
 
 
 def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> int:
-    from .runs.status import resolve_run
     from .runs.job import Job
     from .runs.launch import load_resume
+    from .runs.status import resolve_run
     from .views.headless import run_headless
 
     run_dir = resolve_run(name, runs_root)

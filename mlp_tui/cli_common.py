@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from .config import OPTIONS, ConfigError
 from .errors import EXIT_USAGE
 from .preset_files import list_presets
-
 
 DEFAULT_PRESET = "dropout"
 
@@ -25,12 +24,12 @@ PresetOption = Annotated[
     str, typer.Option("--preset", "-p", help="Preset name or path to a .toml file.", autocompletion=_preset_names)
 ]
 DataDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(help="Folder holding the datasets in torchvision's layout (MNIST/raw, FashionMNIST/raw, "
                       "KMNIST/raw); default: $MLP_TUI_DATA, else the user cache."),
 ]  # fmt: skip
 RunsRoot = Annotated[Path, typer.Option("--runs", help="Parent folder of the run directories.")]
-DeviceOption = Annotated[Optional[str], typer.Option(help=OPTIONS["device"].help.capitalize() + " (default: auto).")]
+DeviceOption = Annotated[str | None, typer.Option(help=OPTIONS["device"].help.capitalize() + " (default: auto).")]
 RunArgument = Annotated[str, typer.Argument(metavar="RUN", help="A run directory, its name under --runs, or `latest`.")]
 
 
@@ -64,5 +63,3 @@ def user_errors():
 def interactive() -> bool:
     """The app needs a terminal on both ends (not nohup, a pipe or a log file)."""
     return sys.stdin.isatty() and sys.stdout.isatty()
-
-

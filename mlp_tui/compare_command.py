@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -20,37 +20,71 @@ DEFAULT_SEEDS = 3
 
 
 def compare(
-    runs: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[RUN]...", show_default=False, help="Runs trained earlier (directories, names under --runs, or globs) to show side by side."
-    )] = None,
-    preset: Annotated[Optional[list[str]], typer.Option(
-        "--preset", "-p", metavar="PRESET", show_default=False, help="Preset name or .toml file (repeat it to compare presets; a compare.toml redoes "
-        "that comparison). Default: dropout."
-    )] = None,
-    vary: Annotated[Optional[list[str]], typer.Option(
-        metavar="SETTING=V1,V2", show_default=False, help="An axis: SETTING=V1,V2 (hidden=512/512,512 and lr_changes=none/6:0.01 use / between values). Repeat for a grid."
-    )] = None,
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[RUN]...",
+            show_default=False,
+            help="Runs trained earlier (directories, names under --runs, or globs) to show side by side.",
+        ),
+    ] = None,
+    preset: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--preset",
+            "-p",
+            metavar="PRESET",
+            show_default=False,
+            help="Preset name or .toml file (repeat it to compare presets; a compare.toml redoes "
+            "that comparison). Default: dropout.",
+        ),
+    ] = None,
+    vary: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SETTING=V1,V2",
+            show_default=False,
+            help="An axis: SETTING=V1,V2 (hidden=512/512,512 and lr_changes=none/6:0.01 use / between values). Repeat for a grid.",
+        ),
+    ] = None,
     seeds: Annotated[int, typer.Option(help="Runs per variant, with seeds SEED, SEED+1, …")] = DEFAULT_SEEDS,
-    jobs: Annotated[Optional[int], typer.Option(
-        help="Runs trained at once (default: the CPU cores, or 4 sharing a GPU).", min=1
-    )] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Runs trained at once (default: the CPU cores, or 4 sharing a GPU).", min=1)
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Train more than 64 runs without asking.")] = False,
-    resume: Annotated[Optional[str], typer.Option(
-        help="Finish a comparison: its directory, its name under --runs, or 'latest'."
-    )] = None,
-    headless: Annotated[bool, typer.Option("--headless", help="No app: a line per finished run, then the leaderboard.")] = False,
-    ray: Annotated[Optional[str], typer.Option(
-        metavar="auto|ADDRESS", show_default=False, help="Train the runs on a Ray cluster: 'auto' (the one this machine is "
-        "part of, else a Ray instance started here) or the head's ADDRESS. Needs the ray extra."
-    )] = None,
-    cpus_per_run: Annotated[Optional[float], typer.Option(
-        metavar="N", help="With --ray: CPUs each run asks of the cluster (and its threads). Default 1.", min=0.01,
-        show_default=False,
-    )] = None,
-    gpus_per_run: Annotated[Optional[float], typer.Option(
-        metavar="N", help="With --ray: GPUs each run asks of the cluster; 0.25 packs four runs on a GPU. Default 0.", min=0,
-        show_default=False,
-    )] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Finish a comparison: its directory, its name under --runs, or 'latest'.")
+    ] = None,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="No app: a line per finished run, then the leaderboard.")
+    ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            metavar="auto|ADDRESS",
+            show_default=False,
+            help="Train the runs on a Ray cluster: 'auto' (the one this machine is "
+            "part of, else a Ray instance started here) or the head's ADDRESS. Needs the ray extra.",
+        ),
+    ] = None,
+    cpus_per_run: Annotated[
+        float | None,
+        typer.Option(
+            metavar="N",
+            help="With --ray: CPUs each run asks of the cluster (and its threads). Default 1.",
+            min=0.01,
+            show_default=False,
+        ),
+    ] = None,
+    gpus_per_run: Annotated[
+        float | None,
+        typer.Option(
+            metavar="N",
+            help="With --ray: GPUs each run asks of the cluster; 0.25 packs four runs on a GPU. Default 0.",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
     runs_root: RunsRoot = Path("runs"),
     **settings: Any,
@@ -65,7 +99,9 @@ def compare(
     with user_errors():
         if runs:
             if preset or vary or resume or values or ray:
-                fail("runs trained earlier are compared as they are; drop --preset, --vary, --resume, --ray and settings")
+                fail(
+                    "runs trained earlier are compared as they are; drop --preset, --vary, --resume, --ray and settings"
+                )
             raise typer.Exit(_show_existing(runs, runs_root, headless))
         cluster = _cluster_spec(ray, cpus_per_run, gpus_per_run, jobs)
         device = values.get("device")
@@ -101,7 +137,7 @@ def compare(
         _open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True, cluster=cluster)
 
 
-def _cluster_spec(ray: Optional[str], cpus: Optional[float], gpus: Optional[float], jobs: Optional[int]):
+def _cluster_spec(ray: str | None, cpus: float | None, gpus: float | None, jobs: int | None):
     """--ray and what each run asks of the cluster; None for the local pool."""
     from .runs.compare.backend import ClusterSpec, require_ray
 
@@ -137,7 +173,7 @@ def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
     return Plan(variants, seeds, [a.text for a in axes], f"presets {', '.join(names)}")
 
 
-def _check_data(plan, data_dir: Optional[Path], device: Optional[str] = None) -> None:
+def _check_data(plan, data_dir: Path | None, device: str | None = None) -> None:
     """Every device of the plan there, every dataset on disk and valid (downloaded once here, not
     by each worker): DeviceError or DataError, exit 2, before anything trains."""
     from .engine.data import ensure_dataset
@@ -149,7 +185,7 @@ def _check_data(plan, data_dir: Optional[Path], device: Optional[str] = None) ->
         ensure_dataset(dataset, data_dir)
 
 
-def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Path], device: Optional[str], backend) -> int:
+def _run_headless(folder: Path, plan, jobs: int | None, data_dir: Path | None, device: str | None, backend) -> int:
     import signal
     import threading
 
@@ -174,8 +210,10 @@ def _run_headless(folder: Path, plan, jobs: Optional[int], data_dir: Optional[Pa
 
     def started(todo: int, where: str) -> None:
         todo_count[0] = todo
-        echo(f"mlp-tui compare: {counted(len(plan.variants), 'variant')} × {counted(plan.seeds, 'seed')} = "
-             f"{counted(total, 'run')} in {folder}")
+        echo(
+            f"mlp-tui compare: {counted(len(plan.variants), 'variant')} × {counted(plan.seeds, 'seed')} = "
+            f"{counted(total, 'run')} in {folder}"
+        )
         echo("variants: " + "; ".join(v.name for v in plan.variants))
         if todo < total:
             echo(f"{counted(total - todo, 'run')} already finished; {todo} to go")
@@ -235,7 +273,9 @@ def _left_over(board, folder: Path) -> list[str]:
                      f"{', '.join(s.member.path.name for s in failed)}; delete their directories to try them again")  # fmt: skip
     if unfinished:
         mend = "free some space, then " if disk else ""
-        lines.append(f"{counted(unfinished, 'run')} not finished; {mend}finish them with: mlp-tui compare --resume {folder} --headless")
+        lines.append(
+            f"{counted(unfinished, 'run')} not finished; {mend}finish them with: mlp-tui compare --resume {folder} --headless"
+        )
     return lines
 
 

@@ -6,17 +6,27 @@ Imports nothing heavy (no torch) so `mlp-tui presets` and `--help` stay instant.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .datasets import DATASET_NAMES
-from .lr_changes import FORM as LR_CHANGES_FORM, HELP as LR_CHANGES_HELP, LrChange, format_lr_changes
-from .lr_changes import parse_lr_changes, past_last_epoch
+from .lr_changes import FORM as LR_CHANGES_FORM
+from .lr_changes import HELP as LR_CHANGES_HELP
+from .lr_changes import LrChange, format_lr_changes, parse_lr_changes, past_last_epoch
 from .options import Option, option
 from .setting_values import (  # noqa: F401  (parse_hidden, did_you_mean, DEVICES: part of the config API)
-    DEVICES, MAX_HIDDEN, MAX_LAYERS, MAX_THREADS, device_name, did_you_mean, hidden_sizes, parse_hidden, thread_setting,
+    DEVICES,
+    MAX_HIDDEN,
+    MAX_LAYERS,
+    MAX_THREADS,
+    device_name,
+    did_you_mean,
+    hidden_sizes,
+    parse_hidden,
+    thread_setting,
 )
-from .suggested_lr import SUGGESTED_LR, suggested_lr  # noqa: F401  (part of the config API)
+from .suggested_lr import SUGGESTED_LR, suggested_lr
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish", "identity")
 LOSSES = ("nll", "cross-entropy", "mse")

@@ -36,12 +36,16 @@ DATASETS = {
     for d in (
         DatasetInfo("mnist", "MNIST", "MNIST", DIGITS, "https://ossci-datasets.s3.amazonaws.com/mnist/"),
         DatasetInfo(
-            "fashion-mnist", "Fashion-MNIST", "FashionMNIST",
+            "fashion-mnist",
+            "Fashion-MNIST",
+            "FashionMNIST",
             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
             "https://github.com/zalandoresearch/fashion-mnist",
         ),  # fmt: skip
         DatasetInfo(
-            "kmnist", "KMNIST", "KMNIST",
+            "kmnist",
+            "KMNIST",
+            "KMNIST",
             ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),  # romanised hiragana
             "https://github.com/rois-codh/kmnist",
         ),  # fmt: skip

@@ -219,8 +219,20 @@ class ThreadsChanged(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (RunStarted, BatchProgress, EpochEnd, Evaluation, RunFinished, RunFailed, LayerHealth, HealthWarning,
-                LrChanged, Paused, Resumed, ThreadsChanged)
+    for cls in (
+        RunStarted,
+        BatchProgress,
+        EpochEnd,
+        Evaluation,
+        RunFinished,
+        RunFailed,
+        LayerHealth,
+        HealthWarning,
+        LrChanged,
+        Paused,
+        Resumed,
+        ThreadsChanged,
+    )
 }
 
 

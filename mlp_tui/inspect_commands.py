@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -24,8 +24,8 @@ def eval_run(
         from .runs.status import resolve_run, summarize
 
         run_dir = resolve_run(run_name, runs_root)
-        from .runs.evaluate import eval_report, evaluate_run, load_run
         from .render import wants_ascii
+        from .runs.evaluate import eval_report, evaluate_run, load_run
 
         loaded = load_run(run_dir, device)
         finished, test = evaluate_run(loaded, data_dir)
@@ -37,9 +37,12 @@ def eval_run(
 
 def predict_digit(
     run_name: RunArgument,
-    image: Annotated[Path, typer.Argument(
-        metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
-    )],
+    image: Annotated[
+        Path,
+        typer.Argument(
+            metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
+        ),
+    ],
     runs_root: RunsRoot = Path("runs"),
     device: DeviceOption = None,
 ) -> None:
@@ -54,8 +57,8 @@ def predict_digit(
         except ImageError as exc:
             fail(str(exc))
         from .datasets import dataset_info
-        from .runs.evaluate import load_run, predict
         from .render import prediction_lines, wants_ascii
+        from .runs.evaluate import load_run, predict
 
         loaded = load_run(run_dir, device)
         probs = predict(loaded, digit.pixels)
@@ -73,9 +76,13 @@ def weights(
     runs_root: RunsRoot = Path("runs"),
     page: Annotated[int, typer.Option(min=1, help="Which page of pictures to print (1 is the first).")] = 1,
     per_page: Annotated[int, typer.Option("--per-page", min=1, help="Pictures on a page.")] = 32,
-    shared_scale: Annotated[bool, typer.Option(
-        "--shared-scale", help="Scale every picture on the page by the page's largest |w| (default: each by its own)."
-    )] = False,
+    shared_scale: Annotated[
+        bool,
+        typer.Option(
+            "--shared-scale",
+            help="Scale every picture on the page by the page's largest |w| (default: each by its own).",
+        ),
+    ] = False,
 ) -> None:
     """Show what the first layer learned: each hidden unit's 784 incoming weights as a 28x28 picture
     (blue positive, red negative; a linear model: one template per class)."""
@@ -87,8 +94,8 @@ def weights(
         pages = max(1, -(-layer.count // per_page))
         if page > pages:
             fail(f"--page {page}: {layer.count} pictures make {pages} page(s) of {per_page}")
-    from .report import fold
     from .render import WEIGHT_LEGEND_PLAIN, wants_ascii, wants_colour, weight_grid_lines, weight_grid_text
+    from .report import fold
 
     start = (page - 1) * per_page
     pictures = layer.pictures(start, start + per_page)
@@ -122,13 +129,20 @@ DATA_SETTINGS = ("dataset", "augment", "elastic", "seed")  # the run settings th
 def data(
     preset: PresetOption = DEFAULT_PRESET,
     data_dir: DataDir = None,
-    count: Annotated[Optional[int], typer.Option(
-        "--count", "-n", min=1, max=10_000, help="How many images (default: four rows of as many as fit the width)."
-    )] = None,
-    pixel_values: Annotated[bool, typer.Option(
-        "--values", help="Print each image's pixel values (0-255) as a 28x28 grid of numbers instead of a picture "
-        "(default: one image, the first of the sample; -n for more)."
-    )] = False,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            "--count", "-n", min=1, max=10_000, help="How many images (default: four rows of as many as fit the width)."
+        ),
+    ] = None,
+    pixel_values: Annotated[
+        bool,
+        typer.Option(
+            "--values",
+            help="Print each image's pixel values (0-255) as a 28x28 grid of numbers instead of a picture "
+            "(default: one image, the first of the sample; -n for more).",
+        ),
+    ] = False,
     **settings: Any,
 ) -> None:
     """Print training images exactly as the network receives them with these settings: after the

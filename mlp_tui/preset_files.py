@@ -6,10 +6,11 @@ Torch-free, so `mlp-tui presets` and the app's setup screen stay instant.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .config import META_KEYS, ConfigError, RunConfig, build_config, did_you_mean, where
 
@@ -51,7 +52,7 @@ def _expected(value: Any, path: Path) -> Expected | str:
                               f"allowed: {', '.join(EXPECTED_KEYS)}")  # fmt: skip
         kind, low, high = EXPECTED_KEYS[key]
         number = isinstance(item, (int, float)) and not isinstance(item, bool)
-        if kind is str and not isinstance(item, str) or kind is int and not (number and isinstance(item, int)):
+        if (kind is str and not isinstance(item, str)) or (kind is int and not (number and isinstance(item, int))):
             raise ConfigError(f"{at}: '{key}' = {item!r} is not {'a string' if kind is str else 'an integer'}")
         if kind is float and not number:
             raise ConfigError(f"{at}: '{key}' = {item!r} is not a number")
@@ -202,5 +203,3 @@ def resolve_preset(name_or_path: str) -> Preset:
         f"unknown preset '{name_or_path}'{did_you_mean(name_or_path, names)}; "
         f"available: {', '.join(names)} (or a path to a .toml file)"
     )
-
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .datasets import DIGITS, class_label, class_labels
 from .terminal import ascii_only, no_color
@@ -21,7 +21,7 @@ def wants_ascii(stream=None) -> bool:
 
 
 def counted(n: int, noun: str) -> str:
-    """"1 seed", "2 seeds": a count with its noun in the right number (nouns that take an s)."""
+    """ "1 seed", "2 seeds": a count with its noun in the right number (nouns that take an s)."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
@@ -221,7 +221,10 @@ def weight_text(values: Sequence[float], limit: float | None = None, dim: bool =
 
 
 def weight_grid_runs(
-    pictures: Sequence[tuple[Sequence[float], str, bool]], width: int = 80, *, colour: bool = True,
+    pictures: Sequence[tuple[Sequence[float], str, bool]],
+    width: int = 80,
+    *,
+    colour: bool = True,
     per_picture: bool = True,
 ) -> list[list[tuple[str, str]]]:
     """Pictures side by side, as many as fit in `width` columns, each with its label under it.
@@ -268,11 +271,16 @@ def weight_grid_lines(
 
 
 def weight_grid_text(
-    pictures: Sequence[tuple[Sequence[float], str, bool]], width: int = 80, *, colour: bool = True,
+    pictures: Sequence[tuple[Sequence[float], str, bool]],
+    width: int = 80,
+    *,
+    colour: bool = True,
     per_picture: bool = True,
 ) -> list:
     """weight_grid_runs as Rich Text lines (Rich imported here only)."""
     from rich.text import Text
 
-    return [Text.assemble(*line, no_wrap=True) for line in weight_grid_runs(pictures, width, colour=colour,
-                                                                            per_picture=per_picture)]
+    return [
+        Text.assemble(*line, no_wrap=True)
+        for line in weight_grid_runs(pictures, width, colour=colour, per_picture=per_picture)
+    ]

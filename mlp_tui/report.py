@@ -43,7 +43,7 @@ class Holdout:
     test_size: int = 0
 
     @classmethod
-    def of(cls, started: RunStarted) -> "Holdout":
+    def of(cls, started: RunStarted) -> Holdout:
         c = started.config  # a run recorded before these settings existed had the defaults
         return cls(c.get("monitor", "val-accuracy"), c.get("val_from", "train"), started.val_size, started.test_size)
 
@@ -92,7 +92,12 @@ def misclassified_lines(ev: Evaluation, count: int = 12, width: int = 80, ascii:
 
 
 def final_report(
-    finished: RunFinished, test: Evaluation | None, *, width: int = 80, ascii: bool = False, digits: int = 12,
+    finished: RunFinished,
+    test: Evaluation | None,
+    *,
+    width: int = 80,
+    ascii: bool = False,
+    digits: int = 12,
     holdout: Holdout | None = None,
 ) -> str:
     """The test result and its tables; `holdout` (from the run's start) says what chose the best epoch."""
@@ -114,8 +119,12 @@ def final_report(
         if test.misclassified:
             shown = min(digits, len(test.misclassified))
             wrong = sum(test.class_total) - sum(test.class_correct)
-            out += ["", f"Misclassified test images, most confident first ({shown} of {wrong}), "
-                    "labelled prediction (true: class) confidence:", ""]
+            out += [
+                "",
+                f"Misclassified test images, most confident first ({shown} of {wrong}), "
+                "labelled prediction (true: class) confidence:",
+                "",
+            ]
             out += misclassified_lines(test, digits, width, ascii)
     return "\n".join(fold(out, width)).rstrip() + "\n"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import enum
 import inspect
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import typer
 

@@ -15,15 +15,24 @@ import pytest
 import torch
 
 from mlp_tui.config import RunConfig
-from mlp_tui.engine.data import resolve_data_dir, split_dataset, synthetic_digits
 from mlp_tui.datasets import IDX_FILES, dataset_info
+from mlp_tui.engine.data import resolve_data_dir, split_dataset, synthetic_digits
 from mlp_tui.engine.trainer import Control, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 
 # Environment variables that would change how a child process decides on colour or a terminal.
-_TERMINAL_ENV = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CLICOLOR_FORCE", "MLP_TUI_ASCII")
+_TERMINAL_ENV = (
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "COLUMNS",
+    "LINES",
+    "CLICOLOR_FORCE",
+    "MLP_TUI_ASCII",
+)
 
 
 def _find_mnist() -> Path | None:

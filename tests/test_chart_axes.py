@@ -7,9 +7,9 @@ import asyncio
 import re
 
 import pytest
-from conftest import wait_until
 from textual.app import App, ComposeResult
 
+from conftest import wait_until
 from mlp_tui.views.tui.board_view import Curve
 from mlp_tui.views.tui.widgets.axis import y_limits
 from mlp_tui.views.tui.widgets.chart import MetricChart

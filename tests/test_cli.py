@@ -6,9 +6,9 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -165,7 +165,16 @@ def test_truncated_data_file_exits_2_naming_the_file(tmp_path, mnist_root):
     with open(damaged, "r+b") as f:
         f.truncate(1000)
     output = assert_usage_error(
-        invoke("run", "--preset", "tiny", "--headless", "--data-dir", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"))
+        invoke(
+            "run",
+            "--preset",
+            "tiny",
+            "--headless",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--runs",
+            str(tmp_path / "runs"),
+        )
     )
     assert str(damaged) in output
     assert "truncated" in output

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import csv
 import os
-import queue
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -18,6 +17,7 @@ from typer.testing import CliRunner
 
 from mlp_tui.cli import app
 from mlp_tui.config import build_config
+from mlp_tui.events import RunStarted
 from mlp_tui.runs.compare.backend import ClusterSpec
 from mlp_tui.runs.compare.cluster import ClusterRunner, MemberLost
 from mlp_tui.runs.compare.driver import drive
@@ -27,7 +27,6 @@ from mlp_tui.runs.compare.pool import member_job
 from mlp_tui.runs.compare.remote_member import STOP, stream_member
 from mlp_tui.runs.compare.streaming import DirectoryWatch, apply_changes, read_files
 from mlp_tui.runs.store import RunStore, read_events
-from mlp_tui.events import RunStarted
 
 # What differs between two trainings of the same run: when, how fast, and where.
 TIMING = {"t", "time", "seconds", "samples_per_s", "run_dir"}
@@ -154,9 +153,16 @@ def test_a_cluster_comparison_leaves_the_same_directory_as_the_local_pool(mnist_
     cluster = FakeCluster(lose={"02-mse-seed1": 1})
     remote = new_comparison(plan, tmp_path / "remote")
     heard = []
-    board = run_on(ClusterRunner(cluster, ClusterSpec("fake")), plan, remote, mnist_root, on_done=lambda r, b: heard.append(r))
+    board = run_on(
+        ClusterRunner(cluster, ClusterSpec("fake")), plan, remote, mnist_root, on_done=lambda r, b: heard.append(r)
+    )
     assert sorted(r.status for r in heard) == ["completed"] * 4
-    assert [name for name, _ in cluster.submitted[:4]] == ["01-nll-seed0", "02-mse-seed0", "01-nll-seed1", "02-mse-seed1"]
+    assert [name for name, _ in cluster.submitted[:4]] == [
+        "01-nll-seed0",
+        "02-mse-seed0",
+        "01-nll-seed1",
+        "02-mse-seed1",
+    ]
 
     for member in plan.members(local):
         there = remote / member.path.name
@@ -176,7 +182,10 @@ def test_a_cluster_comparison_leaves_the_same_directory_as_the_local_pool(mnist_
         assert story == comparable(member.path), there.name
 
     def rows(folder: Path) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "seconds_per_run"} for r in csv.DictReader((folder / "leaderboard.csv").open())]
+        return [
+            {k: v for k, v in r.items() if k != "seconds_per_run"}
+            for r in csv.DictReader((folder / "leaderboard.csv").open())
+        ]
 
     assert rows(local) == rows(remote)
     assert board.finished == 4
@@ -205,8 +214,12 @@ def test_commands_reach_members_on_the_cluster_and_a_stop_keeps_what_finished(mn
     results = []
     run_on(ClusterRunner(cluster, ClusterSpec("fake")), plan, folder, mnist_root, should_stop=on_the_way,
            on_done=lambda r, b: results.append(r))  # fmt: skip
-    changed = [m for m in plan.members(folder) if (m.path / "metrics.jsonl").exists()
-               and any(r["event"] == "lr_changed" and r["lr"] == 0.0005 for r in read_events(m.path / "metrics.jsonl"))]
+    changed = [
+        m
+        for m in plan.members(folder)
+        if (m.path / "metrics.jsonl").exists()
+        and any(r["event"] == "lr_changed" and r["lr"] == 0.0005 for r in read_events(m.path / "metrics.jsonl"))
+    ]
     assert changed, "a learning rate written to a member's control file never reached it"
     # The member training stopped saved; the others never started.
     assert [r.status for r in results] == ["stopped"]

@@ -58,7 +58,9 @@ def test_list_settings_take_slash_between_values():
 
 def test_every_combination_is_a_variant_named_by_what_differs_only():
     base = RunConfig(dropout=0.2)
-    variants = build_grid([("dropout", base)], [parse_axis("loss=nll,mse"), parse_axis("optimizer=sgd,adam")], {"epochs": 3})
+    variants = build_grid(
+        [("dropout", base)], [parse_axis("loss=nll,mse"), parse_axis("optimizer=sgd,adam")], {"epochs": 3}
+    )
     assert [v.name for v in variants] == ["nll · sgd", "nll · adam", "mse · sgd", "mse · adam"]
     assert all(v.config.epochs == 3 and v.config.dropout == 0.2 for v in variants)
     # Optimizer and loss are axes: each trains at the rate suggested for its pair.
@@ -81,7 +83,9 @@ def test_a_given_or_varied_learning_rate_is_kept():
 def test_presets_can_be_compared_and_the_size_is_guarded():
     variants = build_grid([("tiny", RunConfig(hidden=(16,))), ("keras", RunConfig())], [], {})
     assert [v.name for v in variants] == ["tiny", "keras"]
-    big = build_grid([("p", RunConfig())], [parse_axis("optimizer=sgd,adam,adamw,rmsprop"), parse_axis("loss=nll,mse")], {})
+    big = build_grid(
+        [("p", RunConfig())], [parse_axis("optimizer=sgd,adam,adamw,rmsprop"), parse_axis("loss=nll,mse")], {}
+    )
     with pytest.raises(ConfigError, match=f"more than {MAX_RUNS}; add --yes"):
         check_size(big, 9, yes=False)
     check_size(big, 9, yes=True)
@@ -161,7 +165,9 @@ def test_identical_variants_share_a_rank_and_say_why(tmp_path):
     assert "| =1 | cross-entropy |" in markdown(board) and "| 3 | mse |" in markdown(board)
     ranked = list(csv.DictReader(io.StringIO(csv_text(board))))
     assert [(r["rank"], r["tied"], r["identical_to"]) for r in ranked] == [
-        ("1", "true", ""), ("1", "true", "nll"), ("3", "false", "")
+        ("1", "true", ""),
+        ("1", "true", "nll"),
+        ("3", "false", ""),
     ]
 
 
@@ -170,7 +176,9 @@ def test_identical_variants_below_the_leader_are_named_once(tmp_path):
                   ("mse", 0): 0.95, ("mse", 1): 0.96}  # fmt: skip
     board = loss_board(tmp_path, accuracies)
     assert [(r.rank_text, r.name, r.verdict[:9]) for r in board.rows()] == [
-        ("1", "mse", "leader"), ("=2", "nll", "not disti"), ("=2", "cross-entropy", "identical")
+        ("1", "mse", "leader"),
+        ("=2", "nll", "not disti"),
+        ("=2", "cross-entropy", "identical"),
     ]
     summary = board.summary()
     assert summary[1:] == ["nll and cross-entropy gave identical results for every seed: the same objective"]
@@ -205,8 +213,17 @@ def test_one_seed_is_one_seed(tmp_path):
     "args, words",
     [
         (["--vary", "lss=nll,mse"], ["--vary lss=nll,mse", "did you mean 'loss'"]),
-        (["--vary", "loss=nll,mse", "--vary", "optimizer=sgd,adam,adamw,rmsprop,adagrad,momentum,nesterov,adadelta",
-          "--seeds", "5"], ["80 runs", "--yes"]),
+        (
+            [
+                "--vary",
+                "loss=nll,mse",
+                "--vary",
+                "optimizer=sgd,adam,adamw,rmsprop,adagrad,momentum,nesterov,adadelta",
+                "--seeds",
+                "5",
+            ],
+            ["80 runs", "--yes"],
+        ),
         (["--vary", "loss=nll,mse", "--loss", "mse"], ["--vary loss", "--loss"]),
         (["--vary", "loss=nll,mse", "--resume", "latest"], ["--resume"]),
         (["--resume", "latest", "--seeds", "5"], ["--resume", "--seeds"]),
@@ -243,7 +260,9 @@ def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, 
     members = sorted(p for p in folder.iterdir() if p.is_dir())
     assert [m.name for m in members] == ["01-nll-seed0", "01-nll-seed1", "02-mse-seed0", "02-mse-seed1"]
     for member in members:
-        assert {"config.toml", "metrics.jsonl", "best.pt", "last.pt", "report.txt"} <= {p.name for p in member.iterdir()}
+        assert {"config.toml", "metrics.jsonl", "best.pt", "last.pt", "report.txt"} <= {
+            p.name for p in member.iterdir()
+        }
     rows = list(csv.DictReader((folder / "leaderboard.csv").open()))
     assert {r["variant"] for r in rows} == {"nll", "mse"} and all(r["seeds_finished"] == "2" for r in rows)
     assert "| 1 |" in (folder / "leaderboard.md").read_text()
@@ -295,11 +314,15 @@ def test_kill_9_during_a_comparison_then_resume_finishes_it(mnist_root, tmp_path
     driver.wait()
     [folder] = list(runs_root.iterdir())
     # The workers notice their driver is gone, save their members and end.
-    pids = [json.loads((m / "process.json").read_text())["pid"] for m in folder.glob("*/") if (m / "process.json").exists()]
+    pids = [
+        json.loads((m / "process.json").read_text())["pid"] for m in folder.glob("*/") if (m / "process.json").exists()
+    ]
     while any(_alive(pid) for pid in pids):
         assert time.monotonic() < deadline, "workers kept running after their driver was killed"
         time.sleep(0.1)
-    statuses = [read_events(m / "metrics.jsonl")[-1].get("status") for m in folder.glob("*/") if (m / "metrics.jsonl").exists()]
+    statuses = [
+        read_events(m / "metrics.jsonl")[-1].get("status") for m in folder.glob("*/") if (m / "metrics.jsonl").exists()
+    ]
     assert statuses and "completed" not in statuses
 
     shortened = subprocess.run(mlp_tui_cmd + ["compare", "--resume", "latest", "--headless", "--runs", str(runs_root),

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
 from rich.console import Console
 from textual.widgets import Input, SelectionList, Static
 
+from conftest import wait_until
 from mlp_tui.config import RunConfig
 from mlp_tui.events import EpochEnd, RunFinished, RunStarted
 from mlp_tui.runs.compare.board import Board
@@ -252,7 +252,8 @@ def test_identical_variants_show_as_a_tie_with_both_curves(size, note, tmp_path)
             table = screen.query_one(Leaderboard)
             rows = [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
             assert [(r[0], r[1].removeprefix("━ "), r[3]) for r in rows] == [
-                ("=1", "nll", "leader"), ("=1", "cross-entropy", "identical to nll")
+                ("=1", "nll", "leader"),
+                ("=1", "cross-entropy", "identical to nll"),
             ]
             notes = plain(screen.query_one("#compare-summary", Static))
             assert "nll and cross-entropy gave identical results for every seed: the same objective" in notes
@@ -365,7 +366,7 @@ def test_compare_mode_on_the_setup_screen_builds_and_starts_a_plan(tmp_path, mon
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             await wait_until(pilot, lambda: not app.is_running)
-        (folder, data_dir), = started[-1:]
+        ((folder, data_dir),) = started[-1:]
         assert data_dir == tmp_path / "data"
         assert (folder / "control").read_text().strip() == "stop"
         return folder
@@ -418,7 +419,9 @@ def test_a_failing_driver_is_reported_with_its_log(tmp_path, monkeypatch):
                                                                                  "data_dir": None})  # fmt: skip
         async with app.run_test(size=(120, 40)) as pilot:
             await open_compare(pilot, app)
-            await wait_until(pilot, lambda: any("no MNIST under /nowhere" in str(n.message) for n in app._notifications))
+            await wait_until(
+                pilot, lambda: any("no MNIST under /nowhere" in str(n.message) for n in app._notifications)
+            )
 
     asyncio.run(scenario())
 

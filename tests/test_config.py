@@ -33,7 +33,7 @@ def refused(path) -> str:
 
 
 def test_unknown_key_names_it_and_suggests_the_close_one(tmp_path):
-    path = write_preset(tmp_path, 'hidden = [16]\nlrr = 0.01\n')
+    path = write_preset(tmp_path, "hidden = [16]\nlrr = 0.01\n")
     message = refused(path)
     assert str(path) in message
     assert "'lrr'" in message
@@ -113,7 +113,7 @@ def test_binary_garbage_is_not_toml(tmp_path):
 
 
 def test_invalid_toml_syntax_names_the_line(tmp_path):
-    path = write_preset(tmp_path, 'hidden = [16]\nlr = = 0.1\n')
+    path = write_preset(tmp_path, "hidden = [16]\nlr = = 0.1\n")
     message = refused(path)
     assert str(path) in message
     assert "not valid TOML" in message
@@ -234,7 +234,7 @@ def test_measured_figures_read_as_mean_sd_time_and_hardware(tmp_path):
     path = write_preset(tmp_path, 'expected = { accuracy = 98.764, sd = 0.051, seeds = 3, seconds = 13.4, '
                                   'hardware = "2 CPU cores" }\nhidden = [16]\n', name="mine.toml")  # fmt: skip
     assert str(load_preset_file(path).expected) == "98.76 ± 0.05 % in ~13 s on 2 CPU cores"
-    path.write_text('expected = { accuracy = 99.34, sd = 0.04, seeds = 4, seconds = 750 }\n')
+    path.write_text("expected = { accuracy = 99.34, sd = 0.04, seeds = 4, seconds = 750 }\n")
     assert str(load_preset_file(path).expected) == "99.34 ± 0.04 % in ~12.5 min"
     path.write_text('expected = "about 97 %"\n')  # a user's own words are kept as they are
     assert load_preset_file(path).expected == "about 97 %"

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from conftest import idx_bytes
-from mlp_tui.engine.data import DataError, load_dataset, load_test_split, locate_files, pixel_stats, resolve_data_dir
 from mlp_tui.datasets import DATASETS, IDX_FILES, dataset_info
+from mlp_tui.engine.data import DataError, load_dataset, load_test_split, locate_files, pixel_stats, resolve_data_dir
 from mlp_tui.engine.trainer import Trainer
 from mlp_tui.events import RunFinished
 from mlp_tui.preset_files import resolve_preset

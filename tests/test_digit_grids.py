@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import wait_until
 from textual.widgets import Input
 
+from conftest import wait_until
 from mlp_tui.config import RunConfig
 from mlp_tui.datasets import dataset_info
 from mlp_tui.engine.augment import augment_batch
@@ -348,9 +348,16 @@ def mistakes(n: int) -> Evaluation:
         for i in range(n)
     )  # fmt: skip
     # 6,000 validation images, 253 wrong: the evaluation keeps the n most confident of them
-    return Evaluation(split="val", epoch=3, loss=0.3, accuracy=0.9578, class_correct=(575,) * 7 + (574,) * 3,
-                      class_total=(600,) * 10,
-                      confusion=tuple(tuple(0 for _ in range(10)) for _ in range(10)), misclassified=wrong)
+    return Evaluation(
+        split="val",
+        epoch=3,
+        loss=0.3,
+        accuracy=0.9578,
+        class_correct=(575,) * 7 + (574,) * 3,
+        class_total=(600,) * 10,
+        confusion=tuple(tuple(0 for _ in range(10)) for _ in range(10)),
+        misclassified=wrong,
+    )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -532,9 +539,8 @@ def test_ctrl_s_before_a_run_saves_in_the_current_directory(tmp_path, monkeypatc
 
 
 def test_ctrl_s_on_the_compare_screen_saves_into_the_comparison(tmp_path):
-    from test_compare_tui import hand_made_comparison, open_compare
-
     from mlp_tui.runs.compare.board import Board
+    from test_compare_tui import hand_made_comparison, open_compare
 
     folder, plan = hand_made_comparison(tmp_path)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import wait_until
 from typer.testing import CliRunner
 
+from conftest import wait_until
 from mlp_tui.cli import app
 from mlp_tui.engine.trainer import Trainer
 from mlp_tui.events import EpochEnd, RunFailed, RunFinished
@@ -126,11 +126,11 @@ def test_headless_run_on_a_disk_that_fills_says_so_and_resumes_once_there_is_roo
 
 
 def test_the_app_shows_the_full_disk_and_what_to_do(small_disk, digits):
-    from test_tui import plain
     from textual.widgets import Static
 
     from mlp_tui.views.tui.app import create_app
     from mlp_tui.views.tui.screens.training import TrainingScreen
+    from test_tui import plain
 
     runs = small_disk.mount(FILLS_IN_EPOCH_2)
     config = dataclasses.replace(resolve_preset("tiny").config, epochs=3)
@@ -205,7 +205,9 @@ def test_metrics_that_cannot_be_appended_stop_the_run_with_no_torn_line(syntheti
 def test_a_line_torn_by_an_earlier_crash_never_swallows_the_next_record(tmp_path):
     from mlp_tui.events import LrChanged
 
-    (tmp_path / "metrics.jsonl").write_text('{"event": "lr_changed", "epoch": 1, "batch": 1, "lr": 0.1, "previous": 0.2}\n{"ev')
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"event": "lr_changed", "epoch": 1, "batch": 1, "lr": 0.1, "previous": 0.2}\n{"ev'
+    )
     store = RunStore(tmp_path)
     store.append(LrChanged(epoch=1, batch=2, lr=0.3, previous=0.1))
     store.close()

@@ -12,7 +12,14 @@ import torch
 from mlp_tui.engine import trainer as engine
 from mlp_tui.engine.trainer import Control
 from mlp_tui.events import (
-    BatchProgress, EpochEnd, Evaluation, HealthWarning, LayerHealth, RunFailed, RunFinished, RunStarted,
+    BatchProgress,
+    EpochEnd,
+    Evaluation,
+    HealthWarning,
+    LayerHealth,
+    RunFailed,
+    RunFinished,
+    RunStarted,
 )  # fmt: skip
 from mlp_tui.runs.store import RunStore, load_checkpoint
 
@@ -115,7 +122,9 @@ def test_stop_from_another_thread_ends_the_run_and_saves_a_partial_checkpoint(
             stop_sent.wait(WAIT_S)  # hold the loop here until the other thread has asked to stop
 
     store = RunStore(tmp_path / "run")
-    trainer = engine.Trainer(make_config(epochs=3), synthetic, torch.device("cpu"), emit=emit, control=control, store=store)
+    trainer = engine.Trainer(
+        make_config(epochs=3), synthetic, torch.device("cpu"), emit=emit, control=control, store=store
+    )
     thread, results = run_in_thread(trainer)
     assert first_progress.wait(WAIT_S)
     control.stop()
@@ -136,7 +145,9 @@ def test_stop_from_another_thread_ends_the_run_and_saves_a_partial_checkpoint(
     assert last["epoch"] == 0
 
 
-def test_stop_in_a_later_epoch_still_reports_on_the_test_set(synthetic, make_config, tmp_path, run_trainer, every_batch):
+def test_stop_in_a_later_epoch_still_reports_on_the_test_set(
+    synthetic, make_config, tmp_path, run_trainer, every_batch
+):
     control = Control()
 
     def on_event(event):
@@ -228,9 +239,7 @@ def test_huge_learning_rate_fails_with_nan_and_advice(synthetic, make_config, tm
     assert not store.best_checkpoint.exists(), "no epoch finished, so there is no best model"
 
 
-def test_nan_in_a_later_epoch_names_the_batch_and_keeps_best_from_a_good_epoch(
-    synthetic, make_config, tmp_path
-):
+def test_nan_in_a_later_epoch_names_the_batch_and_keeps_best_from_a_good_epoch(synthetic, make_config, tmp_path):
     store = RunStore(tmp_path / "run")
     events = []
     trainer = engine.Trainer(make_config(epochs=4), synthetic, torch.device("cpu"), emit=events.append, store=store)
@@ -318,8 +327,8 @@ def test_patience_stops_early_after_epochs_without_improvement(synthetic, make_c
 def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(mnist_root, make_config, tmp_path):
     """The app trains in a child process: its events arrive in order, and if the app goes away
     (stdin closes) the run stops after the batch, saves its last checkpoint and says so."""
-    from mlp_tui.runs.child import ChildRun
     from mlp_tui.events import BatchProgress, RunFinished, RunStarted
+    from mlp_tui.runs.child import ChildRun
 
     config = make_config(hidden=(64,), epochs=50, subset=20000, batch_size=64)
     run = ChildRun(config, "unit", mnist_root, tmp_path)
@@ -356,8 +365,8 @@ def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_pat
 def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config, tmp_path):
     """The app pauses its training process over a pipe; `runs` and `watch` read the run
     directory, so the pause must show there too (not 'stale')."""
-    from mlp_tui.runs.status import read_command
     from mlp_tui.runs.launch import Prepared, wired_trainer
+    from mlp_tui.runs.status import read_command
     from mlp_tui.runs.store import RunStore
 
     store = RunStore(tmp_path / "run")

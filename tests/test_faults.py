@@ -15,17 +15,16 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import urllib.error
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mlp_tui.engine import trainer as engine
 from mlp_tui.cli import app
 from mlp_tui.config import (
     ACTIVATIONS,
@@ -38,9 +37,10 @@ from mlp_tui.config import (
     RunConfig,
     build_config,
 )
-from mlp_tui.preset_files import load_preset_file
 from mlp_tui.datasets import IDX_FILES
+from mlp_tui.engine import trainer as engine
 from mlp_tui.events import RunFailed, RunFinished
+from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.follow import MetricsTail
 from mlp_tui.runs.store import CHECKPOINT_FORMAT, RunStore, load_checkpoint, new_run_dir, read_events
 
@@ -141,7 +141,7 @@ def preset_bytes(draw) -> bytes:
 @given(raw=preset_bytes())
 @example(raw=b"a = " + b"[" * 3000 + b"]" * 3000)  # nested past the parser's recursion limit
 @example(raw=b'device = "cuda:01"\n')
-@example(raw="device = \"cuda:\u0663\"\n".encode())
+@example(raw='device = "cuda:\u0663"\n'.encode())
 @example(raw=b"hidden = [16, true]\n")
 @example(raw=b"[lr]\nx = 1\n")
 def test_any_preset_file_gives_a_config_or_an_error_naming_file_and_key(tmp_path_factory, raw):
@@ -182,9 +182,11 @@ def _num(strategy):
 
 
 _bad_hidden = st.one_of(
-    st.lists(st.integers(1, 16384), max_size=3).flatmap(
+    st.lists(st.integers(1, 16384), max_size=3)
+    .flatmap(
         lambda good: st.tuples(st.just(good), st.integers(-(10**6), 0) | st.integers(16385, 10**9), st.integers(0, 3))
-    ).map(lambda t: ",".join(map(str, t[0][: t[2]] + [t[1]] + t[0][t[2] :]))),
+    )
+    .map(lambda t: ",".join(map(str, t[0][: t[2]] + [t[1]] + t[0][t[2] :]))),
     st.lists(st.integers(1, 64), min_size=17, max_size=20).map(lambda v: ",".join(map(str, v))),
     st.tuples(st.integers(1, 512), _letters).map(lambda t: f"{t[0]},{t[1]}"),
     st.floats(0.01, 1000).filter(lambda f: f != int(f)).map(repr),
@@ -303,7 +305,9 @@ def test_fewer_labels_than_images_exits_2_naming_the_labels_file(tmp_path, mnist
     short = struct.pack(">ii", 2049, 59000) + good[8 : 8 + 59000]
     data, damaged = _data_dir_with(tmp_path, mnist_root, "train-labels-idx1-ubyte", short)
     output = usage_error(_run_on(data, tmp_path))
-    assert output.startswith(f"mlp-tui: error: {damaged}: count: 59,000 labels, but train-images-idx3-ubyte holds 60,000")
+    assert output.startswith(
+        f"mlp-tui: error: {damaged}: count: 59,000 labels, but train-images-idx3-ubyte holds 60,000"
+    )
 
 
 def test_label_count_in_the_header_that_does_not_match_exits_2_naming_the_file(tmp_path, mnist_root):
@@ -417,7 +421,9 @@ def _stopped_run(run_dir: Path) -> None:
     run_dir.mkdir()
     now = time.time()
     with open(run_dir / "metrics.jsonl", "w") as f:
-        f.write(json.dumps({"event": "run_started", "preset": "tiny", "config": RunConfig().to_dict(), "t": now}) + "\n")
+        f.write(
+            json.dumps({"event": "run_started", "preset": "tiny", "config": RunConfig().to_dict(), "t": now}) + "\n"
+        )
         f.write(json.dumps({"event": "run_finished", "status": "interrupted", "t": now}) + "\n")
     (run_dir / "config.toml").write_text("epochs = 10\n")
 
@@ -521,8 +527,10 @@ def test_second_ctrl_c_during_the_save_exits_at_once_and_checkpoints_load(tmp_pa
     "error",
     [
         torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-        RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
-                     "allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)"),  # fmt: skip
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)"
+        ),  # fmt: skip
     ],
     ids=["cuda", "cpu"],
 )
@@ -595,14 +603,28 @@ def test_a_fault_while_saving_the_epochs_best_weights_resumes_at_the_next_epoch(
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 @pytest.mark.parametrize(
     "device, says",
-    [("cuda", "no CUDA GPU is available"), ("cuda:1", "no CUDA GPU is available"), ("mps", "Apple MPS is not available")],
+    [
+        ("cuda", "no CUDA GPU is available"),
+        ("cuda:1", "no CUDA GPU is available"),
+        ("mps", "Apple MPS is not available"),
+    ],
 )
 def test_a_device_that_is_not_there_exits_2_suggesting_auto_or_cpu(tmp_path, device, says):
     if device == "mps" and torch.backends.mps.is_available():
         pytest.skip("this machine has MPS")
     output = usage_error(
-        invoke("run", "--preset", "tiny", "--headless", "--device", device, "--data-dir", tmp_path,
-               "--runs", tmp_path / "runs")  # fmt: skip
+        invoke(
+            "run",
+            "--preset",
+            "tiny",
+            "--headless",
+            "--device",
+            device,
+            "--data-dir",
+            tmp_path,
+            "--runs",
+            tmp_path / "runs",
+        )  # fmt: skip
     )
     assert f"--device {device}: {says}" in output
     assert "--device auto or cpu" in output

@@ -9,10 +9,8 @@ import dataclasses
 import re
 
 import pytest
-from conftest import FakeRun, wait_until
-from test_compare_tui import hand_made_comparison
-from test_health_tui import CONFIG, open_training, screen_lines, two_epochs
 
+from conftest import FakeRun, wait_until
 from mlp_tui.events import RunFailed, RunFinished
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.views.tui.app import create_app
@@ -23,6 +21,8 @@ from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.widgets.fit_text import shorten
 from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter, keys_to_show
 from mlp_tui.views.tui.widgets.lr_dialog import LrDialog
+from test_compare_tui import hand_made_comparison
+from test_health_tui import CONFIG, open_training, screen_lines, two_epochs
 
 TABS = ["charts", "classes", "mistakes", "confusion", "model", "health", "weights", "draw", "data", "predictions"]
 KEYS = "1234567890"

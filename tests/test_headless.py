@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from mlp_tui.events import RunFailed
-from mlp_tui.views.headless import PlainPrinter, RichPrinter, make_printer
 from mlp_tui.runs.store import load_checkpoint
+from mlp_tui.views.headless import PlainPrinter, RichPrinter, make_printer
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 EPOCH_SUMMARY = re.compile(r"^epoch +(\d+)/(\d+)  train loss [\d.]+ acc ")
@@ -132,8 +132,19 @@ def test_ctrl_c_stops_saves_and_reports(mnist_root, tmp_path, cli_env, mlp_tui_c
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
         [
-            *mlp_tui_cmd, "run", "--preset", "dropout", "--headless", "--epochs", "50", "--subset", "20000",
-            "--data-dir", str(mnist_root), "--runs", str(runs),
+            *mlp_tui_cmd,
+            "run",
+            "--preset",
+            "dropout",
+            "--headless",
+            "--epochs",
+            "50",
+            "--subset",
+            "20000",
+            "--data-dir",
+            str(mnist_root),
+            "--runs",
+            str(runs),
         ],  # fmt: skip
         cwd=tmp_path,
         env=cli_env,
@@ -211,7 +222,9 @@ def test_plain_printer_writes_one_line_per_epoch_and_the_report(synthetic_events
 def test_plain_printer_reports_a_failure_with_the_reproduce_line():
     stream = io.StringIO()
     printer = PlainPrinter(stream, reproduce="mlp-tui run --lr 1000000.0")
-    printer.handle(RunFailed(reason="nan", message="training diverged: loss became nan at epoch 1, batch 4", epoch=1, batch=4))
+    printer.handle(
+        RunFailed(reason="nan", message="training diverged: loss became nan at epoch 1, batch 4", epoch=1, batch=4)
+    )
     assert stream.getvalue().splitlines() == [
         "mlp-tui: run failed: training diverged: loss became nan at epoch 1, batch 4",
         "",

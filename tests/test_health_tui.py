@@ -7,11 +7,11 @@ import asyncio
 import io
 
 import pytest
-from conftest import FakeRun, wait_until
 from rich.console import Console
 from textual.widgets import Input, Static, TabbedContent
 from textual.widgets._toast import Toast
 
+from conftest import FakeRun, wait_until
 from mlp_tui.config import RunConfig
 from mlp_tui.events import (
     BatchProgress,

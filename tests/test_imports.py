@@ -14,11 +14,7 @@ import mlp_tui
 
 
 def modules_after_import(modules: list[str], cli_env) -> set[str]:
-    code = (
-        "import json, sys\n"
-        + "".join(f"import {m}\n" for m in modules)
-        + "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    code = "import json, sys\n" + "".join(f"import {m}\n" for m in modules) + "print(json.dumps(sorted(sys.modules)))\n"
     proc = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stdout))
@@ -31,7 +27,15 @@ def top_level(names: set[str]) -> set[str]:
 PACKAGE = Path(mlp_tui.__file__).parent
 # The layers, lowest first: a module may import from its own layer and the ones below it only.
 LAYERS = {"shared": 0, "engine": 1, "runs": 2, "views": 3, "cli": 4}
-TOP_LEVEL_ENTRY = {"cli", "cli_common", "cli_errors", "compare_command", "inspect_commands", "run_options", "__main__"}  # the command line sits above everything
+TOP_LEVEL_ENTRY = {
+    "cli",
+    "cli_common",
+    "cli_errors",
+    "compare_command",
+    "inspect_commands",
+    "run_options",
+    "__main__",
+}  # the command line sits above everything
 
 
 def layer_of(module: str) -> str:

@@ -303,8 +303,10 @@ def test_a_stroke_anywhere_is_scaled_to_20px_and_centred_by_mass():
         (np.eye(20, dtype=np.int64) * 200, 200),  # already 0..255: kept
         (np.eye(20, dtype=np.float64) * 100, 100),
         (np.repeat((np.eye(20) * 255)[..., None], 3, axis=2), 255),  # RGB
-        (np.concatenate([np.repeat((np.eye(20) * 255)[..., None], 3, axis=2), np.full((20, 20, 1), 255.0)], axis=2),
-         255),  # RGBA
+        (
+            np.concatenate([np.repeat((np.eye(20) * 255)[..., None], 3, axis=2), np.full((20, 20, 1), 255.0)], axis=2),
+            255,
+        ),  # RGBA
         ((np.eye(20) * 255)[..., None], 255),  # one channel
     ],
 )

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from mlp_tui.config import RunConfig
-from mlp_tui.preset_files import resolve_preset
 from mlp_tui.engine.model import build_model, count_parameters, format_summary, loss_fn, probabilities, summary_rows
+from mlp_tui.preset_files import resolve_preset
 
 BATCH = 8
 

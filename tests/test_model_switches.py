@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from mlp_tui.cli import app
 from mlp_tui.config import ConfigError, RunConfig, build_config
-from mlp_tui.overrides import override_flags
 from mlp_tui.engine.model import build_model, count_parameters, format_summary
 from mlp_tui.events import HealthWarning, LayerHealth
+from mlp_tui.overrides import override_flags
 from mlp_tui.preset_files import load_preset_file, resolve_preset, to_toml
 from mlp_tui.runs.compare.grid import parse_axis
 from mlp_tui.summary import config_rows, parameter_count

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_compare import write_member
 from typer.testing import CliRunner
 
 from mlp_tui.cli import app
 from mlp_tui.config import RunConfig
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.plan import Plan, new_comparison
+from test_compare import write_member
 
 WIDTHS = [60, 80, 120]
 
@@ -65,7 +65,10 @@ def test_runs_keeps_id_status_and_test_accuracy_at_any_width(runs_root, width):
     assert_fits(lines, width)
     assert {"id", "status", "test"} <= set(lines[0].split())
     by_id = {line.split()[0]: line for line in lines[1:]}
-    assert "completed" in by_id["20261207-010459-tiny-on-a-long-day"] and "93.12 %" in by_id["20261207-010459-tiny-on-a-long-day"]
+    assert (
+        "completed" in by_id["20261207-010459-tiny-on-a-long-day"]
+        and "93.12 %" in by_id["20261207-010459-tiny-on-a-long-day"]
+    )
     assert "91.87 %" in by_id["20261207-010505-tiny"]
     (comparison,) = [line for run_id, line in by_id.items() if run_id.endswith("-compare")]
     assert "completed" in comparison and "93.2 ± 0.3" in comparison  # the leader, nll: 93.0 and 93.4 %
@@ -97,7 +100,7 @@ def test_presets_fit_the_terminal():
 
 def test_the_headless_report_fits_the_terminal(headless_run):
     lines, _ = headless_run
-    report = lines[next(i for i, line in enumerate(lines) if line.startswith("Test loss")):]
+    report = lines[next(i for i, line in enumerate(lines) if line.startswith("Test loss")) :]
     # Log lines (the start, one line per epoch, the command to copy) stay whole; the report fits.
     assert_fits([line for line in report if not line.startswith("Reproduce with")], 60)
     assert "Per-class test accuracy" in report and any("Misclassified test images" in line for line in report)
@@ -121,11 +124,10 @@ def test_data_fits_the_terminal(mnist_root, width):
 def test_compare_screen_at_80_columns_shows_rank_variant_accuracy_and_verdict(runs_root):
     import asyncio
 
-    from test_compare_tui import open_compare
-
     from mlp_tui.runs.compare.board import Board
     from mlp_tui.views.tui.app import create_app
     from mlp_tui.views.tui.widgets.leaderboard import Leaderboard
+    from test_compare_tui import open_compare
 
     folder = next(p for p in runs_root.iterdir() if p.name.endswith("-compare"))
 

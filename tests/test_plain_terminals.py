@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FakeRun, wait_until
 
+from conftest import FakeRun, wait_until
 from mlp_tui import terminal
 from mlp_tui.config import RunConfig
 from mlp_tui.events import BatchProgress, EpochEnd, LrChanged, RunStarted

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from mlp_tui.runs.store import read_events
-
 from test_cluster import comparable, weights
 
 ray = pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
@@ -64,7 +63,9 @@ def test_a_comparison_on_ray_gives_the_files_of_the_local_pool(ray_address, mnis
         assert str(there) in read_events(there / "metrics.jsonl")[0]["run_dir"]  # named where users find it
 
     def rows(stdout: str) -> list[str]:  # the leaderboard table, without the seconds per run
-        return [re.sub(r"\s+\d+(\.\d+)? s\b", "", line) for line in stdout.splitlines() if line.startswith(("1  ", "2  "))]
+        return [
+            re.sub(r"\s+\d+(\.\d+)? s\b", "", line) for line in stdout.splitlines() if line.startswith(("1  ", "2  "))
+        ]
 
     assert rows(on_ray.stdout) == rows(local.stdout) and len(rows(local.stdout)) == 2
 
@@ -73,13 +74,15 @@ def test_a_killed_ray_worker_is_continued_from_its_checkpoint(ray_address, mnist
     runs = tmp_path / "runs"
     args = ["compare", "--preset", "tiny", "--seeds", "2", "--epochs", "20", "--subset", "20000", "--headless",
             "--data-dir", str(mnist_root), "--runs", str(runs), "--ray", ray_address]  # fmt: skip
-    driver = subprocess.Popen(mlp_tui_cmd + args, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        mlp_tui_cmd + args, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + TIMEOUT_S
     victim = None
     while victim is None:
         assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
         log = next(runs.glob("*/workers.log"), None)
-        for line in (log.read_text().splitlines() if log else []):
+        for line in log.read_text().splitlines() if log else []:
             found = re.search(r" (\S+): training on \S+ \(pid (\d+)\)", line)
             metrics = log.parent / found.group(1) / "metrics.jsonl" if found else None
             if metrics and metrics.exists() and metrics.read_text().count('"epoch_end"') >= 2:

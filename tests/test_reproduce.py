@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import CPU
 from mlp_tui.cli import app
 from mlp_tui.config import RunConfig, build_config
 from mlp_tui.engine import trainer as engine
@@ -26,8 +27,6 @@ from mlp_tui.preset_files import load_preset_file
 from mlp_tui.reproduce import ReproduceLine
 from mlp_tui.runs.status import find_runs, read_command, write_command
 from mlp_tui.runs.store import RunStore, load_run_checkpoint, read_events
-
-from conftest import CPU
 
 NUMBERS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")  # an epoch's, not its timings
 
@@ -137,13 +136,26 @@ def ended(line: ReproduceLine, status: str, epochs_done: int, changes=((6, 0, 0.
         ("completed", 10, {}, f"Reproduce with: {CLI_LINE} --lr-changes 6:0:0.03"),
         # Stopped by hand: the command stops where it did (the change in epoch 6 never came).
         ("stopped", 4, {}, f"Reproduce with (epochs 1–4 of 10; it was stopped): {CLI_LINE} --epochs 4"),
-        ("interrupted", 7, {}, f"Reproduce with (epochs 1–7 of 10; it was interrupted): {CLI_LINE} --epochs 7 "
-                               "--lr-changes 6:0:0.03"),
+        (
+            "interrupted",
+            7,
+            {},
+            f"Reproduce with (epochs 1–7 of 10; it was interrupted): {CLI_LINE} --epochs 7 --lr-changes 6:0:0.03",
+        ),
         # A schedule's rates depend on the epoch count: the command trains them all.
-        ("stopped", 7, {"schedule": "cosine"}, "Reproduce with (epochs 1–7 of 10; it was stopped; this trains "
-                                               f"all 10, the first 7 alike): {CLI_LINE} --lr-changes 6:0:0.03"),
-        ("early-stopped", 8, {}, "Reproduce with (epochs 1–8 of 10; it stopped early, and so will this): "
-                                 f"{CLI_LINE} --lr-changes 6:0:0.03"),
+        (
+            "stopped",
+            7,
+            {"schedule": "cosine"},
+            "Reproduce with (epochs 1–7 of 10; it was stopped; this trains "
+            f"all 10, the first 7 alike): {CLI_LINE} --lr-changes 6:0:0.03",
+        ),
+        (
+            "early-stopped",
+            8,
+            {},
+            f"Reproduce with (epochs 1–8 of 10; it stopped early, and so will this): {CLI_LINE} --lr-changes 6:0:0.03",
+        ),
     ],
 )
 def test_the_reproduce_line_carries_changes_made_by_hand_and_says_which_epochs(status, done, config, expected):

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from mlp_tui.config import build_config
-from mlp_tui.preset_files import load_preset_file
-from mlp_tui.events import BatchProgress, from_dict
 from mlp_tui.engine.model import build_model, build_optimizer
+from mlp_tui.events import BatchProgress, from_dict
+from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.store import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -126,7 +126,9 @@ class FailsToPickle:
         raise self.exc
 
 
-@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"])
+@pytest.mark.parametrize(
+    "exc", [OSError(28, "No space left on device"), KeyboardInterrupt()], ids=["disk-full", "ctrl-c"]
+)
 def test_interrupted_save_leaves_the_previous_checkpoint_and_no_temp_file(tmp_path, exc):
     path = tmp_path / "last.pt"
     atomic_save({"format": CHECKPOINT_FORMAT, "epoch": 1, "w": torch.ones(1000)}, path)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from conftest import wait_until
-from test_tui import choose_preset, plain, set_field
 from textual.widgets import Button, Checkbox, Collapsible, Input, Select, Static
 from textual.widgets.collapsible import CollapsibleTitle
 
+from conftest import wait_until
 from mlp_tui.config import CLI_OPTIONS, FIELDS, OPTIONS, RunConfig
 from mlp_tui.preset_files import resolve_preset
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.widgets.settings_form import ADVANCED, COMMON
+from test_tui import choose_preset, plain, set_field
 
 
 def keep_starts(app) -> list[RunConfig]:

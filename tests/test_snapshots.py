@@ -16,8 +16,10 @@ from types import SimpleNamespace
 
 import pytest
 from textual.widgets import DataTable
-from conftest import FakeRun, wait_until
 
+import mlp_tui.views.tui.screens.setup  # noqa: F401  (the module the core count is read in)
+import mlp_tui.views.tui.screens.training as training_module
+from conftest import FakeRun, wait_until
 from mlp_tui.config import RunConfig
 from mlp_tui.events import (
     BatchProgress,
@@ -32,8 +34,6 @@ from mlp_tui.events import (
 )  # fmt: skip
 from mlp_tui.views.tui import app as app_module
 from mlp_tui.views.tui.app import create_app
-import mlp_tui.views.tui.screens.training as training_module
-import mlp_tui.views.tui.screens.setup  # noqa: F401  (the module the core count is read in)
 from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.screens.training import TrainingScreen
 from mlp_tui.views.tui.widgets import digit_grid as digit_grid_module
@@ -136,8 +136,12 @@ async def settle(pilot) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: not [w for w in app.workers if w.is_running and w.group not in FOLLOWERS])
     # A DataTable sizes its columns to new rows later, on a refresh: wait until every table has.
-    await wait_until(pilot, lambda: all(not table._require_update_dimensions and not table._new_rows
-                                        for table in app.screen.query(DataTable)))
+    await wait_until(
+        pilot,
+        lambda: all(
+            not table._require_update_dimensions and not table._new_rows for table in app.screen.query(DataTable)
+        ),
+    )
     app.clear_notifications()
     await pilot.pause()
 

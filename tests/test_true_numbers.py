@@ -13,10 +13,10 @@ import re
 import socket
 
 import pytest
-from conftest import FakeRun, wait_until
 from rich.console import Console
 from textual.widgets import Input, ProgressBar, Static
 
+from conftest import FakeRun, wait_until
 from mlp_tui.config import RunConfig
 from mlp_tui.engine.control import Control
 from mlp_tui.events import (
@@ -63,8 +63,10 @@ def evaluation(split: str, wrong: int, kept: int, total: int = 6_000) -> Evaluat
     mistakes = tuple(Misclassified(index=i, pixels=bytes(784), predicted=(i + 1) % 10, true=i % 10,
                                    probabilities=tuple(0.9 if c == (i + 1) % 10 else 0.01 for c in range(10)))
                      for i in range(kept))  # fmt: skip
-    confusion = tuple(tuple(correct[t] if p == t else per_class - correct[t] if p == (t + 1) % 10 else 0
-                            for p in range(10)) for t in range(10))  # each class's mistakes: the next class
+    confusion = tuple(
+        tuple(correct[t] if p == t else per_class - correct[t] if p == (t + 1) % 10 else 0 for p in range(10))
+        for t in range(10)
+    )  # each class's mistakes: the next class
     return Evaluation(split=split, epoch=3, loss=0.2, accuracy=sum(correct) / total, class_correct=correct,
                       class_total=(per_class,) * 10, confusion=confusion, misclassified=mistakes)  # fmt: skip
 
@@ -243,7 +245,9 @@ def test_the_model_tab_shows_the_rate_the_run_has_after_a_change(size, tmp_path)
             summary = screen.query_one("#model-summary", Static)
             await wait_until(pilot, lambda: "lr 0.1 (suggested for sgd)" in plain(summary))
             run.send(LrChanged(epoch=2, batch=100, lr=0.05, previous=0.1))
-            await wait_until(pilot, lambda: "lr 0.05 (changed by hand in epoch 2; suggested 0.1 for sgd)" in plain(summary))
+            await wait_until(
+                pilot, lambda: "lr 0.05 (changed by hand in epoch 2; suggested 0.1 for sgd)" in plain(summary)
+            )
             await pilot.press("5")
             await on_screen(pilot, app, "lr 0.05 (changed by hand")
 
@@ -317,7 +321,9 @@ def test_predictions_show_the_validation_set_while_training_and_the_test_set_aft
 
             run.send(RunFinished(status="completed", epochs_done=2, best_epoch=2, best_val_accuracy=0.9,
                                  test_loss=0.3, test_accuracy=0.9, seconds=2.0))  # fmt: skip
-            await wait_until(pilot, lambda: view.predictions is not None and view.predictions.split == "test", timeout=60)
+            await wait_until(
+                pilot, lambda: view.predictions is not None and view.predictions.split == "test", timeout=60
+            )
             text = await on_screen(pilot, app, "all 10,000 test images, ")
             assert "validation images" not in text
 

@@ -6,10 +6,10 @@ import asyncio
 import io
 
 import pytest
-from conftest import wait_until
 from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
+from conftest import wait_until
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.dialogs import ConfirmDialog
 from mlp_tui.views.tui.screens.setup import SetupScreen

@@ -61,7 +61,9 @@ def write_metrics(run_dir: Path, *records: dict) -> None:
 def test_status_of_finished_failed_running_stale_and_died_runs(tmp_path):
     now = time.time()
     finished = tmp_path / "finished"
-    write_metrics(finished, {"event": "run_started", "t": now}, {"event": "run_finished", "status": "completed", "t": now})
+    write_metrics(
+        finished, {"event": "run_started", "t": now}, {"event": "run_finished", "status": "completed", "t": now}
+    )
     assert run_status(finished) == "completed"
 
     failed = tmp_path / "failed"
@@ -238,7 +240,9 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(mnist_root, tmp_path):
 
 def test_resume_refuses_a_finished_run_and_changed_settings(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    assert start_run(tmp_path, run_dir, mnist_root, "--preset", "tiny", "--epochs", "1", "--subset", "3000").wait(120) == 0
+    assert (
+        start_run(tmp_path, run_dir, mnist_root, "--preset", "tiny", "--epochs", "1", "--subset", "3000").wait(120) == 0
+    )
     runner = CliRunner()
     result = runner.invoke(app, ["run", "--resume", str(run_dir), "--headless"])
     assert result.exit_code == 2 and "already finished" in result.output

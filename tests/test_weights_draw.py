@@ -14,12 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_until
 from typer.testing import CliRunner
 
+from conftest import wait_until
 from mlp_tui.cli import app as cli_app
 from mlp_tui.render import (
-    NEGATIVE_MARKS, POSITIVE_MARKS, wants_colour, weight_grid_lines, weight_grid_text, weight_lines, weight_runs,
+    NEGATIVE_MARKS,
+    POSITIVE_MARKS,
+    wants_colour,
+    weight_grid_lines,
+    weight_grid_text,
+    weight_lines,
+    weight_runs,
     weight_text,
 )  # fmt: skip
 
@@ -343,8 +349,9 @@ def test_weights_view_says_when_there_is_no_checkpoint_yet(tmp_path):
 
 
 def bars_text(pad) -> str:
-    from rich.console import Console
     import io
+
+    from rich.console import Console
 
     console = Console(width=200, file=io.StringIO(), record=True)
     console.print(pad.query_one("#draw-bars").content)
@@ -404,8 +411,9 @@ MNIST_SAMPLES = 8  # the first test images, labels 7 2 1 0 4 1 4 9
 
 
 def mnist_test_images(mnist_root: Path, count: int) -> tuple[list[bytes], list[int]]:
-    from mlp_tui.engine.data import load_test_split
     import torch
+
+    from mlp_tui.engine.data import load_test_split
 
     x, y = load_test_split("mnist", mnist_root, device=torch.device("cpu"))
     return [bytes(x[i].to(torch.uint8).flatten().tolist()) for i in range(count)], [int(v) for v in y[:count]]

@@ -63,6 +63,8 @@ def _grid_basis(device: torch.device) -> torch.Tensor:
         ys, xs = torch.meshgrid(centres, centres, indexing="ij")
         lattice = torch.eye(49).view(49, 1, 7, 7)
         weights = torch.nn.functional.interpolate(lattice, size=(28, 28), mode="bicubic", align_corners=True)
-        basis = torch.cat([torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(784)], 1), weights.view(49, 784).T], 1)
+        basis = torch.cat(
+            [torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones(784)], 1), weights.view(49, 784).T], 1
+        )
         _GRID_BASES[device] = basis.to(device)
     return _GRID_BASES[device]

@@ -37,7 +37,7 @@ class Dataset:
     std: float
     name: str = "MNIST"
 
-    def to(self, device: torch.device) -> "Dataset":
+    def to(self, device: torch.device) -> Dataset:
         moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
         return Dataset(**moved, mean=self.mean, std=self.std, name=self.name)
 
@@ -165,7 +165,9 @@ def _read(dataset: str, data_dir: str | Path | None, download: bool, splits: tup
                 arrays[name] = _read_file(path, name)
         tensors = [_split_tensors(info, arrays, split) for split in splits]
     except IdxError as exc:
-        raise DataError(f"{exc}. Replace the file (or delete it to download it again). " + where_to_put(info, root)) from None
+        raise DataError(
+            f"{exc}. Replace the file (or delete it to download it again). " + where_to_put(info, root)
+        ) from None
     return info, {name: array.path for name, array in arrays.items()}, tensors
 
 
@@ -196,8 +198,13 @@ def load_dataset(
 
 
 def load_test_split(
-    dataset: str, data_dir: str | Path | None, *, device: torch.device, val_from: str = "train",
-    val_split: float = 0.0, seed: int = 0,
+    dataset: str,
+    data_dir: str | Path | None,
+    *,
+    device: torch.device,
+    val_from: str = "train",
+    val_split: float = 0.0,
+    seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The test images (uint8 rows) and labels a run with these settings is tested on, on
     `device`, without reading the training set: with `val_from="test"`, what its validation
@@ -208,8 +215,14 @@ def load_test_split(
 
 
 def load_train_split(
-    dataset: str, data_dir: str | Path | None, *, val_split: float, seed: int, subset: int = 0,
-    device: torch.device | None = None, val_from: str = "train",
+    dataset: str,
+    data_dir: str | Path | None,
+    *,
+    val_split: float,
+    seed: int,
+    subset: int = 0,
+    device: torch.device | None = None,
+    val_from: str = "train",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The images (uint8 rows) and labels a run with these settings trains on: the training file
     less the validation images the seed holds out (and only `subset` of them, if given)."""

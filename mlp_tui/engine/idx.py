@@ -142,4 +142,3 @@ def check_pair(images: IdxArray, labels: IdxArray) -> None:
     if len(images) != len(labels):
         raise IdxError(labels.path, "count", f"{len(labels):,} labels, but {images.path.name} holds "
                                              f"{len(images):,} images: the counts must be equal")  # fmt: skip
-

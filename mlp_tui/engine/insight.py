@@ -72,7 +72,9 @@ class HealthMonitor:
             return
         weights = [m.weight.detach() for m in self.linears]
         steps = torch._foreach_sub(weights, self._before)
-        self._ratios = torch.stack(torch._foreach_norm(steps)) / torch.stack(torch._foreach_norm(weights)).clamp_min(1e-12)
+        self._ratios = torch.stack(torch._foreach_norm(steps)) / torch.stack(torch._foreach_norm(weights)).clamp_min(
+            1e-12
+        )
         self._before = None
 
     # -- at the epoch's end ---------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -178,9 +178,7 @@ def build_optimizer(model: nn.Module, config: RunConfig, device: torch.device) -
     name = config.optimizer
     if name in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if name == "sgd" else config.momentum
-        return _with_fused(
-            torch.optim.SGD, params, fused, momentum=momentum, nesterov=name == "nesterov", **common
-        )
+        return _with_fused(torch.optim.SGD, params, fused, momentum=momentum, nesterov=name == "nesterov", **common)
     if name == "adam":
         return _with_fused(torch.optim.Adam, params, fused, **common)
     if name == "adamw":
@@ -249,9 +247,7 @@ def pick_device(name: str) -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"--device {name}: no CUDA GPU is available here; use --device auto or cpu")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)"
-            )
+            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here (cuda:0..)")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise DeviceError(f"--device {name}: Apple MPS is not available here; use --device auto or cpu")
     return device
@@ -279,5 +275,3 @@ def device_name(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
-
-

@@ -23,7 +23,12 @@ class SampleBatch:
 
 
 def sample_batch(
-    x: torch.Tensor, y: torch.Tensor, count: int, *, augment: float, elastic: float,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    count: int,
+    *,
+    augment: float,
+    elastic: float,
     generator: torch.Generator | None = None,
 ) -> SampleBatch:
     """`count` images of (x, y) at random (all of them, shuffled, if there are fewer), distorted

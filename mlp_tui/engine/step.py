@@ -9,7 +9,7 @@ events, checkpoints) is the trainer's; this is what a CUDA graph would capture a
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

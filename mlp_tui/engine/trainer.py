@@ -10,25 +10,33 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ..config import RunConfig
 from ..errors import DiskFullError
-from .control import Control  # noqa: F401  (part of the engine API)
-from .data import Dataset
 from ..events import (
-    BatchProgress, EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted, ThreadsChanged, from_dict,
+    BatchProgress,
+    EpochEnd,
+    Event,
+    LrChanged,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ThreadsChanged,
+    from_dict,
 )  # fmt: skip
+from .control import Control
+from .data import Dataset
 from .insight import Advisor, HealthMonitor
+from .lr_plan import LrPlan, record_change, set_rate
+from .model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
+from .monitor import is_better, patience_spent, saved_key, score
+from .scoring import evaluate
+from .sink import RunSink
 from .step import TrainStep
 from .threads import Choice, ThreadTuner
-from .model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
-from .sink import RunSink
-from .scoring import evaluate
-from .monitor import is_better, patience_spent, saved_key, score
-from .lr_plan import LrPlan, record_change, set_rate
 
 TICK_S = 0.1  # progress events at most this often
 
@@ -398,8 +406,10 @@ class Trainer:
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
             "rng_generator": self.generator.get_state(),
-            "advisor": {"history": [e.to_dict() for e in self.advisor.history],
-                        "sent": [[code, layer] for code, layer in self.advisor.sent]},
+            "advisor": {
+                "history": [e.to_dict() for e in self.advisor.history],
+                "sent": [[code, layer] for code, layer in self.advisor.sent],
+            },
         }
         if partial and self._epoch_state:
             mid = dict(self._epoch_state)

@@ -21,8 +21,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..config import RunConfig
 from ..errors import DataError, exit_now

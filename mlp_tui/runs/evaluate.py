@@ -12,11 +12,11 @@ import torch
 
 from ..config import CLI_SOURCE, RunConfig, build_config
 from ..datasets import dataset_info
-from ..errors import DeviceError
 from ..engine.data import load_test_split
-from ..engine.splits import test_part
-from ..events import Evaluation, RunFinished
 from ..engine.model import build_model, configure_device, device_name, pick_device, probabilities
+from ..engine.splits import test_part
+from ..errors import DeviceError
+from ..events import Evaluation, RunFinished
 from ..report import Holdout, final_report, pct
 from .store import CheckpointError, load_run_checkpoint
 
@@ -34,7 +34,6 @@ class LoadedRun:
     val_accuracy: float | None
     preset: str
     holdout: Holdout | None = None  # set by evaluate_run: what it tested on, what chose the epoch
-
 
     def header(self) -> str:
         return (
@@ -170,7 +169,12 @@ def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinish
 
 
 def eval_report(
-    run: LoadedRun, finished: RunFinished, test: Evaluation, *, width: int = 100, ascii: bool = False,
+    run: LoadedRun,
+    finished: RunFinished,
+    test: Evaluation,
+    *,
+    width: int = 100,
+    ascii: bool = False,
     recorded: tuple[float, str | None] | None = None,
 ) -> str:
     """The test report, and how it compares with the test accuracy the run recorded itself

@@ -8,14 +8,14 @@ through the run's control file; watching itself never writes anything else.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from ..engine.control import parse_lr
 from ..events import Event, from_dict
 from .status import METRICS_FILE, read_command, run_status, write_command
-from .store import MetricsTail  # noqa: F401  (the watcher's reader)
+from .store import MetricsTail
 
 POLL_S = 0.25  # new lines show up within this (the issue asks for a second)
 STATUS_EVERY_S = 1.0

@@ -36,7 +36,7 @@ class Job:
         )  # fmt: skip
 
     @classmethod
-    def from_json(cls, line: str) -> "Job":
+    def from_json(cls, line: str) -> Job:
         raw = json.loads(line)
         as_path = lambda v: None if v is None else Path(v)  # noqa: E731
         return cls(

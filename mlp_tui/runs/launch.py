@@ -8,22 +8,31 @@ import dataclasses
 import os
 import signal
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 
 from ..config import CLI_SOURCE, ConfigError, RunConfig, build_config
-from ..preset_files import load_preset_file
 from ..engine.control import Control
 from ..engine.data import Dataset, load_dataset
 from ..engine.model import configure_device, device_name, pick_device
 from ..engine.trainer import Trainer
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
 from ..events import Event, RunFailed, RunFinished
+from ..preset_files import load_preset_file
 from .job import Job
-from .status import CONTROL_FILE, PROCESS_FILE, pid_alive, read_command, read_process_file, run_status, write_command, write_process_file
+from .status import (
+    CONTROL_FILE,
+    PROCESS_FILE,
+    pid_alive,
+    read_command,
+    read_process_file,
+    run_status,
+    write_command,
+    write_process_file,
+)
 from .store import METRICS_FILE, CheckpointError, RunStore, load_run_checkpoint, new_run_dir
 
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 
 from ..engine.data import load_test_split, load_val_split
-from ..errors import DataError
-from ..engine.splits import test_part
 from ..engine.model import probabilities
+from ..engine.splits import test_part
+from ..errors import DataError
 from .weights import NoCheckpointYet, load_draw_model
 
 PREDICT_BATCH = 2048  # on the CPU: the training process keeps the device to itself

@@ -6,8 +6,8 @@ import contextlib
 import json
 import os
 import pickle
-import shlex
 import re
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -15,8 +15,8 @@ from typing import Any
 
 from ..config import RunConfig
 from ..errors import DiskFullError
-from ..preset_files import to_toml
 from ..events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
+from ..preset_files import to_toml
 from ..report import Holdout, final_report
 from ..reproduce import ReproduceLine
 from .full_disk import advice, checkpoint_words, disk_error
@@ -159,7 +159,9 @@ class RunStore:
         # Where users find the run: here, or the directory this one is a working copy of.
         self.location = Path(location or path)
         # The command printed at the end of report.txt; by default, rerun this run's config.
-        self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
+        self.reproduce = (
+            reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
+        )
         self._line = ReproduceLine(self.reproduce)
         self._test, self._holdout = None, None  # for report.txt: the test result, what chose its epoch
         self._kept: str | None = None  # what the last.pt on disk holds, once known

@@ -207,11 +207,11 @@ class DrawModel:
 
 def load_draw_model(run_dir: Path, checkpoint: Path | None = None) -> DrawModel:
     """The model of the run's newest checkpoint (or `checkpoint`), ready for evaluate.predict."""
+    import torch
+
     from ..config import build_config
     from ..engine.model import build_model
     from .evaluate import LoadedRun
-
-    import torch
 
     run_dir = Path(run_dir)
     path = checkpoint or newest_checkpoint(run_dir)

@@ -15,7 +15,7 @@ probabilities as bars beside it. Lines come back as (text, style) runs; style ""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -133,7 +133,12 @@ def bars_width(classes: Sequence[str]) -> int:
 
 
 def bar_lines(
-    probs: Sequence[float], classes: Sequence[str], predicted: int, true: int | None, *, colour: bool,
+    probs: Sequence[float],
+    classes: Sequence[str],
+    predicted: int,
+    true: int | None,
+    *,
+    colour: bool,
     ascii: bool = False,
 ) -> list[list[tuple[str, str]]]:
     """One line per class: `3 ███▌     27.1%`; the predicted class in red when wrong (green when

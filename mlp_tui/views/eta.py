@@ -4,7 +4,7 @@ keeps its estimate instead of counting down, and a replayed run gives the same a
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..events import BatchProgress
 

@@ -9,12 +9,23 @@ from typing import TextIO
 from ..config import build_config
 from ..datasets import dataset_info
 from ..events import (
-    BatchProgress, EpochEnd, Evaluation, Event, HealthWarning, LayerHealth, LrChanged, Paused, Resumed, RunFailed,
-    RunFinished, RunStarted, ThreadsChanged,
+    BatchProgress,
+    EpochEnd,
+    Evaluation,
+    Event,
+    HealthWarning,
+    LayerHealth,
+    LrChanged,
+    Paused,
+    Resumed,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ThreadsChanged,
 )  # fmt: skip
 from ..render import wants_ascii
-from ..reproduce import ReproduceLine
 from ..report import Holdout, batch_line, epoch_line, final_report
+from ..reproduce import ReproduceLine
 from ..text_width import layout_width
 from .eta import clock, duration, epoch_left, run_left
 
@@ -37,7 +48,13 @@ def health_line(event: LayerHealth) -> str:
     parts = []
     for s in event.layers:
         name = "out" if s is event.layers[-1] else f"L{s.layer}"
-        share = f" dead {s.dead:.0%}" if s.dead is not None else f" sat {s.saturated:.0%}" if s.saturated is not None else ""
+        share = (
+            f" dead {s.dead:.0%}"
+            if s.dead is not None
+            else f" sat {s.saturated:.0%}"
+            if s.saturated is not None
+            else ""
+        )
         parts.append(f"{name}{share} grad {s.grad_norm:.1e} upd {s.update_ratio:.0e}")
     return "  health  " + " · ".join(parts)
 

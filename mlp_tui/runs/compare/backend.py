@@ -4,9 +4,10 @@ cluster (cluster.py with ray_cluster.py). `drive` hands the members to one and h
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ...config import ConfigError
 from ..job import Job
@@ -57,7 +58,14 @@ class ClusterSpec:
 
     def args(self) -> list[str]:
         """The same spec as the driver process's command line."""
-        return ["--ray", self.address, "--cpus-per-run", str(self.cpus_per_run), "--gpus-per-run", str(self.gpus_per_run)]
+        return [
+            "--ray",
+            self.address,
+            "--cpus-per-run",
+            str(self.cpus_per_run),
+            "--gpus-per-run",
+            str(self.gpus_per_run),
+        ]
 
     @property
     def threads(self) -> int:
@@ -79,7 +87,7 @@ def import_ray() -> None:
     command. Only in the process that joins the cluster: Ray stays out of the app's."""
     require_ray()
     try:
-        import ray  # noqa: F401
+        import ray
         import ray.exceptions  # noqa: F401
     except Exception as exc:  # whatever a broken package raises while it loads
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

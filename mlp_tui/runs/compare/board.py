@@ -103,7 +103,7 @@ class VariantRow:
 
     @property
     def rank_text(self) -> str:
-        """"=1" for a tie, as in a sports table; "3" otherwise."""
+        """ "=1" for a tie, as in a sports table; "3" otherwise."""
         return f"={self.rank}" if self.tied else str(self.rank)
 
     @property

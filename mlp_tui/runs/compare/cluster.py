@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 from ..job import Job
 from ..status import read_command, write_process_file
@@ -55,7 +56,9 @@ class ClusterRunner:
         self.cluster, self.spec = cluster, spec
 
     def start(self, members: int) -> tuple[int, str]:
-        asks = f"{self.spec.cpus_per_run:g} CPU" + (f" and {self.spec.gpus_per_run:g} GPU" if self.spec.gpus_per_run else "")
+        asks = f"{self.spec.cpus_per_run:g} CPU" + (
+            f" and {self.spec.gpus_per_run:g} GPU" if self.spec.gpus_per_run else ""
+        )
         return self.spec.threads, f"on {self.cluster.describe()}, {asks} per run"
 
     def check_data(self, datasets: list[str], data_dir: Path | None) -> None:
@@ -100,7 +103,14 @@ class _Follower:
     worker dies. The stream is read on a thread of its own; the result goes to `results`."""
 
     def __init__(self, member: Member, job: Job, cluster: Cluster, results: queue.Queue, log, stopping) -> None:
-        self.member, self.job, self.cluster, self.results, self.log, self.stopping = member, job, cluster, results, log, stopping
+        self.member, self.job, self.cluster, self.results, self.log, self.stopping = (
+            member,
+            job,
+            cluster,
+            results,
+            log,
+            stopping,
+        )
         self.name = member.path.name
         self.forwarded = read_command(member.path)  # a command already there is old news
         self.running = False

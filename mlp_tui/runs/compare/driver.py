@@ -17,8 +17,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ...errors import DiskFullError, exit_now
 from .backend import Backend, ClusterSpec, MemberResult, cluster_backend
@@ -58,7 +58,9 @@ def drive(
     threads, where = backend.start(len(todo)) if todo else (0, "")
     todo = [(m, dataclasses.replace(job, threads=threads)) for m, job in todo]
     if todo and check_data:
-        backend.check_data(list(dict.fromkeys(job.config.dataset for _, job in todo)), data_dir)  # DataError: nothing trained
+        backend.check_data(
+            list(dict.fromkeys(job.config.dataset for _, job in todo)), data_dir
+        )  # DataError: nothing trained
 
     def done(result: MemberResult) -> None:
         board.update()
@@ -79,7 +81,11 @@ DRIVER_LOG = "driver.log"
 
 
 def start_driver(
-    folder: Path, *, jobs: int | None = None, data_dir: Path | None = None, device: str | None = None,
+    folder: Path,
+    *,
+    jobs: int | None = None,
+    data_dir: Path | None = None,
+    device: str | None = None,
     cluster: ClusterSpec | None = None,
 ) -> subprocess.Popen:
     """`drive` in a process of its own (for the app): its output goes to driver.log, and a

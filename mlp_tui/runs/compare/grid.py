@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
+from ...lr_changes import format_lr_changes
 from ...overrides import with_overrides
 from ...suggested_lr import suggested_lr
-from ...lr_changes import format_lr_changes
 
 MAX_RUNS = 64  # more than this needs --yes: a typo in an axis should not start a week of training
 SEPARATOR = " · "
@@ -47,7 +47,7 @@ def parse_axis(text: str) -> Axis:
         raise ConfigError(f"{where}: unknown setting '{key}'{did_you_mean(key, list(CLI_OPTIONS))}; "
                           f"allowed: {', '.join(CLI_OPTIONS)}")  # fmt: skip
     items = [item.strip() for item in raw.split("/" if key in SLASHED else ",")]
-    if not raw.strip() or "" in items and key != "hidden":
+    if not raw.strip() or ("" in items and key != "hidden"):
         raise ConfigError(f"{where}: an empty value; give one or more values separated by "
                           f"{'/' if key in SLASHED else ','}")  # fmt: skip
     values = []
@@ -63,7 +63,16 @@ def _parse_value(key: str, item: str, where: str) -> Any:
     kind = type(FIELDS[key].default)
     try:
         if kind is bool:
-            words = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+            words = {
+                "true": True,
+                "yes": True,
+                "on": True,
+                "1": True,
+                "false": False,
+                "no": False,
+                "off": False,
+                "0": False,
+            }
             if item.lower() not in words:
                 raise ValueError
             value: Any = words[item.lower()]

@@ -73,7 +73,10 @@ def markdown(board: Board) -> str:
     lines += [f"{counted(len(plan.variants), 'variant')} × {counted(plan.seeds, 'seed')}; "
               f"varied: {', '.join(plan.vary) or 'presets'}; {board.finished}/{len(board.states)} runs finished.",
               ""]  # fmt: skip
-    lines += ["| " + " | ".join(HEADERS) + " |", "|" + "|".join("---:" if i in (0, 2, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|"]
+    lines += [
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join("---:" if i in (0, 2, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|",
+    ]
     for row in board.rows():
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row)) + " |")
     summary = board.summary()

@@ -8,10 +8,11 @@ beside one ordinary run directory per variant and seed.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ...config import ConfigError, build_config
 from ...preset_files import toml_value
@@ -128,7 +129,9 @@ def read_plan(path: Path) -> Plan:
         config = build_config(item["config"], source=source)
         settings = dict(item.get("settings") or {})
         settings = {k: tuple(x) if isinstance(x, list) else x for k, x in settings.items()}
-        variants.append(Variant(str(item.get("name", f"variant {n}")), str(item.get("preset", "custom")), config, settings))
+        variants.append(
+            Variant(str(item.get("name", f"variant {n}")), str(item.get("preset", "custom")), config, settings)
+        )
     vary = [str(x) for x in data.get("vary", [])]
     return Plan(variants, seeds, vary, str(data.get("description", "")))
 

@@ -21,8 +21,8 @@ import socket
 import subprocess
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ...config import build_config
 from ..job import Job

@@ -10,8 +10,8 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import ray
 import ray.exceptions
@@ -22,6 +22,7 @@ from ..job import Job
 from .backend import ClusterSpec
 from .cluster import MemberLost
 from .remote_member import STOP, stream_member
+
 
 @ray.remote(num_cpus=0)
 class Mailbox:
@@ -119,7 +120,9 @@ class RayCluster:
     def _fits(self) -> None:
         """A member that no node can hold would wait forever: say so now."""
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-        if not any(n.get("CPU", 0) >= self.spec.cpus_per_run and n.get("GPU", 0) >= self.spec.gpus_per_run for n in nodes):
+        if not any(
+            n.get("CPU", 0) >= self.spec.cpus_per_run and n.get("GPU", 0) >= self.spec.gpus_per_run for n in nodes
+        ):
             largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
             raise ConfigError(
                 f"--cpus-per-run {self.spec.cpus_per_run:g} --gpus-per-run {self.spec.gpus_per_run:g}: no node of "
@@ -152,7 +155,9 @@ class RayCluster:
         except ray.exceptions.RayTaskError:
             raise  # the member's code failed: told as it is
         except ray.exceptions.RayError as exc:  # the worker, its node or its objects are gone
-            raise MemberLost(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}") from None
+            raise MemberLost(
+                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+            ) from None
 
     def post(self, name: str, command: str) -> None:
         self.mailbox.post.remote(name, command)

@@ -16,8 +16,8 @@ import os
 import socket
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..job import Job
 from ..status import write_command

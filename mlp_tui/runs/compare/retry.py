@@ -9,8 +9,8 @@ import dataclasses
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..job import Job
 from ..status import summarize
@@ -64,7 +64,7 @@ class WorkerLog:
     def fileno(self) -> int:
         return self.file.fileno()
 
-    def __enter__(self) -> "WorkerLog":
+    def __enter__(self) -> WorkerLog:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,7 @@ incomplete beta function, a dozen lines (Numerical Recipes §6.4, Lentz's contin
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 ALPHA = 0.05  # a difference counts when a two-sided t-test gives p below this
 

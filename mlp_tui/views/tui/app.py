@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from rich.markup import escape
 from textual import work
@@ -12,17 +12,17 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from ...config import RunConfig
+from ...events import Event
+from ...preset_files import Preset, list_presets
 from ...runs.child import ChildRun
 from ...runs.compare.board import Board
 from ...runs.compare.driver import start_driver
 from ...runs.compare.plan import Plan, new_comparison
 from ...runs.compare.pool import request_stop
-from ...config import RunConfig
-from ...preset_files import Preset, list_presets
-from ...events import Event
 from ...runs.follow import RunWatch
-from ...terminal import ascii_only
 from ...summary import config_rows, format_rows, parameter_count
+from ...terminal import ascii_only
 from .ascii_driver import ascii_driver
 from .dialogs import ConfirmDialog
 from .screens.base import SizedScreen
@@ -128,7 +128,9 @@ class MlpApp(App):
 
         if self.run_in_progress:
             self.push_screen(
-                ConfirmDialog("A run is in progress. Stop it (its last checkpoint is saved) and set up a new one?", "Stop run"),
+                ConfirmDialog(
+                    "A run is in progress. Stop it (its last checkpoint is saved) and set up a new one?", "Stop run"
+                ),
                 go_back,
             )
         else:
@@ -235,8 +237,12 @@ class MlpApp(App):
             yield SystemCommand("Pause / resume", "Pause or resume training", screen.action_toggle_pause)
             yield SystemCommand("Stop run", "Stop training after the current batch", screen.action_stop)
             yield SystemCommand("New run", "Back to the setup screen", screen.action_new_run)
-            yield SystemCommand("Halve the learning rate", "From the next batch on (-)", lambda: screen.action_scale_lr(0.5))
-            yield SystemCommand("Double the learning rate", "From the next batch on (+)", lambda: screen.action_scale_lr(2.0))
+            yield SystemCommand(
+                "Halve the learning rate", "From the next batch on (-)", lambda: screen.action_scale_lr(0.5)
+            )
+            yield SystemCommand(
+                "Double the learning rate", "From the next batch on (+)", lambda: screen.action_scale_lr(2.0)
+            )
             yield SystemCommand("Set the learning rate", "Type a new one (l)", screen.action_type_lr)
         if isinstance(screen, SetupScreen):
             yield SystemCommand("Start training", "Train with the current settings", screen.action_start)

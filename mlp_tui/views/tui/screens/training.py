@@ -25,15 +25,15 @@ from ....events import (
     HealthWarning,
     LayerHealth,
     LrChanged,
-    ThreadsChanged,
     Paused,
     Resumed,
     RunFailed,
     RunFinished,
     RunStarted,
+    ThreadsChanged,
 )
-from ....runs.follow import RunStatus
 from ....report import pct
+from ....runs.follow import RunStatus
 from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
 from ..widgets.chart import MetricChart
@@ -293,7 +293,9 @@ class TrainingScreen(SizedScreen):
 
     def show_warning_count(self) -> None:
         count = len(self.warnings)
-        self.query_one(TabbedContent).get_tab("health").label = f"Health {count}!" if count else "Health"  # short: 80 columns
+        self.query_one(TabbedContent).get_tab("health").label = (
+            f"Health {count}!" if count else "Health"
+        )  # short: 80 columns
 
     def show_lr_change(self, event: LrChanged) -> None:
         self.lr, self.lr_asked = event.lr, None

@@ -8,7 +8,7 @@ from 47.8 to 143.3 %. The charts set this range themselves instead.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 FLAT_PAD = 0.02  # a flat line sits in a band of ±2 % of its value
 MIN_PAD = 0.01  # or this much, around 0

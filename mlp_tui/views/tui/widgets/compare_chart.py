@@ -45,6 +45,8 @@ VARIANT_MARKS = "*o+#@%=&"
 
 def variant_mark(index: int) -> str:
     return VARIANT_MARKS[index % len(VARIANT_MARKS)]
+
+
 LEGEND_MARGIN = 14  # the chart's width less the room for a legend label (y labels, frame, marker)
 
 
@@ -97,7 +99,7 @@ def draw(picture: Picture) -> Text:
         low = math.log10(min(v for c in picture.curves for v in c.low))
         high = math.log10(max(v for c in picture.curves for v in c.high))
         ticks = [low + (high - low) * i / 4 for i in range(5)] if high > low else [low]
-        plt.yticks(ticks, [f"{10 ** t:.2g}" for t in ticks])
+        plt.yticks(ticks, [f"{10**t:.2g}" for t in ticks])
     return Text.from_ansi(plt.build())
 
 
@@ -116,7 +118,13 @@ def draw_curve(plt, curve: Curve, y, twin: str, room: int, plain: bool = False, 
     mark = variant_mark(curve.index)
     line, point, dot = (mark, mark, ".") if plain else ("braille", "●", "·")
     if twin:
-        plt.scatter(xs, y(curve.mean), marker=TWIN_MARKER, color=colour, label=twin_label(curve.name, twin, room) if named else None)
+        plt.scatter(
+            xs,
+            y(curve.mean),
+            marker=TWIN_MARKER,
+            color=colour,
+            label=twin_label(curve.name, twin, room) if named else None,
+        )
         return
     spread = [i for i, (lo, hi) in enumerate(zip(curve.low, curve.high)) if hi > lo]
     if spread:

@@ -149,8 +149,16 @@ class DigitGrid(PagedView):
 
 
 def page_strips(
-    source: GridSource | None, notice: str, first: int, width: int, per_page: int, per_row: int, bars: bool,
-    colour: bool, ascii: bool, base: Style,
+    source: GridSource | None,
+    notice: str,
+    first: int,
+    width: int,
+    per_page: int,
+    per_row: int,
+    bars: bool,
+    colour: bool,
+    ascii: bool,
+    base: Style,
 ) -> list[Strip]:
     """The lines of one page: the header, then the digits with their captions."""
     from ...digit_art import bars_width, grid_runs

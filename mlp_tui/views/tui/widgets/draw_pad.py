@@ -67,8 +67,7 @@ class DrawPad(CheckpointFollower, Horizontal):
             yield Static(id="draw-status")
             yield Static(id="draw-bars")
             yield Static(
-                "Drag to draw (right button erases) · arrows move, space paints, shift+arrows paint a line"
-                " · c clears",
+                "Drag to draw (right button erases) · arrows move, space paints, shift+arrows paint a line · c clears",
                 id="draw-help",
             )
 

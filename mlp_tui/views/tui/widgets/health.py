@@ -8,8 +8,8 @@ costs next to nothing, and they are only touched on epoch-rate events.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from rich import box
 from rich.console import Group, RenderableType

@@ -4,7 +4,7 @@ of Python for a full page), so keys never wait; the UI thread only hands out rea
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style

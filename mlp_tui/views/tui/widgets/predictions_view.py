@@ -120,7 +120,7 @@ class PredictionsView(CheckpointFollower, DigitGrid):
         return f"cannot predict the {split_name(self.split)} images"
 
     def set_split(self, split: str) -> None:
-        """"val" while the run trains (or is not finished), "test" once it has ended."""
+        """ "val" while the run trains (or is not finished), "test" once it has ended."""
         if split != self.split:
             self.split = split
             self.forget()

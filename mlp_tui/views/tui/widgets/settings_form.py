@@ -16,7 +16,15 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static
 
 from ....config import (
-    CLI_OPTIONS, FIELDS, FORM_SOURCE, OPTIONS, ConfigError, RunConfig, build_config, parse_text, value_text,
+    CLI_OPTIONS,
+    FIELDS,
+    FORM_SOURCE,
+    OPTIONS,
+    ConfigError,
+    RunConfig,
+    build_config,
+    parse_text,
+    value_text,
 )  # fmt: skip
 from ....overrides import with_suggested_lr
 
