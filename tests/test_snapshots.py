@@ -6,7 +6,8 @@ SVG and look at it. Regenerate with `pytest tests/test_snapshots.py --snapshot-u
 What keeps them still: a finished run (no bar, no ETA ticking), its start time taken from its
 own events, the status line's clock frozen, toasts cleared, the terminal's Unicode and colour
 decided here rather than by the machine's locale, the core count and device label fixed, and
-every path relative to a fixed working directory."""
+every path relative to a fixed working directory, and tables whose column widths are worked out
+before the picture (never left to a table's lazy sizing)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 from textual.widgets import DataTable
 
 import mlp_tui.views.tui.screens.setup  # noqa: F401  (the module the core count is read in)
 import mlp_tui.views.tui.screens.training as training_module
 from conftest import FakeRun, wait_until
 from mlp_tui.config import RunConfig
+from mlp_tui.engine.model import build_model
 from mlp_tui.events import (
     BatchProgress,
     EpochEnd,
@@ -32,23 +35,26 @@ from mlp_tui.events import (
     RunFinished,
     RunStarted,
 )  # fmt: skip
+from mlp_tui.runs.compare.board import Board
+from mlp_tui.runs.compare.grid import Axis, build_grid
+from mlp_tui.runs.compare.plan import Plan, write_plan
+from mlp_tui.runs.store import CHECKPOINT_FORMAT, atomic_save
 from mlp_tui.views.tui import app as app_module
 from mlp_tui.views.tui.app import create_app
+from mlp_tui.views.tui.screens.compare import CompareScreen
 from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.screens.training import TrainingScreen
 from mlp_tui.views.tui.widgets import digit_grid as digit_grid_module
 from mlp_tui.views.tui.widgets import status_header as status_header_module
+from mlp_tui.views.tui.widgets.leaderboard import Leaderboard
 
 SIZES = [(80, 24), (120, 40)]
 T0 = 1_700_000_000.0  # the fixed run's start (wall clock)
 CONFIG = RunConfig(hidden=(32,), epochs=3, batch_size=128, lr=0.01, device="cpu", threads="1")
 BATCHES = 15
-# Weights (7), Draw (8) and Predictions (0) read a trained checkpoint: left out, see the note below.
-# Tabs with a data table (Charts at 120 columns, Classes, Confusion, Health) are left out for now: a
-# table sizes its columns a moment after it is filled, and under load the picture was once taken
-# before that (a flaky test is worse than none). The same holds for watch (Charts) and compare
-# (its leaderboard). See the issue's note.
-TABS = {"3": "mistakes", "5": "model", "9": "data"}
+# Every tab. Weights (7), Draw (8) and Predictions (0) read the hand-made checkpoint below.
+TABS = {"1": "charts", "2": "classes", "3": "mistakes", "4": "confusion", "5": "model", "6": "health",
+        "7": "weights", "8": "draw", "9": "data", "0": "predictions"}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +131,7 @@ def history() -> list:
     events = [started()]
     for epoch in (1, 2, 3):
         events += [progress(epoch), epoch_end(epoch), health(epoch)]
-    return events + [WARNING, evaluation("val", 200, 22), evaluation("test", 500, 50), FINISHED]
+    return [*events, WARNING, evaluation("val", 200, 22), evaluation("test", 500, 50), FINISHED]
 
 
 FOLLOWERS = ("training", "board")  # workers that follow a run or a comparison until the screen closes
@@ -149,14 +155,33 @@ async def settle(pilot) -> None:
 # -- the training screen: every tab ---------------------------------------------------------------
 
 
+def checkpoint(run_dir: Path) -> None:
+    """A hand-made best.pt, set rather than trained, so its numbers are the same on any CPU:
+    hidden unit j draws the pattern of class j % 10 of the fixed data set (its pixels up, the
+    rest down) and feeds that class. Its pictures show those patterns; it predicts well."""
+    gen = torch.Generator().manual_seed(0)
+    prototypes = (torch.rand(10, 784, generator=gen) > 0.7).float()  # as synthetic_digits draws them
+    model = build_model(CONFIG)
+    first, second = (layer for layer in model if isinstance(layer, torch.nn.Linear))
+    with torch.no_grad():
+        for unit in range(first.out_features):
+            first.weight[unit] = (prototypes[unit % 10] - 0.3) / 64  # a power of two: exact
+        first.bias.zero_()
+        second.weight.copy_(torch.tensor([[1.0 if unit % 10 == c else 0.0 for unit in range(32)] for c in range(10)]))
+        second.bias.zero_()
+    state = {"format": CHECKPOINT_FORMAT, "config": CONFIG.to_dict(), "preset": "tiny", "epoch": 3,
+             "model": model.state_dict(), "val_accuracy": 0.89}  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_save(state, run_dir / "best.pt")
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("key", list(TABS), ids=lambda k: TABS[k])
 def test_training_screen_tab(snap_compare, idx_dataset, size, key):
-    """The Weights, Draw and Predictions tabs are not here: their pictures come from a trained
-    checkpoint, whose float weights (and so every shade and probability) depend on the CPU's
-    kernels; a hand-made checkpoint would picture noise. The Data tab reads fixed synthetic IDX
-    files and draws its first sample from the run's seed."""
+    """The Data and Predictions tabs read fixed synthetic IDX files; Weights, Draw and
+    Predictions the hand-made checkpoint."""
     idx_dataset(Path("data"), "mnist", n_train=200, n_test=50)
+    checkpoint(Path("runs/tiny-run"))
     app = create_app("tiny", CONFIG, runs_root=Path("runs"), data_dir=Path("data"))
 
     async def run_before(pilot) -> None:
@@ -179,6 +204,73 @@ def test_setup_screen(snap_compare, size):
 
     async def run_before(pilot) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen) and app.device_label == "CPU")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# -- `watch` on a finished run ---------------------------------------------------------------------
+
+
+def write_run(run_dir: Path, events: list, t: float = T0) -> None:
+    import json
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(event.to_dict() | {"t": t}) for event in events]
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_watch_a_finished_run(snap_compare, size):
+    run_dir = Path("runs/tiny-run")
+    write_run(run_dir, history())
+    app = create_app("tiny", CONFIG, runs_root=Path("runs"), data_dir=Path("no-data"), watch=run_dir)
+
+    async def run_before(pilot) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.screen.result is not None)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# -- the compare screen ------------------------------------------------------------------------
+
+
+def comparison() -> tuple[Path, Plan]:
+    """tiny × loss=nll,mse × 2 seeds, all finished; mse ahead."""
+    base = RunConfig(hidden=(16,), epochs=3, device="cpu", threads="1")
+    variants = build_grid([("tiny", base)], [Axis("loss", ("nll", "mse"))], {})
+    plan = Plan(variants, 2, ["loss=nll,mse"], "preset tiny")
+    folder = Path("runs/compare-fixed")
+    folder.mkdir(parents=True)
+    write_plan(folder, plan)
+    accuracy = {("nll", 0): 0.90, ("nll", 1): 0.91, ("mse", 0): 0.95, ("mse", 1): 0.96}
+    for member in plan.members(folder):
+        top = accuracy[(member.variant.settings["loss"], member.seed)]
+        events = [RunStarted(config=member.config.to_dict(), preset="tiny", device="CPU", summary="784-16-10",
+                             parameters=12_730, train_size=1_800, val_size=200, test_size=500,
+                             run_dir=str(member.path), time=T0)]  # fmt: skip
+        events += [EpochEnd(epoch=e, epochs=3, train_loss=1 / e, train_accuracy=top - 0.05 / e, val_loss=1.2 / e,
+                            val_accuracy=top - 0.1 / e, lr=0.001, seconds=1.5, samples_per_s=1000.0, is_best=True)
+                   for e in (1, 2, 3)]  # fmt: skip
+        events.append(RunFinished(status="completed", epochs_done=3, best_epoch=3, best_val_accuracy=top,
+                                  test_loss=0.3, test_accuracy=top, seconds=4.5))  # fmt: skip
+        write_run(member.path, events)
+    return folder, plan
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_compare_screen(snap_compare, size):
+    folder, plan = comparison()
+    app = create_app(runs_root=Path("runs"), compare=Board(plan, folder))
+
+    async def run_before(pilot) -> None:
+        def ready() -> bool:
+            screen = app.screen
+            return isinstance(screen, CompareScreen) and screen.view is not None and \
+                screen.query_one(Leaderboard).row_count >= 2  # fmt: skip
+
+        await wait_until(pilot, ready)
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

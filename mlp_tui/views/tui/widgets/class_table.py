@@ -11,6 +11,8 @@ from ....events import Evaluation
 from ....render import bar
 from .splits import evaluated
 
+BAR = 10  # the accuracy bar's width in cells
+
 
 class ClassTable(DataTable):
     DEFAULT_CSS = """
@@ -18,13 +20,18 @@ class ClassTable(DataTable):
     """
 
     def __init__(self, class_names: tuple[str, ...] = DIGITS, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        # No cursor: a highlighted row would look like a choice, and nothing is chosen here.
+        super().__init__(cursor_type="none", zebra_stripes=True, **kwargs)
         self.class_names = class_names  # known before the first evaluation arrives
         self.previous: Evaluation | None = None
         self.current: Evaluation | None = None
 
     def on_mount(self) -> None:
-        self.add_columns("class", "accuracy", "change", "", "correct/total")
+        # Fixed widths: a DataTable sizes automatic columns a moment after rows arrive, and a
+        # table filled while hidden (the side column) kept its bar column 0 wide.
+        names = max(len(class_label(self.class_names, c)) for c in range(len(self.class_names)))
+        for label, width in (("class", names), ("accuracy", 8), ("change", 7), ("", BAR), ("correct/total", 13)):
+            self.add_column(label, width=max(width, len(label)))
         self.border_title = "no evaluation yet"  # then its split: validation, or test at the end
         self.show_evaluation(None)
 
@@ -55,7 +62,7 @@ class ClassTable(DataTable):
                 name,
                 f"{acc * 100:6.2f} %",
                 change,
-                Text(bar(acc, 10), style="green" if acc >= 0.97 else "yellow" if acc >= 0.9 else "red"),
+                Text(bar(acc, BAR), style="green" if acc >= 0.97 else "yellow" if acc >= 0.9 else "red"),
                 f"{evaluation.class_correct[c]}/{evaluation.class_total[c]}",
                 key=str(c),
             )

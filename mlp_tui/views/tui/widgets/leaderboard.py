@@ -95,12 +95,15 @@ class Leaderboard(DataTable):
         selected = self.selected_index
         self.rows_shown = rows
         self.clear(columns=True)  # and the columns' widths: "1 running, 2 pending" becomes "done"
-        self.add_columns(*self.column_labels)
-        for row in rows:
-            self.add_row(*self.cells(row), key=str(row.index))
+        table = [self.cells(row) for row in rows]
+        # Widths worked out here, not left to the table: it sizes columns a moment after rows
+        # arrive, and a picture taken in that moment showed the old widths.
+        for i, label in enumerate(self.column_labels):
+            self.add_column(label, width=max([len(label)] + [cells[i].cell_len for cells in table]))
+        for row, cells in zip(rows, table, strict=True):
+            self.add_row(*cells, key=str(row.index))
         if selected is not None:
             self.move_cursor(row=self.get_row_index(str(selected)), animate=False, scroll=False)
-        self.call_after_refresh(self.refresh)  # the header too: its widths follow the new cells
 
     @property
     def selected_index(self) -> int | None:
