@@ -68,9 +68,9 @@ def assert_whole(app, line: str, way_out: str = "q Quit") -> None:
 
 async def each_tab(pilot, app, screen, check) -> dict[str, str]:
     lines = {}
-    for tab, key in zip(TABS, KEYS):
+    for tab, key in zip(TABS, KEYS, strict=True):
         await pilot.press(key)
-        await wait_until(pilot, lambda: screen.query_one("#tabs").active == tab)
+        await wait_until(pilot, lambda tab=tab: screen.query_one("#tabs").active == tab)
         lines[tab] = await footer_settles(pilot, app)
         check(lines[tab])
     return lines
@@ -193,3 +193,24 @@ def test_shorten_cuts_between_words():
     assert shorten(line, 60, ascii=False) == "48 most confident of 1,067 mistakes on the test set …"
     assert shorten(line, 60, ascii=True) == "48 most confident of 1,067 mistakes on the test set ..."
     assert shorten(line, 200) == line
+
+
+@pytest.mark.parametrize("warnings", [12, 150])
+def test_the_tab_bar_fits_80_columns_with_many_warnings(warnings, tmp_path):
+    """Ten tabs in 80 columns, the Health tab counting warnings: every label whole."""
+
+    async def scenario() -> None:
+        app = create_app("tiny", runs_root=tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_training(pilot, app, FakeRun(*two_epochs()))
+            await wait_until(pilot, lambda: screen.epoch == 2)
+            for layer in range(warnings):
+                screen.show_warning(dataclasses.replace(two_epochs()[-1], layer=layer + 2))
+            await pilot.pause()
+            count = warnings + 1  # and the run's own
+            health = "Health 99+" if count >= 100 else f"Health {count}!"
+            bar = next(line for line in screen_lines(app) if "Charts" in line)
+            assert bar.split() == ["Charts", "Classes", "Mistakes", "Confusion", "Model", *health.split(), "Weights",
+                                   "Draw", "Data", "Predictions"], bar  # fmt: skip
+
+    asyncio.run(scenario())

@@ -79,6 +79,6 @@ def _values_report(batch, config: RunConfig, preset: str, info, total: int, widt
         f"(preset {preset}, seed {config.seed}), {distortion_text(config)}; before normalisation (0: background, "
         "255: the brightest).", width,
     )  # fmt: skip
-    for i, (pixels, label) in enumerate(zip(batch.seen.tolist(), batch.labels.tolist())):
+    for i, (pixels, label) in enumerate(zip(batch.seen.tolist(), batch.labels.tolist(), strict=True)):
         lines += ["", f"image {i + 1} of {n}: {class_label(info.classes, label)}", *pixel_value_lines(pixels, width)]
     return "\n".join(lines) + "\n"

@@ -107,10 +107,10 @@ def grey_art(images: torch.Tensor) -> list[list[list[tuple[str, str]]]]:
     starts = torch.ones_like(keys, dtype=torch.bool)
     starts[:, :, 1:] = keys[:, :, 1:] != keys[:, :, :-1]
     flat = starts.reshape(-1).nonzero().squeeze(1)
-    lengths = torch.diff(flat, append=torch.tensor([starts.numel()]))  # every line starts a run: none spans two
+    run_lengths = torch.diff(flat, append=torch.tensor([starts.numel()]))  # every line starts a run: none spans two
     styles = keys.reshape(-1)[flat].tolist()
     per_line = starts.sum(2).reshape(-1).tolist()
-    lengths = lengths.tolist()
+    lengths = run_lengths.tolist()
     art, at = [], 0
     for image in range(n):
         lines = []
@@ -146,7 +146,7 @@ def bar_lines(
     labels = class_labels(tuple(classes))
     name = max(len(label) for label in labels)
     lines = []
-    for c, (label, p) in enumerate(zip(labels, probs)):
+    for c, (label, p) in enumerate(zip(labels, probs, strict=True)):
         is_true, is_pred = c == true, c == predicted
         style = ("bold green" if is_true else "bold red" if is_pred else "dim") if colour else ""
         mark = "" if colour else ("=" if is_true else "<" if is_pred else " ")
@@ -188,7 +188,7 @@ def grid_runs(
     art = grey_art(images) if colour else [[[(line, "")] for line in digit] for digit in plain_art(images, ascii)]
     if bars and bar_columns is None:
         bar_columns = max(len("".join(t for t, _ in line)) for b in bars for line in b)
-    side = 1 + bar_columns if bars else 0
+    side = 1 + (bar_columns or 0) if bars else 0  # bar_columns is set whenever there are bars
     cell = SIDE + side
     per_row = per_row or cells_per_row(width, cell)
     caption_lines = max((len(c) for c in captions), default=0)

@@ -48,7 +48,7 @@ def clock(seconds: float | None) -> str:
 
 def duration(seconds: float) -> str:
     """A span in words: 12 s, 3 min 5 s, 1 h 2 min."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, s = divmod(seconds, 60)

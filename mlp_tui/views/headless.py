@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from ..config import build_config
 from ..datasets import dataset_info
@@ -28,6 +28,9 @@ from ..report import Holdout, batch_line, epoch_line, final_report
 from ..reproduce import ReproduceLine
 from ..text_width import layout_width
 from .eta import clock, duration, epoch_left, run_left
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def _start_lines(e: RunStarted) -> list[str]:
@@ -84,7 +87,7 @@ def failure_line(event: RunFailed, ascii: bool = False) -> str:
 class PlainPrinter:
     """For logs and pipes: no carriage returns, no escape codes, one line per epoch."""
 
-    def __init__(self, stream: TextIO | None = None, reproduce: str = "", width: int = 100):
+    def __init__(self, stream: IO[str] | None = None, reproduce: str = "", width: int = 100):
         self.stream = stream or sys.stdout
         self.reproduce = reproduce
         self.line = ReproduceLine(reproduce)  # brought up to date by the run's events
@@ -162,9 +165,10 @@ class RichPrinter(PlainPrinter):
             transient=True,
             auto_refresh=False,  # redraw on our own ticks: no extra thread beside the training
         )
-        self.task = None
+        self.task: TaskID | None = None
         # What the time left is reckoned from (rich's own estimate would count a pause as slowness).
-        self.batch_size, self.epochs_done, self.epoch_seconds = 1, 0, []
+        self.batch_size, self.epochs_done = 1, 0
+        self.epoch_seconds: list[float] = []
 
     def _print(self, text: str = "") -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -174,7 +178,12 @@ class RichPrinter(PlainPrinter):
         if isinstance(event, BatchProgress):
             if event.logged:  # printed above the live bar
                 self.console.print(batch_line(event), markup=False, highlight=False)
-            fields = {"rate": event.samples_per_s, "loss": event.loss, "acc": event.accuracy, "left": self._left(event)}
+            fields: dict[str, Any] = {
+                "rate": event.samples_per_s,
+                "loss": event.loss,
+                "acc": event.accuracy,
+                "left": self._left(event),
+            }
             if self.task is None:
                 self.progress.start()
                 self.task = self.progress.add_task(

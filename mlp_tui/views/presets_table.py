@@ -27,4 +27,4 @@ def preset_lines(presets: list[Preset], width: int, user_folder: Path) -> list[s
         f"benchmarks/accuracy.py. Add your own presets as .toml files in {user_folder}, or pass "
         "--preset path/to/file.toml"
     )
-    return lines + [""] + textwrap.wrap(notes, width, break_on_hyphens=False)
+    return [*lines, "", *textwrap.wrap(notes, width, break_on_hyphens=False)]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def run_rows(root: Path) -> list[tuple[str, ...]]:
     """One row of text per run under root, and one per comparison, newest first."""
     rows = [(row[-1], row) for row in _single_rows(root)] + comparison_rows(root)
-    return [row[:-1] + (_when(row[-1]),) for _, row in sorted(rows, key=lambda r: r[0] or 0.0, reverse=True)]
+    return [(*row[:-1], _when(row[-1])) for _, row in sorted(rows, key=lambda r: r[0] or 0.0, reverse=True)]
 
 
 def _when(started: float | None) -> str:
@@ -120,12 +121,17 @@ def _table(rows, shown: list[int], title: str | None, preset_width: int | None =
     from rich.table import Table
     from rich.text import Text  # cells as Text: a "[" in a run's name is not markup
 
-    framed = dict(title=Text(title), title_justify="left", box=box.SIMPLE_HEAD, padding=0) if title else {}
-    table = Table(show_edge=False, **(framed or dict(box=None, padding=(0, 1), pad_edge=False)))
+    look: dict[str, Any] = (
+        {"title": Text(title), "title_justify": "left", "box": box.SIMPLE_HEAD, "padding": 0}
+        if title
+        else {"box": None, "padding": (0, 1), "pad_edge": False}
+    )
+    table = Table(show_edge=False, **look)
     for i in shown:
         # The id may fold onto a second line in a very narrow terminal, but is never cut.
         table.add_column(HEADERS[i], justify="right" if i in RIGHT else "left", no_wrap=i != 0,
-                         overflow="fold" if i == 0 else "ellipsis", max_width=preset_width if i == 1 else None)  # fmt: skip
+                         overflow="fold" if i == 0 else "ellipsis",
+                         max_width=preset_width if i == 1 else None)  # fmt: skip
     for row in rows:
         cells = [Text(row[i]) for i in shown]
         if title:

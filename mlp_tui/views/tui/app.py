@@ -20,7 +20,8 @@ from ...runs.compare.board import Board
 from ...runs.compare.driver import start_driver
 from ...runs.compare.plan import Plan, new_comparison
 from ...runs.compare.pool import request_stop
-from ...runs.follow import RunWatch
+from ...runs.follow import RunStatus, RunWatch
+from ...runs.handle import RunHandle
 from ...summary import config_rows, format_rows, parameter_count
 from ...terminal import ascii_only
 from .ascii_driver import ascii_driver
@@ -55,7 +56,8 @@ class MlpApp(App):
         ascii = ascii_only(sys.__stdout__)  # the terminal's, not Textual's capture of stdout
         super().__init__(driver_class=ascii_driver(self.get_driver_class()) if ascii else None)
         self.ascii = ascii  # widgets draw their ASCII forms; the driver translates the rest
-        self.watch = watch  # a run directory to follow instead of training
+        # A run directory to follow instead of training (not `self.watch`: that is Textual's DOMNode.watch).
+        self.watched_run = watch
         self.compare = compare  # a comparison to show instead of the setup screen
         self.drive = drive  # start_driver's arguments, when this app is to train that comparison
         self.comparing: CompareScreen | None = None
@@ -73,8 +75,10 @@ class MlpApp(App):
             self.comparing = CompareScreen(self.compare, driver)
             self.push_screen(self.comparing)
             return
-        if self.watch is not None:
-            self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watch), watching=True)
+        if self.watched_run is not None:
+            if self.config is None:
+                raise ValueError("watching a run needs its config (the run's config.toml)")
+            self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watched_run), watching=True)
             self.push_screen(self.training)
             return
         setup = SetupScreen(self.presets, self.preset, self.config)
@@ -99,7 +103,7 @@ class MlpApp(App):
         self.push_screen(self.training)
 
     @staticmethod
-    def relay_events(run: ChildRun, post: Callable[[Event], None]) -> None:
+    def relay_events(run: RunHandle, post: Callable[[Event | RunStatus], object]) -> None:
         """Called on the screen's worker thread: relay the training process's events."""
         try:
             for event in run.events():
@@ -114,13 +118,13 @@ class MlpApp(App):
     @property
     def run_in_progress(self) -> bool:
         """A run this app owns is going (a watched run is not ours to stop by quitting)."""
-        return self.training is not None and self.training.running and self.watch is None
+        return self.training is not None and self.training.running and self.watched_run is None
 
     def new_run(self) -> None:
         def go_back(confirmed: bool | None = True) -> None:
             if not confirmed:
                 return
-            if self.run_in_progress:
+            if self.training is not None and self.run_in_progress:
                 self.training.stop_now()
             self.training = None
             self.pop_screen()
@@ -201,7 +205,7 @@ class MlpApp(App):
         def answer(confirmed: bool | None) -> None:
             if not confirmed:
                 return
-            if not self.run_in_progress:  # it ended while the question was open
+            if self.training is None or not self.run_in_progress:  # it ended while the question was open
                 self.exit()
                 return
             self.quitting = True
@@ -213,6 +217,7 @@ class MlpApp(App):
 
     def quit_comparison(self) -> None:
         screen = self.comparing
+        assert screen is not None, "called only while comparison_in_progress"
         folder = screen.folder
 
         def answer(confirmed: bool | None) -> None:

@@ -68,9 +68,9 @@ class RowView:
         running = [m for m in self.members if m.running]
         if running:
             return running[0]
-        finished = [m for m in self.members if m.test_accuracy is not None]
+        finished = [(m.test_accuracy, m) for m in self.members if m.test_accuracy is not None]
         if finished:
-            return max(finished, key=lambda m: m.test_accuracy)
+            return max(finished, key=lambda scored: scored[0])[1]
         return self.members[0]
 
 

@@ -12,7 +12,9 @@ from textual.widgets import Button, OptionList, Static
 class ConfirmDialog(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmDialog { align: center middle; }
-    ConfirmDialog > Vertical { width: 60; max-width: 90%; height: auto; border: thick $warning; padding: 1 2; background: $surface; }
+    ConfirmDialog > Vertical {
+        width: 60; max-width: 90%; height: auto; border: thick $warning; padding: 1 2; background: $surface;
+    }
     ConfirmDialog Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
     ConfirmDialog Button { margin-left: 2; }
     """
@@ -47,7 +49,10 @@ class PickDialog(ModalScreen[int | None]):
 
     DEFAULT_CSS = """
     PickDialog { align: center middle; }
-    PickDialog > Vertical { width: 76; max-width: 95%; height: auto; max-height: 90%; border: thick $accent; padding: 0 1; background: $surface; }
+    PickDialog > Vertical {
+        width: 76; max-width: 95%; height: auto; max-height: 90%; border: thick $accent; padding: 0 1;
+        background: $surface;
+    }
     PickDialog OptionList { height: auto; max-height: 16; border: none; padding: 0; }
     PickDialog .hint { color: $text-muted; }
     """

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from ...events import BatchProgress, Event
+
+if TYPE_CHECKING:
+    from ...runs.follow import RunStatus
+    from .board_view import BoardView
 
 
 class EngineEvent(Message):
     """One engine event, posted from the worker thread (post_message is thread-safe)."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event | RunStatus) -> None:  # a watcher's RunStatus too
         super().__init__()
         self.event = event
 
@@ -26,7 +32,7 @@ class EngineEvent(Message):
 class BoardChanged(Message):
     """A new snapshot of a comparison, posted from the board's worker thread."""
 
-    def __init__(self, view) -> None:  # a board_view.BoardView
+    def __init__(self, view: BoardView) -> None:
         super().__init__()
         self.view = view
 

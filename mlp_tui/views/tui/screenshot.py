@@ -23,7 +23,7 @@ def save_picture(app, folder: Path | None, what: str) -> Path | None:
     """Save the app's current screen into `folder` (None: the current directory, `what` says
     why) and say where; None if it could not be written."""
     here = folder is None
-    folder = Path.cwd() if here else Path(folder)
+    folder = Path.cwd() if folder is None else Path(folder)
     try:
         path = picture_path(folder)
         path.write_text(app.export_screenshot(), encoding="utf-8")

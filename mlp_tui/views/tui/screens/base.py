@@ -4,6 +4,7 @@ and saves a picture of itself (ctrl+s) where its run or comparison lives."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual import events
 from textual.binding import Binding
@@ -12,6 +13,9 @@ from textual.widgets import Static
 
 from ..screenshot import save_picture
 
+if TYPE_CHECKING:
+    from ..app import MlpApp
+
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 # Each screen places it among its own keys, where the footer has room for it.
 SCREENSHOT = Binding("ctrl+s", "save_picture", "Screenshot", priority=True)
@@ -19,6 +23,11 @@ SCREENSHOT = Binding("ctrl+s", "save_picture", "Screenshot", priority=True)
 
 class SizedScreen(Screen):
     picture_home = "run directory"  # what picture_folder() names, for "no … yet"
+
+    @property
+    def mlp_app(self) -> MlpApp:
+        """The app, as the MlpApp these screens are shown in (Textual types `app` as any App)."""
+        return cast("MlpApp", self.app)
 
     def on_mount(self) -> None:
         self.mount(Static(id="too-small"))

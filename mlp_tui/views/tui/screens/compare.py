@@ -136,7 +136,7 @@ class CompareScreen(SizedScreen):
             self.stopping = False  # the other process has gone; a new one would start afresh
         self.query_one(Leaderboard).show(self.view.rows)
         self.show_charts()
-        self.show_notes()
+        self.show_notes(message.view)
         self.show_header()
         self.refresh_keys()
 
@@ -163,8 +163,7 @@ class CompareScreen(SizedScreen):
                 title += " (log scale: the losses differ)" if self.has_class("-wide") else " (log scale)"
             self.query_one(chart_id, CompareChart).show(title, curves, log, not self.has_class("-wide"), percent)
 
-    def show_notes(self) -> None:
-        view = self.view
+    def show_notes(self, view: BoardView) -> None:
         lines = [f"• {escape(line)}" for line in view.summary]
         if not view.finished:
             lines.append("[dim]The verdicts come when runs finish.[/]")
@@ -307,7 +306,7 @@ class CompareScreen(SizedScreen):
         self.refresh_keys()
 
     def action_new(self) -> None:
-        self.app.leave_comparison(self)
+        self.mlp_app.leave_comparison(self)
 
     def picture_folder(self) -> Path | None:
         return self.folder if self.is_comparison else None  # runs trained apart have no folder of their own

@@ -83,8 +83,8 @@ class SetupScreen(SizedScreen):
     def errors(self) -> dict[str, str]:
         return self.form.errors
 
-    def preset_options(self) -> list[Option]:
-        options = []
+    def preset_options(self) -> list[Option | None]:
+        options: list[Option | None] = []
         for p in self.presets.values():
             prompt = Text.assemble(
                 (p.name, "bold"), f"  {p.config.architecture}\n",
@@ -104,8 +104,8 @@ class SetupScreen(SizedScreen):
 
     @on(OptionList.OptionHighlighted, "#presets")
     def preset_chosen(self, event: OptionList.OptionHighlighted) -> None:
-        name = event.option.id
-        if name != self.preset:
+        name = event.option.id  # every preset's option has its name as id
+        if name is not None and name != self.preset:
             self.preset = name
             self.form.fill(self.presets[name].config)
             self.query_one(CompareForm).set_width(hidden_width(self.config))
@@ -124,11 +124,11 @@ class SetupScreen(SizedScreen):
         # half-typed value must not blank it) and says plainly that it is not of the form as shown.
         fix = f"the field{'s' if len(self.errors) > 1 else ''} marked in red"
         stale = f"[yellow]⚠ Summary of the last valid settings: fix {fix} to update it.[/]\n" if self.errors else ""
-        summary, parameters = self.app.model_summary(self.config)
+        summary, parameters = self.mlp_app.model_summary(self.config)
         self.query_one("#summary", Static).update(summary)
         self.query_one("#device", Static).update(
             f"{stale}[b]{self.config.architecture}[/] · {parameters:,} parameters · {self.config.lr_text} · "
-            f"device [b]{device_text(self.app.device_label, self.config.threads)}[/]"
+            f"device [b]{device_text(self.mlp_app.device_label, self.config.threads)}[/]"
         )
 
     @on(Button.Pressed, "#start")
@@ -203,17 +203,17 @@ class SetupScreen(SizedScreen):
         if self.plan is None:
             self.notify(escape(self.plan_error or "Fix the fields marked in red first."), severity="warning")
             return
-        self.app.start_comparison(self.plan)
+        self.mlp_app.start_comparison(self.plan)
 
     def action_look_at_data(self) -> None:
         """The training images as these settings distort them (Distortion, Elastic), before a run."""
         if self.errors:
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
-        self.app.push_screen(DataScreen(self.config, self.app.data_dir))
+        self.app.push_screen(DataScreen(self.config, self.mlp_app.data_dir))
 
     def action_start(self) -> None:
         if self.errors:
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
-        self.app.start_run(self.config, self.preset)
+        self.mlp_app.start_run(self.config, self.preset)

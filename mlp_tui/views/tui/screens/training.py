@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from ....events import (
 )
 from ....report import pct
 from ....runs.follow import RunStatus
+from ....runs.handle import RunHandle
 from ..dialogs import ConfirmDialog
 from ..messages import EngineEvent
 from ..widgets.chart import MetricChart
@@ -78,7 +80,7 @@ class TrainingScreen(SizedScreen):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, config: RunConfig, preset: str, control, watching: bool = False) -> None:
+    def __init__(self, config: RunConfig, preset: str, control: RunHandle, watching: bool = False) -> None:
         super().__init__()
         self.control = control  # pause/resume/stop/paused: the training process's handle
         self.watching = watching  # following a run another process started (mlp-tui watch)
@@ -140,9 +142,9 @@ class TrainingScreen(SizedScreen):
             with TabPane("Draw", id="draw"):
                 yield DrawPad(classes=classes, id="draw-pad")
             with TabPane("Data", id="data"):
-                yield DataView(self.config, self.app.data_dir, id="data-view")
+                yield DataView(self.config, self.mlp_app.data_dir, id="data-view")
             with TabPane("Predictions", id="predictions"):
-                yield PredictionsView(data_dir=self.app.data_dir, id="predictions-view")
+                yield PredictionsView(data_dir=self.mlp_app.data_dir, id="predictions-view")
         yield FittedFooter()  # only the keys that fit whole; the rest are in the palette
 
     def on_mount(self) -> None:
@@ -157,7 +159,7 @@ class TrainingScreen(SizedScreen):
     @work(thread=True, exit_on_error=False, group="training")
     def follow_training(self) -> None:
         """Reads the training process's events on a thread; each reaches the UI as a message."""
-        self.app.relay_events(self.control, lambda event: self.post_message(EngineEvent(event)))
+        self.mlp_app.relay_events(self.control, lambda event: self.post_message(EngineEvent(event)))
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -294,8 +296,8 @@ class TrainingScreen(SizedScreen):
     def show_warning_count(self) -> None:
         count = len(self.warnings)
         self.query_one(TabbedContent).get_tab("health").label = (
-            f"Health {count}!" if count else "Health"
-        )  # short: 80 columns
+            f"Health {count}!" if 0 < count < 100 else "Health 99+" if count else "Health"
+        )  # short: the ten labels fill 80 columns with a two-digit count
 
     def show_lr_change(self, event: LrChanged) -> None:
         self.lr, self.lr_asked = event.lr, None
@@ -334,7 +336,7 @@ class TrainingScreen(SizedScreen):
             self.notify(f"Run {event.status}{test}", title="Training finished", timeout=8)
         self.update_status()
         self.refresh_bindings()
-        self.app.training_ended(self)
+        self.mlp_app.training_ended(self)
 
     def show_failure(self, event: RunFailed) -> None:
         if self.result is not None:
@@ -345,7 +347,7 @@ class TrainingScreen(SizedScreen):
             self.notify(event.message, title="Run failed", severity="error", timeout=30)
         self.update_status()
         self.refresh_bindings()
-        self.app.training_ended(self)
+        self.mlp_app.training_ended(self)
 
     # -- status line ----------------------------------------------------------------------------
     @property
@@ -373,7 +375,12 @@ class TrainingScreen(SizedScreen):
             return
         if self.watching:
             question = "Stop the run you are watching? It finishes its batch, saves and ends."
-            self.app.push_screen(ConfirmDialog(question, "Stop run"), lambda yes: yes and self.stop_now())
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.stop_now()
+
+            self.app.push_screen(ConfirmDialog(question, "Stop run"), answer)
         else:
             self.stop_now()
 
@@ -418,9 +425,14 @@ class TrainingScreen(SizedScreen):
         if self.lr_changeable:
             value, relative = self.lr_asked or (1.0, True)
             current = self.lr * value if relative else value
-            self.app.push_screen(LrDialog(current), lambda lr: lr is not None and self.ask_lr(lr))
 
-    def ask_lr(self, value: float, relative: bool = False, send=None) -> None:
+            def typed(lr: float | None) -> None:
+                if lr is not None:  # None: the dialog was cancelled
+                    self.ask_lr(lr)
+
+            self.app.push_screen(LrDialog(current), typed)
+
+    def ask_lr(self, value: float, relative: bool = False, send: Callable[[], None] | None = None) -> None:
         """Send the run a new learning rate (or factor); it takes it at its next batch and says so
         with an LrChanged event (until then the status line shows it as asked for)."""
         if not self.lr_changeable:
@@ -434,7 +446,7 @@ class TrainingScreen(SizedScreen):
         self.update_status()
 
     def action_new_run(self) -> None:
-        self.app.new_run()
+        self.mlp_app.new_run()
 
     def action_mistake(self, delta: int) -> None:
         self.query_one(MistakeGallery).step(delta)

@@ -105,15 +105,15 @@ class MetricChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.xlabel("epoch")
-        epochs = sorted({e for pts in self.series.values() for e, _ in pts})
+        epochs: list[float] = sorted({e for pts in self.series.values() for e, _ in pts})
         markers = series_markers(self.colour, getattr(self.app, "ascii", False))
         for i, name in enumerate(self.series):
             before, after = self.segments(name)
             if before:
-                xs, ys = zip(*before)
+                xs, ys = zip(*before, strict=True)
                 plt.plot(list(xs), list(ys), label=name, marker=markers[min(i, 1)])
             if after:
-                xs, ys = zip(*after)
+                xs, ys = zip(*after, strict=True)
                 plt.plot(list(xs), list(ys), label=f"{name} since best", marker=markers[2], color=AFTER_BEST_COLOUR)
         if epochs:
             self.draw_marks(plt)

@@ -8,11 +8,18 @@ is shown, once per new checkpoint, and drops a read that a newer one overtook.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.message import Message
 from textual.timer import Timer
+
+if TYPE_CHECKING:
+    from textual.widget import Widget
+
+    _Host = Widget  # for the checker: what the mixin is mixed into
+else:
+    _Host = object
 
 RELOAD_DELAY_S = 0.3  # a burst of epoch ends (a watcher replaying a run) reads once
 
@@ -23,14 +30,34 @@ class CheckpointRead(Message):
         self.request, self.value, self.error = request, value, error
 
 
-class CheckpointFollower:
+class CheckpointFollower(_Host):
     """Mixed into a Widget. The widget provides `current` (what it shows, with a `.stamp`, or
     None), `read_checkpoint(run_dir, path)` (runs on the worker), `show_value(value)`,
     `show_note(text)`, `forget()` and the texts below."""
 
-    reading_note = "Reading {name} …"
     waiting_note = "No checkpoint yet: it appears when the first epoch ends."
-    failure = "cannot read the checkpoint"
+
+    # Read-only, so that a widget may give them as a class attribute or as a property.
+    @property
+    def reading_note(self) -> str:
+        return "Reading {name} …"
+
+    @property
+    def failure(self) -> str:
+        return "cannot read the checkpoint"
+
+    if TYPE_CHECKING:  # what the widget provides (declared for the checker only: no defaults to shadow)
+
+        @property
+        def current(self) -> Any: ...
+
+        def read_checkpoint(self, run_dir: Path, path: Path) -> Any: ...
+
+        def show_value(self, value: Any) -> None: ...
+
+        def show_note(self, text: str) -> None: ...
+
+        def forget(self) -> None: ...
 
     def follow(self, run_dir: str | Path | None) -> None:
         """Call from __init__."""

@@ -88,7 +88,7 @@ def draw(picture: Picture) -> Text:
             room = picture.width - LEGEND_MARGIN if picture.legend else 0
             draw_curve(plt, curve, y, "" if twin == curve.name else twin, room, picture.plain, picture.ascii)
     if epochs:
-        ordered = sorted(epochs)
+        ordered: list[float] = sorted(epochs)
         step = max(1, len(ordered) // 8)
         plt.xticks(ordered[::step])
     limits = y_limits(y([v for c in picture.curves for v in (*c.low, *c.high)]),
@@ -126,7 +126,7 @@ def draw_curve(plt, curve: Curve, y, twin: str, room: int, plain: bool = False, 
             label=twin_label(curve.name, twin, room) if named else None,
         )
         return
-    spread = [i for i, (lo, hi) in enumerate(zip(curve.low, curve.high)) if hi > lo]
+    spread = [i for i, (lo, hi) in enumerate(zip(curve.low, curve.high, strict=True)) if hi > lo]
     if spread:
         plt.scatter([xs[i] for i in spread], y([curve.low[i] for i in spread]), marker=dot, color=colour)
         plt.scatter([xs[i] for i in spread], y([curve.high[i] for i in spread]), marker=dot, color=colour)

@@ -84,9 +84,9 @@ class CompareForm(Vertical):
         axes = []
         for key, offered in (("loss", LOSSES), ("optimizer", OPTIMIZERS), ("hidden", DEPTHS), ("dropout", DROPOUTS)):
             chosen = set(self.ticked(key))
-            values = [v for v in offered if v in chosen]
+            values: list[object] = [v for v in offered if v in chosen]
             if key == "hidden":
-                values = [(self.width,) * depth for depth in values]
+                values = [(self.width,) * depth for depth in DEPTHS if depth in chosen]
             if values:
                 axes.append(Axis(key, tuple(values)))
         return axes

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.binding import Binding
@@ -22,6 +23,9 @@ from ....config import RunConfig
 from ....datasets import class_label, dataset_info
 from ...data_sample import distortion_text
 from .digit_grid import DigitGrid, GridSource
+
+if TYPE_CHECKING:
+    from ....engine.sample import SampleBatch
 
 SAMPLE = 256  # images a sample holds: pages of them, then `f` for fresh ones
 
@@ -73,7 +77,8 @@ class DataView(DigitGrid):
         super().__init__("Reading the training images …", **kwargs)
         self.config, self.data_dir = config, data_dir
         self.raw = False
-        self.batch = None  # engine.sample.SampleBatch, once drawn
+        # Not `self.batch`: that is Widget.batch(), which Textual's recompose() calls.
+        self.sample: SampleBatch | None = None  # once drawn
         self.number = 0  # samples drawn so far
         self._request = 0
         self._asked = False
@@ -84,14 +89,15 @@ class DataView(DigitGrid):
 
     # -- actions --------------------------------------------------------------------------------
     def action_toggle_raw(self) -> None:
-        if self.batch is not None:
+        if self.sample is not None:
             self.raw = not self.raw
-            self.set_source(SampleSource(self.batch, self.config, self.raw, self.number), keep_page=True)
+            self.set_source(SampleSource(self.sample, self.config, self.raw, self.number), keep_page=True)
 
     def action_fresh(self) -> None:
         self._asked = True
         self._request += 1
-        # The first sample's images come from the run's seed (as `mlp-tui data --seed` picks them), later ones at random.
+        # The first sample's images come from the run's seed (as `mlp-tui data --seed` picks them),
+        # later ones at random.
         seed = self.config.seed if self.number == 0 else random.randrange(2**62)
         self._sample(self._request, self.config, str(self.data_dir or ""), seed)
 
@@ -121,6 +127,6 @@ class DataView(DigitGrid):
             self.set_source(None)
             self.show_note(message.error or "")
             return
-        self.batch, self.number = message.batch, self.number + 1
+        self.sample, self.number = message.batch, self.number + 1
         self.notice = ""
-        self.set_source(SampleSource(self.batch, self.config, self.raw, self.number))
+        self.set_source(SampleSource(self.sample, self.config, self.raw, self.number))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
@@ -26,6 +27,9 @@ from ....datasets import DIGITS, class_labels
 from ....render import bar
 from .checkpoint_follower import CheckpointFollower
 from .draw_canvas import DrawCanvas
+
+if TYPE_CHECKING:
+    from ....runs.weights import DrawModel
 
 
 class DrawPad(CheckpointFollower, Horizontal):
@@ -54,7 +58,7 @@ class DrawPad(CheckpointFollower, Horizontal):
         super().__init__(**kwargs)
         self.follow(run_dir)
         self.class_names = tuple(classes)
-        self.model = None  # runs.weights.DrawModel, once loaded
+        self.model: DrawModel | None = None  # once loaded
         self.model_note = "No run yet: the model appears when its first epoch ends."
         self.probabilities: list[float] | None = None
         self._lock = threading.Lock()
@@ -106,9 +110,9 @@ class DrawPad(CheckpointFollower, Horizontal):
         self.model_note = text
         self._show()
 
-    def show_value(self, model) -> None:
+    def show_value(self, model: DrawModel) -> None:
         self.model, self.class_names = model, model.classes
-        self.model_note = f"model: {self.model.checkpoint.name}, epoch {self.model.epoch}"
+        self.model_note = f"model: {model.checkpoint.name}, epoch {model.epoch}"
         self._predict()
 
     # -- reading the drawing ---------------------------------------------------------------------
@@ -176,7 +180,8 @@ class DrawPad(CheckpointFollower, Horizontal):
         ))  # fmt: skip
         name = max(len(label) for label in labels)
         lines = []
-        for c, (label, value) in enumerate(zip(labels, p)):
+        # Not strict: a reading by the previous model may arrive after a new model's class names.
+        for c, (label, value) in enumerate(zip(labels, p, strict=False)):
             style = "bold green" if c == top else ""
             lines.append(Text.assemble((f"{label:<{name}} ", "bold"), (bar(value, 20), style or "cyan"),
                                        f" {value * 100:5.1f}%"))  # fmt: skip

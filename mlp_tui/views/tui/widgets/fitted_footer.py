@@ -24,9 +24,9 @@ def key_width(key: FooterKey) -> int:
 def keys_to_show(widths: list[int], pinned: list[bool], room: int) -> list[bool]:
     """Which keys fit in `room` cells: the pinned ones first, then the rest in order, each whole
     or not at all (a later short key may take the space a long one could not)."""
-    left = room - sum(w for w, pin in zip(widths, pinned) if pin)
+    left = room - sum(w for w, pin in zip(widths, pinned, strict=True) if pin)
     shown = []
-    for width, pin in zip(widths, pinned):
+    for width, pin in zip(widths, pinned, strict=True):
         fits = pin or width <= left
         if fits and not pin:
             left -= width
@@ -52,7 +52,7 @@ class FittedFooter(Footer):
         room = self.size.width or self.app.size.width
         room -= sum(key_width(k) + 1 for k in palette)  # the palette key's border takes one more
         shown = keys_to_show([key_width(k) for k in keys], [k.action in WAY_OUT for k in keys], room)
-        for key, show in zip(keys, shown):
+        for key, show in zip(keys, shown, strict=True):
             key.display = show
 
     def shown_text(self) -> str:

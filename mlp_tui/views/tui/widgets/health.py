@@ -46,8 +46,13 @@ def short(value: float) -> str:
     return f"{value:.3g}"
 
 
-def percent(value: float) -> str:
-    return f"{value * 100:.0f} %"
+def percent(value: float | None) -> str:
+    # None: the figure does not apply to the layer (a Metric's text is not asked for then).
+    return "—" if value is None else f"{value * 100:.0f} %"
+
+
+def over(value: float | None, limit: float) -> bool:
+    return value is not None and value > limit
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,9 @@ def _none(*_) -> bool:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("dead", lambda s: s.dead, lambda s: percent(s.dead), lambda s, _: s.dead > DEAD_LIMIT, "fraction"),
+    Metric("dead", lambda s: s.dead, lambda s: percent(s.dead), lambda s, _: over(s.dead, DEAD_LIMIT), "fraction"),
     Metric("saturated", lambda s: s.saturated, lambda s: percent(s.saturated),
-           lambda s, _: s.saturated > SATURATED_LIMIT, "fraction"),
+           lambda s, _: over(s.saturated, SATURATED_LIMIT), "fraction"),
     Metric("activation", lambda s: s.act_mean, lambda s: f"{s.act_mean:.2g} ± {s.act_std:.2g}", _none, "linear"),
     Metric("weight norm", lambda s: s.weight_norm, lambda s: short(s.weight_norm), _none, "log"),
     Metric("grad norm", lambda s: s.grad_norm, lambda s: sci(s.grad_norm), _vanishing, "log"),
@@ -100,7 +105,7 @@ def sparkline(values: list[float | None], bad: list[bool], scale: str) -> Text:
     else:
         lo = hi = 0.0
     line = Text(style="dim")
-    for value, wrong in zip(values, bad):
+    for value, wrong in zip(values, bad, strict=True):
         if value is None or not math.isfinite(value):
             line.append(" ")
             continue
@@ -180,7 +185,7 @@ class HealthTable(Widget):
             stats = layers[index] if index < len(layers) else None
             value = metric.value(stats) if stats is not None else None
             values.append(value)
-            bad.append(value is not None and metric.bad(stats, layers))
+            bad.append(stats is not None and value is not None and metric.bad(stats, layers))
         return sparkline(values, bad, metric.scale)
 
     def render(self) -> RenderableType:

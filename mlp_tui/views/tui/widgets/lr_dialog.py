@@ -40,7 +40,9 @@ def parse_lr(text: str) -> tuple[float | None, str]:
 class LrDialog(ModalScreen[float | None]):
     DEFAULT_CSS = """
     LrDialog { align: center middle; }
-    LrDialog > Vertical { width: 60; max-width: 95%; height: auto; border: thick $accent; padding: 0 1; background: $surface; }
+    LrDialog > Vertical {
+        width: 60; max-width: 95%; height: auto; border: thick $accent; padding: 0 1; background: $surface;
+    }
     LrDialog Input { margin: 1 0 0 0; }
     LrDialog #lr-error { color: $error; height: auto; }
     LrDialog .hint { color: $text-muted; }

@@ -32,6 +32,7 @@ def next_show(show: str | int, classes: int) -> str | int:
         return WRONG
     if show == WRONG:
         return 0
+    assert isinstance(show, int), show  # the rest: a class's number
     return show + 1 if show + 1 < classes else ALL
 
 
@@ -62,7 +63,7 @@ class PredictionSource(GridSource):
         right_mark, wrong_mark = marks(ascii)
         out = []
         for pred, true, conf in zip(p.predicted[idx].tolist(), p.labels[idx].tolist(),
-                                    p.probabilities[idx].max(1).values.tolist()):  # fmt: skip
+                                    p.probabilities[idx].max(1).values.tolist(), strict=True):  # fmt: skip
             said = f"{class_label(self.classes, pred)} {conf * 100:.1f}%"
             if pred == true:
                 out.append([[(f"{right_mark} {said}", "bold green")], []])
@@ -76,7 +77,7 @@ class PredictionSource(GridSource):
         idx = self._page(start, stop)
         return [bar_lines(probs, self.classes, pred, true, colour=colour, ascii=ascii)
                 for probs, pred, true in zip(p.probabilities[idx].tolist(), p.predicted[idx].tolist(),
-                                             p.labels[idx].tolist())]  # fmt: skip
+                                             p.labels[idx].tolist(), strict=True)]  # fmt: skip
 
     def describe(self) -> str:
         if self.show == ALL:

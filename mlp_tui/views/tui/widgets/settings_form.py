@@ -108,7 +108,7 @@ class SettingsForm(Vertical):
         self.errors.clear()
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
             for key in COMMON + ADVANCED:
-                widget = self.query_one(f"#f-{key}")
+                widget = self.field(key)
                 value = getattr(config, key)
                 widget.value = value_text(key, value) if isinstance(widget, Input) else value
                 widget.remove_class("-bad")
@@ -125,7 +125,7 @@ class SettingsForm(Vertical):
         before = self.config
         valid = self.apply_field(key, event.control)
         for other in [k for k in self.errors if k != key]:  # may have been wrong only with this one
-            self.apply_field(other, self.query_one(f"#f-{other}"))
+            self.apply_field(other, self.field(other))
         if key == "lr" and event.control.has_focus:
             self.lr_edited = True
         if valid and key in ("optimizer", "loss", "lr") and not self.errors:
@@ -135,7 +135,13 @@ class SettingsForm(Vertical):
         self.show_errors()
         self.post_message(self.Changed(self, key))
 
-    def apply_field(self, key: str, widget: Widget) -> bool:
+    def field(self, key: str) -> Input | Select[Any] | Checkbox:
+        """The widget of `key`'s field, as field_widget made it."""
+        widget = self.query_one(f"#f-{key}")
+        assert isinstance(widget, (Input, Select, Checkbox)), widget
+        return widget
+
+    def apply_field(self, key: str, widget: Input | Select[Any] | Checkbox) -> bool:
         """The widget's value into the config; False (and the field marked) if it is not valid."""
         try:
             raw = parse_text(key, widget.value) if isinstance(widget, Input) else widget.value

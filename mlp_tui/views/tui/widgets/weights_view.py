@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -21,6 +22,9 @@ from textual.strip import Strip
 from ....render import PICTURE_GAP, SIDE, WEIGHT_LEGEND_PLAIN, weight_grid_runs
 from .checkpoint_follower import CheckpointFollower
 from .paged_view import PagedView, plain_strip
+
+if TYPE_CHECKING:
+    from ....runs.weights import FirstLayer
 
 HEADER = 2  # lines above the pictures
 PICTURE_LINES = SIDE // 2 + 1  # 14 lines of half blocks and the label
@@ -47,7 +51,7 @@ class WeightsView(CheckpointFollower, PagedView):
     def __init__(self, run_dir: str | Path | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.follow(run_dir)
-        self.first_layer = None  # runs.weights.FirstLayer, once read
+        self.first_layer: FirstLayer | None = None  # once read
         self.notice = "No run yet: the first layer's weights appear when its first epoch ends."
         self.per_picture = True  # scale each picture by its own largest |w|
 
@@ -68,10 +72,10 @@ class WeightsView(CheckpointFollower, PagedView):
         self.notice = text
         self.redraw()
 
-    def show_value(self, layer) -> None:
+    def show_value(self, layer: FirstLayer) -> None:
         self.first_layer = layer
         self.shown_anew()
-        self.first = min(self.first, max(0, self.first_layer.count - 1))
+        self.first = min(self.first, max(0, layer.count - 1))
         self.redraw()
 
     def action_toggle_scale(self) -> None:
