@@ -26,11 +26,11 @@ from .cli_common import (
 )  # fmt: skip
 from .cli_errors import Commands
 from .compare_command import compare
-from .config import CLI_SOURCE, ConfigError, cli_flag
+from .config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
 from .errors import EXIT_OK, exit_now
 from .inspect_commands import DATA_SETTINGS, data, eval_run, predict_digit, weights
 from .overrides import override_flags, with_overrides
-from .preset_files import list_presets, preset_dirs, resolve_preset
+from .preset_files import Preset, list_presets, preset_dirs, resolve_preset
 from .run_options import given_settings, with_setting_options
 from .terminal import use_ascii_streams
 from .text_width import layout_width
@@ -61,7 +61,9 @@ def main_callback(
         open_app(chosen, None, autostart=False, data_dir=data_dir, runs_root=runs_root)
 
 
-def open_app(chosen, config, *, autostart: bool, data_dir: Path | None, runs_root: Path) -> None:
+def open_app(
+    chosen: Preset, config: RunConfig | None, *, autostart: bool, data_dir: Path | None, runs_root: Path
+) -> None:
     if not interactive():
         fail("the app needs a terminal; for logs and servers use: mlp-tui run --preset NAME --headless")
     from .views.tui.app import create_app
@@ -180,7 +182,7 @@ def _watch_comparison(folder: Path, runs_root: Path) -> None:
     create_app(runs_root=runs_root, compare=Board(read_plan(folder / PLAN_FILE), folder)).run()
 
 
-def _resume(name: str, headless: bool, *, device, data_dir, runs_root: Path) -> int:
+def _resume(name: str, headless: bool, *, device: str | None, data_dir: Path | None, runs_root: Path) -> int:
     from .runs.job import Job
     from .runs.launch import load_resume
     from .runs.status import resolve_run

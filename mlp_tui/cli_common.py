@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +40,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 @contextlib.contextmanager
-def user_errors():
+def user_errors() -> Iterator[None]:
     """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
     from .errors import EXIT_FAILED, DataError, DeviceError, DiskFullError
     from .runs.status import RunNotFound
@@ -51,10 +52,10 @@ def user_errors():
         fail(str(exc))
     except DiskFullError as exc:  # not bad input: what is kept and how to go on, exit 1
         typer.echo(f"mlp-tui: {exc}", err=True)
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_FAILED) from None
     except BrokenPipeError:  # `| head` stopped reading: nothing went wrong
         sys.stderr.close()
-        raise typer.Exit(0)
+        raise typer.Exit(0) from None
     except OSError as exc:  # e.g. an unwritable --runs folder, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
         fail(f"{where}{exc.strerror or exc}")

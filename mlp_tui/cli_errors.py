@@ -9,7 +9,7 @@ reads the same as `optimizer = "sdg"` in a preset: allowed values and a did-you-
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 try:  # newer Typer carries its own copy of click
     from typer._click import exceptions as click_errors
 except ImportError:  # pragma: no cover
-    from click import exceptions as click_errors
+    from click import exceptions as click_errors  # type: ignore[no-redef]  # the same module, older home
 
 from .cli_common import fail
 from .config import (
@@ -66,7 +66,7 @@ _CHOSEN = "mlp_tui.command"  # the command being parsed, for errors the parser r
 
 
 @contextlib.contextmanager
-def _one_line(context: Callable[[], Any]):
+def _one_line(context: Callable[[], Any]) -> Iterator[None]:
     """Usage errors inside as one line and exit 2; `context` stands in where the parser gave none."""
     try:
         yield
@@ -95,7 +95,7 @@ def usage_message(exc: UsageError) -> str:
         if "does not take a value" in exc.message:
             return f"option {exc.option_name} is a switch and takes no value; {see}"
     if isinstance(exc, click_errors.MissingParameter) and exc.param is not None:
-        about = (exc.param.help or "").rstrip(".")
+        about = (getattr(exc.param, "help", None) or "").rstrip(".")  # Typer's options and arguments have help
         return f"missing {_hint(exc.param)}" + (f": {about[:1].lower()}{about[1:]}" if about else "") + f"; {see}"
     if isinstance(exc, click_errors.BadParameter) and exc.param is not None:
         return _bad_value(exc)

@@ -4,8 +4,10 @@ trained earlier, side by side. Its setting options are the run options (run_opti
 from __future__ import annotations
 
 import glob
+import threading
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +17,12 @@ from .errors import EXIT_FAILED, EXIT_OK
 from .preset_files import resolve_preset
 from .render import counted
 from .run_options import given_settings
+
+if TYPE_CHECKING:
+    from .runs.compare.backend import Backend, ClusterSpec, MemberResult
+    from .runs.compare.board import Board
+    from .runs.compare.grid import Axis
+    from .runs.compare.plan import Plan
 
 DEFAULT_SEEDS = 3
 
@@ -44,7 +52,8 @@ def compare(
         typer.Option(
             metavar="SETTING=V1,V2",
             show_default=False,
-            help="An axis: SETTING=V1,V2 (hidden=512/512,512 and lr_changes=none/6:0.01 use / between values). Repeat for a grid.",
+            help="An axis: SETTING=V1,V2 (hidden=512/512,512 and lr_changes=none/6:0.01 use / between values). "
+            "Repeat for a grid.",
         ),
     ] = None,
     seeds: Annotated[int, typer.Option(help="Runs per variant, with seeds SEED, SEED+1, …")] = DEFAULT_SEEDS,
@@ -137,7 +146,7 @@ def compare(
         _open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True, cluster=cluster)
 
 
-def _cluster_spec(ray: str | None, cpus: float | None, gpus: float | None, jobs: int | None):
+def _cluster_spec(ray: str | None, cpus: float | None, gpus: float | None, jobs: int | None) -> ClusterSpec | None:
     """--ray and what each run asks of the cluster; None for the local pool."""
     from .runs.compare.backend import ClusterSpec, require_ray
 
@@ -153,7 +162,7 @@ def _cluster_spec(ray: str | None, cpus: float | None, gpus: float | None, jobs:
     return ClusterSpec(ray.strip(), 1.0 if cpus is None else cpus, 0.0 if gpus is None else gpus)
 
 
-def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
+def _plan(presets: list[str], axes: list[Axis], values: dict[str, Any], seeds: int, yes: bool) -> Plan:
     from .runs.compare.grid import build_grid, check_size
     from .runs.compare.plan import Plan, is_plan_file, read_plan
 
@@ -173,7 +182,7 @@ def _plan(presets: list[str], axes: list, values: dict, seeds: int, yes: bool):
     return Plan(variants, seeds, [a.text for a in axes], f"presets {', '.join(names)}")
 
 
-def _check_data(plan, data_dir: Path | None, device: str | None = None) -> None:
+def _check_data(plan: Plan, data_dir: Path | None, device: str | None = None) -> None:
     """Every device of the plan there, every dataset on disk and valid (downloaded once here, not
     by each worker): DeviceError or DataError, exit 2, before anything trains."""
     from .engine.data import ensure_dataset
@@ -185,16 +194,12 @@ def _check_data(plan, data_dir: Path | None, device: str | None = None) -> None:
         ensure_dataset(dataset, data_dir)
 
 
-def _run_headless(folder: Path, plan, jobs: int | None, data_dir: Path | None, device: str | None, backend) -> int:
+def _stop_on_signals(stop: threading.Event, received: list[int]) -> dict[int, Any]:
+    """Ctrl-C, SIGTERM or a hang-up sets `stop` (the members save); a second one leaves at once.
+    The handlers they replace, to put back."""
     import signal
-    import threading
 
-    from .runs.compare.driver import drive
-
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) > 1:
             import os
@@ -202,7 +207,19 @@ def _run_headless(folder: Path, plan, jobs: int | None, data_dir: Path | None, d
             os._exit(128 + signum)  # the workers see their pipe close and save their members
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+
+def _run_headless(
+    folder: Path, plan: Plan, jobs: int | None, data_dir: Path | None, device: str | None, backend: Backend | None
+) -> int:
+    import signal
+
+    from .runs.compare.driver import drive
+
+    stop = threading.Event()
+    received: list[int] = []
+    previous = _stop_on_signals(stop, received)
     total = plan.size
     echo = lambda text="": typer.echo(text)  # noqa: E731
 
@@ -220,17 +237,18 @@ def _run_headless(folder: Path, plan, jobs: int | None, data_dir: Path | None, d
         if todo:
             echo(f"training {where}")
 
-    finished = []
+    finished: list[MemberResult] = []
 
-    def done(result, board) -> None:
+    def done(result: MemberResult, board: Board) -> None:
         finished.append(result)
         m = result.member
         acc = "" if result.test_accuracy is None else f"  test {100 * result.test_accuracy:.2f} %"
         state = next(s for s in board.states if s.member.path == m.path)
         whole = state.reason == "disk-full"  # what is kept and the command to go on: never cut
         note = f"  ({result.message if whole else result.message[:120]})" if result.message and not result.ok else ""
-        echo(f"[{len(finished) + total - todo_count[0]}/{total}] {m.variant.name}  seed {m.seed}  {result.status}{acc}  "
-             f"{state.epochs_done} epochs, {state.seconds:.0f} s  {m.path.name}{note}")  # fmt: skip
+        echo(f"[{len(finished) + total - todo_count[0]}/{total}] {m.variant.name}  seed {m.seed}  "
+             f"{result.status}{acc}  {state.epochs_done} epochs, {state.seconds:.0f} s  "
+             f"{m.path.name}{note}")  # fmt: skip
 
     try:
         board = drive(folder, plan, backend=backend, jobs=jobs, data_dir=data_dir, device=device, on_start=started,
@@ -249,7 +267,7 @@ def _run_headless(folder: Path, plan, jobs: int | None, data_dir: Path | None, d
     return EXIT_FAILED if left else EXIT_OK
 
 
-def leaderboard_lines(board) -> list[str]:
+def leaderboard_lines(board: Board) -> list[str]:
     """The table, what it says in words and how the verdicts are reached, fitted to the width."""
     import textwrap
 
@@ -261,7 +279,7 @@ def leaderboard_lines(board) -> list[str]:
     return table_lines(board, width) + [part for note in notes for part in textwrap.wrap(note, width) or [""]]
 
 
-def _left_over(board, folder: Path) -> list[str]:
+def _left_over(board: Board, folder: Path) -> list[str]:
     """What did not finish and what to do about it. A run a full disk stopped is sound in itself:
     `compare --resume` continues it, unlike one that failed for its own reasons."""
     disk = [s for s in board.states if s.status == "failed" and s.reason == "disk-full"]
@@ -270,11 +288,13 @@ def _left_over(board, folder: Path) -> list[str]:
     lines = []
     if failed:
         lines.append(f"{counted(len(failed), 'run')} failed (see their report.txt or error.log): "
-                     f"{', '.join(s.member.path.name for s in failed)}; delete their directories to try them again")  # fmt: skip
+                     f"{', '.join(s.member.path.name for s in failed)}; "
+                     "delete their directories to try them again")  # fmt: skip
     if unfinished:
         mend = "free some space, then " if disk else ""
         lines.append(
-            f"{counted(unfinished, 'run')} not finished; {mend}finish them with: mlp-tui compare --resume {folder} --headless"
+            f"{counted(unfinished, 'run')} not finished; "
+            f"{mend}finish them with: mlp-tui compare --resume {folder} --headless"
         )
     return lines
 
@@ -312,7 +332,7 @@ def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
     return _show(Board(plan, Path("."), members), None, runs_root, headless)
 
 
-def _show(board, folder, runs_root, headless) -> int:
+def _show(board: Board, folder: Path | None, runs_root: Path, headless: bool) -> int:
     board.update()
     if headless or not interactive():
         typer.echo("\n".join(leaderboard_lines(board)))
@@ -321,14 +341,15 @@ def _show(board, folder, runs_root, headless) -> int:
     return EXIT_OK
 
 
-def _open_compare_app(folder, plan, runs_root, data_dir, *, jobs, device, start: bool, cluster=None) -> None:
+def _open_compare_app(folder: Path, plan: Plan, runs_root: Path, data_dir: Path | None, *, jobs: int | None,
+                      device: str | None, start: bool, cluster: ClusterSpec | None = None) -> None:  # fmt: skip
     from .runs.compare.board import Board
 
     drive = {"jobs": jobs, "device": device, "data_dir": data_dir, "cluster": cluster} if start else None
     _open_board_app(Board(plan, folder), runs_root, drive=drive)
 
 
-def _open_board_app(board, runs_root, drive: dict | None = None) -> None:
+def _open_board_app(board: Board, runs_root: Path, drive: dict[str, Any] | None = None) -> None:
     from .views.tui.app import create_app
 
     create_app(runs_root=runs_root, compare=board, drive=drive).run()

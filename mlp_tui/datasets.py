@@ -41,14 +41,14 @@ DATASETS = {
             "FashionMNIST",
             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
             "https://github.com/zalandoresearch/fashion-mnist",
-        ),  # fmt: skip
+        ),
         DatasetInfo(
             "kmnist",
             "KMNIST",
             "KMNIST",
             ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),  # romanised hiragana
             "https://github.com/rois-codh/kmnist",
-        ),  # fmt: skip
+        ),
     )
 }
 DATASET_NAMES = tuple(DATASETS)

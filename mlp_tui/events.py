@@ -19,7 +19,7 @@ class Event:
     kind: ClassVar[str] = "event"
 
     def to_dict(self) -> dict[str, Any]:
-        data = {"event": self.kind}
+        data: dict[str, Any] = {"event": self.kind}
         for f in dataclasses.fields(self):
             data[f.name] = _encode(getattr(self, f.name))
         return data
@@ -98,7 +98,7 @@ class Evaluation(Event):
 
     @property
     def class_accuracy(self) -> tuple[float, ...]:
-        return tuple(c / t if t else 0.0 for c, t in zip(self.class_correct, self.class_total))
+        return tuple(c / t if t else 0.0 for c, t in zip(self.class_correct, self.class_total, strict=True))
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def _tupled(value: Any) -> Any:
 def from_dict(data: dict[str, Any]) -> Event:
     """Rebuild an event from `Event.to_dict` output. Raises KeyError/TypeError on bad input."""
     cls = EVENT_TYPES[data["event"]]
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
             continue

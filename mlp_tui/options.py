@@ -4,7 +4,9 @@ RunConfig's fields carry one each; the command line, the form and validation rea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -46,5 +48,22 @@ class Option:
         )
 
 
-def option(default: Any, help: str, **kwargs: Any) -> Any:
-    return field(default=default, metadata={"option": Option(help, **kwargs)})
+def option(
+    default: _T,
+    help: str,
+    *,
+    label: str = "",
+    title: str = "",
+    choices: tuple[str, ...] = (),
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    cli: bool = True,
+) -> _T:
+    """A RunConfig field with its Option: `lr: float = option(0.01, "the learning rate", above=0)`.
+    Typed as its default, so a field whose declaration and default disagree is caught."""
+    declared = Option(
+        help, label=label, title=title, choices=choices, low=low, high=high, above=above, below=below, cli=cli
+    )
+    return field(default=default, metadata={"option": declared})

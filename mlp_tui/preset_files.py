@@ -45,7 +45,7 @@ def _expected(value: Any, path: Path) -> Expected | str:
         return value
     if not isinstance(value, dict):
         raise ConfigError(f"{at}: {value!r} is not a string or a table")
-    figures = {}
+    figures: dict[str, Any] = {}  # checked against EXPECTED_KEYS below
     for key, item in value.items():
         if key not in EXPECTED_KEYS:
             raise ConfigError(f"{at}: unknown key '{key}'{did_you_mean(key, list(EXPECTED_KEYS))}; "
@@ -138,7 +138,7 @@ def load_preset_file(path: Path) -> Preset:
         expected=meta.get("expected", ""),
         values=data,
     )
-    preset.config  # validate now, so a bad preset is caught before anything trains
+    _ = preset.config  # validate now, so a bad preset is caught before anything trains
     return preset
 
 

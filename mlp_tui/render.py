@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
 
 from .datasets import DIGITS, class_label, class_labels
 from .terminal import ascii_only, no_color
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 SHADES = " ░▒▓█"
 ASCII_RAMP = " .:-=+*#%@"
@@ -14,7 +18,7 @@ EIGHTHS = " ▏▎▍▌▋▊▉█"
 SIDE = 28
 
 
-def wants_ascii(stream=None) -> bool:
+def wants_ascii(stream: IO[str] | None = None) -> bool:
     """True when output should be ASCII only (LANG=C, a non-UTF-8 locale, MLP_TUI_ASCII=1):
     terminal.ascii_only decides, for every view alike."""
     return ascii_only(stream)
@@ -42,7 +46,7 @@ def digit_lines(pixels: bytes | Sequence[int], ascii: bool = False) -> list[str]
     for row in range(0, SIDE, 2):
         top, bottom = px[row * SIDE : (row + 1) * SIDE], px[(row + 1) * SIDE : (row + 2) * SIDE]
         chars = []
-        for t, b in zip(top, bottom):
+        for t, b in zip(top, bottom, strict=True):
             if ascii:
                 chars.append(ASCII_RAMP[_level((t + b) // 2, len(ASCII_RAMP))])
                 continue
@@ -78,7 +82,7 @@ def probability_lines(
     name = max(len(label) for label in labels)
     return [
         f"{label:<{name}} {bar(p, width, ascii)} {p * 100:5.1f}%{' <' if i == top else ''}"
-        for i, (label, p) in enumerate(zip(labels, probabilities))
+        for i, (label, p) in enumerate(zip(labels, probabilities, strict=True))
     ]
 
 
@@ -117,7 +121,7 @@ def prediction_lines(pixels: bytes, probabilities: Sequence[float], classes: Seq
         right = bars[i - bars_top] if 0 <= i - bars_top < len(bars) else ""
         lines.append(f"{left:<{SIDE}}    {right}".rstrip())
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
-    return lines + ["", f"prediction: {class_label(tuple(classes), best)} ({probabilities[best] * 100:.1f} %)"]
+    return [*lines, "", f"prediction: {class_label(tuple(classes), best)} ({probabilities[best] * 100:.1f} %)"]
 
 
 # -- weights as pictures: what a unit of the first layer looks for in the 28x28 input ---------------
@@ -135,7 +139,7 @@ WEIGHT_LEGEND_PLAIN = f"'{POSITIVE_MARKS[3:]}' positive, '{NEGATIVE_MARKS[3:]}' 
 PICTURE_GAP = 2  # columns between pictures in a grid
 
 
-def wants_colour(stream=None) -> bool:
+def wants_colour(stream: IO[str] | None = None) -> bool:
     """True when the stream is a terminal that may show colour: not a pipe or a file, not
     TERM=dumb, and no NO_COLOR (https://no-color.org: set to anything non-empty)."""
     import os
@@ -212,7 +216,7 @@ def weight_lines(values: Sequence[float], limit: float | None = None) -> list[st
     return lines
 
 
-def weight_text(values: Sequence[float], limit: float | None = None, dim: bool = False):
+def weight_text(values: Sequence[float], limit: float | None = None, dim: bool = False) -> Text:
     """weight_runs as one Rich Text of 14 lines (Rich is imported here only: this module stays
     free of it for the engine and the headless printer)."""
     from rich.text import Text

@@ -64,7 +64,7 @@ def class_table_lines(ev: Evaluation) -> list[str]:
     labels = class_labels(ev.classes)
     width = max(5, *(len(label) for label in labels))
     lines = [f"{'class':<{width}}  accuracy   correct/total"]
-    for label, ok, total in zip(labels, ev.class_correct, ev.class_total):
+    for label, ok, total in zip(labels, ev.class_correct, ev.class_total, strict=True):
         acc = ok / total if total else 0.0
         lines.append(f"{label:<{width}}  {acc * 100:6.2f} %   {ok:>6}/{total}")
     return lines
@@ -76,7 +76,7 @@ def confusion_lines(ev: Evaluation) -> list[str]:
     first = max(9, *(len(label) for label in labels))
     width = max(4, len(str(max(max(r) for r in ev.confusion))) + 1)
     lines = [f"{'true/pred':<{first}}" + "".join(f"{p:>{width}}" for p in range(len(labels)))]
-    for label, row in zip(labels, ev.confusion):
+    for label, row in zip(labels, ev.confusion, strict=True):
         lines.append(f"{label:<{first}}" + "".join(f"{n:>{width}}" for n in row))
     return lines
 

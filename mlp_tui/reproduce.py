@@ -40,42 +40,44 @@ class ReproduceLine:
             self.config = dataclasses.replace(self.config, lr_changes=changes)  # as the trainer records it
 
     def text(self, end: RunFinished | RunFailed, ascii: bool = False) -> str:
-        if self.config is None or self.start is None:
+        config, start = self.config, self.start
+        if config is None or start is None:
             return f"Reproduce with: {self.command}"
         words = shlex.split(self.command)
-        covered, note = self._coverage(end, ascii)
-        wanted = tuple(c for c in self.config.lr_changes if covered is None or c[0] <= covered)
+        covered, note = _coverage(end, config, ascii)
+        wanted = tuple(c for c in config.lr_changes if covered is None or c[0] <= covered)
         if covered is not None:
             words = _with_flag(words, "--epochs", str(covered))
-        if wanted != self._given(words):
+        if wanted != self._given(words, start, config):
             words = _with_flag(words, "--lr-changes", format_lr_changes(wanted))
         command = self.command if words == shlex.split(self.command) else shlex.join(words)
         return f"Reproduce with{note}: {command}"
 
-    def _given(self, words: list[str]) -> tuple[LrChange, ...]:
+    def _given(self, words: list[str], start: RunConfig, config: RunConfig) -> tuple[LrChange, ...]:
         """The changes the command's words give as they stand: its --lr-changes, else its preset's
         (the run's own config.toml records what this run did; any other, the config at the start)."""
         if "--lr-changes" in words[:-1]:
             return parse_lr_changes(words[words.index("--lr-changes") + 1])
         preset = words[words.index("--preset") + 1] if "--preset" in words[:-1] else None
         ours = preset is not None and self.own_config is not None and Path(preset) == self.own_config
-        return (self.config if ours else self.start).lr_changes
+        return (config if ours else start).lr_changes
 
-    def _coverage(self, end: RunFinished | RunFailed, ascii: bool) -> tuple[int | None, str]:
-        """For a run that ended early: the epoch count that gives its numbers again (None: the
-        command as it is) and the words that say so."""
-        if not isinstance(end, RunFinished) or end.status == "completed":
-            return None, ""
-        done, epochs, dash = end.epochs_done, self.config.epochs, "-" if ascii else "–"
-        span = f"epoch 1 of {epochs}" if done == 1 else f"epochs 1{dash}{done} of {epochs}"
-        if end.status == "early-stopped":
-            return None, f" ({span}; it stopped early, and so will this)"
-        how = ENDED.get(end.status, f"it ended {end.status}")
-        if done == 0:
-            return None, f" ({how} in epoch 1 of {epochs}, before any epoch ended; this trains all {epochs})"
-        if self.config.schedule != "none":  # the schedule's rates depend on the epoch count: keep it
-            return None, f" ({span}; {how}; this trains all {epochs}, the first {'' if done == 1 else f'{done} '}alike)"
-        return done, f" ({span}; {how})"
+
+def _coverage(end: RunFinished | RunFailed, config: RunConfig, ascii: bool) -> tuple[int | None, str]:
+    """For a run that ended early: the epoch count that gives its numbers again (None: the
+    command as it is) and the words that say so."""
+    if not isinstance(end, RunFinished) or end.status == "completed":
+        return None, ""
+    done, epochs, dash = end.epochs_done, config.epochs, "-" if ascii else "–"
+    span = f"epoch 1 of {epochs}" if done == 1 else f"epochs 1{dash}{done} of {epochs}"
+    if end.status == "early-stopped":
+        return None, f" ({span}; it stopped early, and so will this)"
+    how = ENDED.get(end.status, f"it ended {end.status}")
+    if done == 0:
+        return None, f" ({how} in epoch 1 of {epochs}, before any epoch ended; this trains all {epochs})"
+    if config.schedule != "none":  # the schedule's rates depend on the epoch count: keep it
+        return None, f" ({span}; {how}; this trains all {epochs}, the first {'' if done == 1 else f'{done} '}alike)"
+    return done, f" ({span}; {how})"
 
 
 def _with_flag(words: list[str], flag: str, value: str) -> list[str]:

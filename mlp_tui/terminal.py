@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import IO
 
 ASCII_ENV = "MLP_TUI_ASCII"
 GLYPHS = "█▀▄░⣿✓·"  # what the Unicode mode draws with: blocks, braille, marks
@@ -39,7 +40,7 @@ def locale_is_utf8() -> bool:
     return _codeset_is_utf8(name)
 
 
-def can_encode(stream=None) -> bool:
+def can_encode(stream: IO[str] | None = None) -> bool:
     encoding = getattr(stream or sys.stdout, "encoding", None) or "ascii"
     try:
         GLYPHS.encode(encoding)
@@ -48,7 +49,7 @@ def can_encode(stream=None) -> bool:
     return True
 
 
-def ascii_only(stream=None) -> bool:
+def ascii_only(stream: IO[str] | None = None) -> bool:
     """True when everything shown should be plain ASCII (see the module's note)."""
     forced = os.environ.get(ASCII_ENV, "").strip().lower()
     if forced in _ON:

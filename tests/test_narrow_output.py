@@ -5,6 +5,7 @@ rank, name, accuracy and verdict)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,8 +102,12 @@ def test_presets_fit_the_terminal():
 def test_the_headless_report_fits_the_terminal(headless_run):
     lines, _ = headless_run
     report = lines[next(i for i, line in enumerate(lines) if line.startswith("Test loss")) :]
-    # Log lines (the start, one line per epoch, the command to copy) stay whole; the report fits.
-    assert_fits([line for line in report if not line.startswith("Reproduce with")], 60)
+    # Everything fits but the command to copy, which stays one line; log lines fold between
+    # their fields (each whole), the report is laid out to the width.
+    assert_fits([line for line in lines if not line.startswith("Reproduce with")], 60)
+    epoch = lines.index(next(line for line in lines if line.startswith("epoch 1/1")))
+    assert re.search(r"val loss \d\.\d{4} acc \d+\.\d\d %", " ".join(lines[epoch : epoch + 3]))
+    assert any(re.fullmatch(r"  run directory: \S+", line) for line in lines)  # a field moved whole
     assert "Per-class test accuracy" in report and any("Misclassified test images" in line for line in report)
 
 

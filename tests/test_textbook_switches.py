@@ -12,11 +12,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from conftest import must_search
 from mlp_tui.cli import app
 from mlp_tui.engine import trainer as engine
 from mlp_tui.engine.data import load_train_split, split_dataset, synthetic_digits
 from mlp_tui.engine.monitor import is_better, patience_spent, saved_key, score
-from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, RunStarted
+from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, RunFinished, RunStarted
 from mlp_tui.runs.store import RunStore, load_checkpoint
 from mlp_tui.views.headless import PlainPrinter
 
@@ -83,9 +84,10 @@ def test_monitor_val_accuracy_with_the_same_numbers_keeps_the_most_accurate_epoc
 def test_a_resumed_run_keeps_its_monitor_and_best_so_far(synthetic, make_config, tmp_path, monkeypatch):
     scripted_validation(monkeypatch, ACCURACIES, LOSSES)
     config = make_config(epochs=3, monitor="val-loss")
-    first = engine.Trainer(config, synthetic, CPU, store=RunStore(tmp_path / "run"))
+    store = RunStore(tmp_path / "run")
+    first = engine.Trainer(config, synthetic, CPU, store=store)
     first.run()
-    first.store.close()
+    store.close()
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert last["monitor"] == "val-loss"
     again = engine.Trainer(config, synthetic, CPU)
@@ -138,8 +140,9 @@ def test_header_and_report_say_validation_and_test_share_the_test_split(make_con
     lines = stream.getvalue().splitlines()
     data_line = next(i for i, line in enumerate(lines) if line.startswith("data: "))
     assert "2,000 train / 100 validation / 400 test images" in lines[data_line]
-    assert lines[data_line + 1] == said  # the header
-    assert "best by validation loss" in lines[1]
+    header = " ".join(line.strip() for line in lines[data_line + 1 : data_line + 4])  # folded to the width
+    assert said in header
+    assert "best by validation loss" in " ".join(lines[1:3])  # the settings line, folded
     test_line = next(i for i, line in enumerate(lines) if line.startswith("Test loss"))
     assert re.search(r"best epoch \d by validation loss", lines[test_line])
     # the report (folded to the output's width: a line at most as wide as the terminal)
@@ -161,6 +164,7 @@ def test_eval_tests_on_the_same_held_out_test_images_and_repeats_the_recorded_ac
     assert (started["val_size"], started["test_size"]) == (2000, 8000)
     result = runner.invoke(app, ["eval", str(run_dir), "--data-dir", str(mnist_root), "--device", "cpu"])
     assert result.exit_code == 0, result.output
+    assert isinstance(finished, RunFinished) and finished.test_accuracy is not None, finished
     recorded = f"{finished.test_accuracy * 100:.2f} %"
     assert f"The same as the run recorded ({recorded}" in result.output
     assert f"the rest, 8,000, is the test set; {FLATTERS}" in " ".join(result.output.split())  # folded to the width
@@ -224,7 +228,7 @@ def test_data_values_prints_one_image_as_28_rows_of_28_numbers(mnist_root):
     assert len(rows) == 28 and all(len(r) == 28 for r in rows)
     assert all(0 <= v <= 255 for r in rows for v in r) and max(max(r) for r in rows) > 200
     assert "pixel values of 1 of the" in result.output and "seed 3" in result.output
-    label = re.search(r"^image 1 of 1: (\d)$", result.output, re.M).group(1)
+    label = must_search(r"^image 1 of 1: (\d)$", result.output, re.M).group(1)
     assert_training_image([v for r in rows for v in r], label, mnist_root)
     # -n: that many images, the first the same one.
     two = runner.invoke(app, [*args, "-n", "2"], env={"COLUMNS": "120"})
@@ -234,7 +238,7 @@ def test_data_values_prints_one_image_as_28_rows_of_28_numbers(mnist_root):
     blocks = number_rows(narrow.output)
     assert "columns 0-13:" in narrow.output and "columns 14-27:" in narrow.output
     assert max(len(line) for line in narrow.output.splitlines()) <= 60
-    assert [a + b for a, b in zip(blocks[:28], blocks[28:])] == rows
+    assert [a + b for a, b in zip(blocks[:28], blocks[28:], strict=True)] == rows
 
 
 # -- bad values --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ class Control:
         self._running.set()
         self._stop = threading.Event()
         self.stop_reason = "stopped"
-        self._commands = None
+        self._commands: Callable[[], str | None] | None = None
         self.on_command: Callable[[str], None] | None = None
         self._last_poll = 0.0
         self._last_command: str | None = None
@@ -96,15 +96,19 @@ class Control:
 
     def take_lr(self, current: float | None = None) -> float | None:
         """The learning rate asked for since the last call, if any (called by the loop, with
-        its `current` rate, which a factor scales)."""
+        its `current` rate, which a factor scales; a factor waits for a call that gives one)."""
         if self._lr_request is None:  # every batch: no lock for the usual answer
             return None
         with self._lr_lock:
-            request, self._lr_request = self._lr_request, None
-        if request is None:
-            return None
-        value, relative = request
-        return value * current if relative else value
+            if self._lr_request is None:
+                return None
+            value, relative = self._lr_request
+            if relative:
+                if current is None:
+                    return None
+                value *= current
+            self._lr_request = None
+        return value
 
     def pause(self, by: str | None = None) -> None:
         self.asked_by = by

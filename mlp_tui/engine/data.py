@@ -143,7 +143,9 @@ def _split_tensors(info: DatasetInfo, files: dict[str, IdxArray], split: str) ->
     return x, torch.frombuffer(labels.body, dtype=torch.uint8)
 
 
-def _read(dataset: str, data_dir: str | Path | None, download: bool, splits: tuple[str, ...]):
+def _read(
+    dataset: str, data_dir: str | Path | None, download: bool, splits: tuple[str, ...]
+) -> tuple[DatasetInfo, dict[str, Path], list[tuple[torch.Tensor, torch.Tensor]]]:
     """The splits' tensors and the files they came from. The files that are there are read and
     checked first, so a damaged one is named before any download is tried."""
     info = dataset_info(dataset)
@@ -268,19 +270,14 @@ def split_dataset(
         val_x, val_y = test_x[val_idx], test_y[val_idx]
         test_x, test_y = test_part(test_x, test_y, val_from=val_from, val_split=val_split, seed=seed)
     return Dataset(
-        train_x=x[train_idx].contiguous(),
-        train_y=y[train_idx].long(),
-        val_x=val_x.contiguous(),
-        val_y=val_y.long(),
-        test_x=test_x.contiguous(),
-        test_y=test_y.long(),
-        mean=mean,
-        std=std,
-        name=name,
-    ).to(device)
+        train_x=x[train_idx].contiguous(), train_y=y[train_idx].long(), val_x=val_x.contiguous(), val_y=val_y.long(),
+        test_x=test_x.contiguous(), test_y=test_y.long(), mean=mean, std=std, name=name,
+    ).to(device)  # fmt: skip
 
 
-def synthetic_digits(n_train: int = 2000, n_test: int = 500, seed: int = 0, noise: float = 60.0):
+def synthetic_digits(
+    n_train: int = 2000, n_test: int = 500, seed: int = 0, noise: float = 60.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """A small learnable stand-in for MNIST: each class is a fixed random 28x28 pattern plus noise.
 
     Returns (x, y, test_x, test_y) as uint8 rows and int64 labels, like MNIST's tensors.

@@ -116,9 +116,9 @@ def _read_picture(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)  # photos from phones carry their rotation
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)  # photos from phones carry their rotation
     except UnidentifiedImageError:
         raise ImageError(
             f"{path}: not an image that can be read (expected a PNG or JPEG picture, or a .npy array)"
@@ -170,8 +170,8 @@ def mnist_like(grey: np.ndarray) -> Digit:
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL: (width, height)
-    small = Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
-    small = np.clip(np.asarray(small, dtype=np.float64), 0.0, 1.0)  # Lanczos rings past 0..1
+    resized = Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
+    small = np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)  # Lanczos rings past 0..1
     if small.sum() <= 0:
         raise ImageError("the image is blank: no digit found")
     canvas = np.zeros((SIDE, SIDE))

@@ -9,6 +9,7 @@ an archive's checksum, so data re-compressed by hand reads like the original.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import zlib
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def _read_exactly(f, buffer) -> int:
+def _read_exactly(f: io.BufferedIOBase, buffer: bytearray) -> int:
     """Fill `buffer` from f as far as the file goes; how many bytes came."""
     view, got = memoryview(buffer), 0
     while got < len(view):
@@ -78,13 +79,14 @@ def read_idx(path: Path, ndim: int) -> IdxArray:
     return IdxArray(path, dims, body)
 
 
-def _read_header(f, path: Path, ndim: int, kind: str) -> tuple[int, ...]:
+def _read_header(f: io.BufferedIOBase, path: Path, ndim: int, kind: str) -> tuple[int, ...]:
     magic = bytearray(4)
     if _read_exactly(f, magic) < 4:
         raise IdxError(path, "header", "file too short for an IDX header (truncated or empty)")
     if magic[0] or magic[1]:
         raise IdxError(path, "magic number", f"0x{magic.hex().upper()} is not an IDX magic number "
-                                             f"(expected 0x0000{UBYTE:02X}{ndim:02X} for an MNIST {kind} file)")  # fmt: skip
+                                             f"(expected 0x0000{UBYTE:02X}{ndim:02X} "
+                                             f"for an MNIST {kind} file)")  # fmt: skip
     if magic[2] != UBYTE:
         found = TYPE_NAMES.get(magic[2], "unknown")
         raise IdxError(path, "data type", f"0x{magic[2]:02X} ({found}), expected 0x08 (unsigned byte)")
@@ -99,7 +101,7 @@ def _read_header(f, path: Path, ndim: int, kind: str) -> tuple[int, ...]:
     return dims
 
 
-def _read_body(f, path: Path, dims: tuple[int, ...], kind: str, gzipped: bool) -> bytearray:
+def _read_body(f: io.BufferedIOBase, path: Path, dims: tuple[int, ...], kind: str, gzipped: bool) -> bytearray:
     """Exactly the bytes the header declares: fewer is a truncated file, more trailing bytes."""
     size = math.prod(dims)
     item = size // dims[0] if dims[0] else 1
@@ -125,7 +127,8 @@ def _read_body(f, path: Path, dims: tuple[int, ...], kind: str, gzipped: bool) -
         extra += len(chunk)
     if extra:
         raise IdxError(path, "length", f"{extra:,} byte{'s' if extra > 1 else ''} after the {dims[0]:,} {kind} the "
-                                       "header declares (trailing bytes: not an MNIST file, or two files joined)")  # fmt: skip
+                                       "header declares (trailing bytes: not an MNIST file, "
+                                       "or two files joined)")  # fmt: skip
     return body
 
 

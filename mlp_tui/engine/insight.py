@@ -10,6 +10,8 @@ units are all identical (zero initialisation).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -42,7 +44,7 @@ class HealthMonitor:
         self.linears = [m for m in model if isinstance(m, nn.Linear)]
         modules = list(model)
         # The activation after each hidden linear layer (its input is the pre-activation).
-        self.activations = []
+        self.activations: list[nn.Module] = []
         for i, m in enumerate(modules):
             if isinstance(m, nn.Linear) and m is not self.linears[-1]:
                 self.activations.append(next(a for a in modules[i + 1 :] if _is_activation(a)))
@@ -57,8 +59,8 @@ class HealthMonitor:
     def after_backward(self, batch: int) -> None:
         if batch % SAMPLE_EVERY:
             return
-        grads = [m.weight.grad for m in self.linears]
-        if any(g is None for g in grads):
+        grads = [m.weight.grad for m in self.linears if m.weight.grad is not None]
+        if len(grads) < len(self.linears):
             return
         self.grad_sum += torch.stack(torch._foreach_norm(grads))
         self.grad_samples += 1
@@ -140,7 +142,7 @@ class Advisor:
         self.sent: set[tuple[str, int | None]] = set()
         self.history: list[EpochEnd] = []
 
-    def restore(self, history: list[EpochEnd], sent: list) -> None:
+    def restore(self, history: list[EpochEnd], sent: list[list[Any]]) -> None:
         """A resumed run: its epochs so far and the warnings it already gave."""
         self.history = list(history)
         self.sent = {(code, layer) for code, layer in sent}
@@ -160,7 +162,8 @@ class Advisor:
                 out.append(self._identical(epoch, s))
                 continue
             if s.dead is not None and s.dead >= DEAD_WARN:
-                out.append(HealthWarning(epoch, "dead-units", s.layer, f"layer {s.layer}: {s.dead:.0%} of units never fire",
+                out.append(HealthWarning(epoch, "dead-units", s.layer,
+                                         f"layer {s.layer}: {s.dead:.0%} of units never fire",
                                          "lower the learning rate or try leaky_relu"))  # fmt: skip
             if s.saturated is not None and s.saturated >= SATURATED_WARN:
                 out.append(HealthWarning(epoch, "saturated", s.layer,
@@ -172,7 +175,8 @@ class Advisor:
             times = output.grad_norm / max(first.grad_norm, 1e-30)
             cause = f"{self.config.activation} in a deep net" if len(hidden) > 1 else "the gradients fade"
             out.append(HealthWarning(epoch, "vanishing-gradients", 1,
-                                     f"gradients reaching layer 1 are {times:,.0f}× smaller than at the output: {cause}",
+                                     f"gradients reaching layer 1 are {times:,.0f}× smaller than at the output: "
+                                     f"{cause}",
                                      "try relu or batch norm"))  # fmt: skip
         worst = max(health.layers, key=lambda s: s.update_ratio)
         if worst.update_ratio > UPDATE_HIGH:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from ..config import RunConfig
 from ..lr_changes import with_change
@@ -42,7 +43,7 @@ def record_change(
     return config
 
 
-def set_rate(optimizer: torch.optim.Optimizer, scheduler, lr: float) -> float:
+def set_rate(optimizer: torch.optim.Optimizer, scheduler: LRScheduler | None, lr: float) -> float:
     """Set the rate from the next step on; returns the rate before. A schedule is scaled to pass
     through the new rate, so it goes on from there rather than jumping back."""
     previous = optimizer.param_groups[0]["lr"]

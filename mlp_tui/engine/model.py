@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,9 @@ class MLP(nn.Sequential):
     and shift are buffers, so every checkpoint carries the normalisation its weights were
     trained with, and eval and predict apply the same."""
 
+    pixel_scale: torch.Tensor  # buffers (pixel_buffers), declared for the type checker
+    pixel_shift: torch.Tensor
+
     def __init__(self, *layers: nn.Module, stats: tuple[float, float] = MNIST_STATS) -> None:
         super().__init__(*layers)
         for name, value in pixel_buffers(stats).items():
@@ -71,7 +75,7 @@ def pixel_buffers(stats: tuple[float, float]) -> dict[str, torch.Tensor]:
     return {"pixel_shift": torch.tensor(mean / std), "pixel_scale": torch.tensor(1.0 / (255.0 * std))}
 
 
-def legacy_state(state: dict) -> dict:
+def legacy_state(state: dict[str, Any]) -> dict[str, Any]:
     """The weights of a checkpoint written before the model held its normalisation: MNIST's."""
     return state if "pixel_scale" in state else {**pixel_buffers(MNIST_STATS), **state}
 
@@ -126,7 +130,9 @@ def init_weights(model: nn.Module, config: RunConfig) -> None:
     if config.init == "default":
         return
     # Kaiming's gain for the activation: leaky_relu's slope, none for identity, ReLU's for the rest.
-    nonlinearity = {"leaky_relu": "leaky_relu", "identity": "linear"}.get(config.activation, "relu")
+    nonlinearity: Literal["leaky_relu", "linear", "relu"] = (
+        "leaky_relu" if config.activation == "leaky_relu" else "linear" if config.activation == "identity" else "relu"
+    )
     # A given slope only: by default a=0 as before (0.01 would move the gain by 0.005 % and change
     # every seeded run's numbers).
     slope = config.alpha if config.activation == "leaky_relu" else 0
@@ -184,22 +190,24 @@ def build_optimizer(model: nn.Module, config: RunConfig, device: torch.device) -
     if name == "adamw":
         return _with_fused(torch.optim.AdamW, params, fused, **common)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, foreach=True, **common)
+        return torch.optim.RMSprop(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     if name == "adagrad":
         return _with_fused(torch.optim.Adagrad, params, fused and device.type == "cpu", **common)
     if name == "adadelta":
-        return torch.optim.Adadelta(params, foreach=True, **common)
+        return torch.optim.Adadelta(params, lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     raise ValueError(f"unknown optimizer {name}")
 
 
-def _with_fused(cls, params, fused: bool, **kwargs) -> torch.optim.Optimizer:
-    params = list(params)
+def _with_fused(
+    cls: Callable[..., torch.optim.Optimizer], params: Iterable[nn.Parameter], fused: bool, **kwargs: float | bool
+) -> torch.optim.Optimizer:
+    listed = list(params)
     if fused:
         try:
-            return cls(params, fused=True, **kwargs)
+            return cls(listed, fused=True, **kwargs)
         except (RuntimeError, TypeError, ValueError):
             pass  # this build/device has no fused kernel for it
-    return cls(params, foreach=True, **kwargs)
+    return cls(listed, foreach=True, **kwargs)
 
 
 def linear_weights(model: nn.Module) -> list[torch.Tensor]:
@@ -217,7 +225,8 @@ def count_parameters(model: nn.Module) -> int:
 
 def summary_rows(model: nn.Sequential) -> list[tuple[str, str, int]]:
     """(layer, output shape, parameters) per layer of a built model."""
-    layers, width = [], N_INPUTS
+    layers: list[tuple[str, int, int]] = []
+    width = N_INPUTS
     for module in model:
         if isinstance(module, nn.Linear):
             width = module.out_features

@@ -9,6 +9,8 @@ ties. A run with no validation images goes by its training numbers the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 Key = tuple[float, float]  # compared as a tuple: larger is better
 
 DEFAULT = "val-accuracy"  # what checkpoints written before --monitor existed were chosen by
@@ -29,7 +31,7 @@ def patience_spent(since_best: int, patience: int) -> bool:
     return patience > 0 and since_best >= patience
 
 
-def saved_key(saved: list | tuple | None, saved_by: str | None, monitor: str) -> Key | None:
+def saved_key(saved: Sequence[float] | None, saved_by: str | None, monitor: str) -> Key | None:
     """A checkpoint's best key in `monitor`'s order. Both orders hold the same two numbers, so a
     key saved by the other monitor (or before --monitor existed) is turned round, not lost."""
     if not saved:

@@ -49,7 +49,7 @@ def cached_pixel_stats(path: Path, x: torch.Tensor) -> tuple[float, float]:
     if isinstance(hit, list) and len(hit) == 2 and all(isinstance(v, float) for v in hit):
         return hit[0], hit[1]
     stats = pixel_stats(x)
-    known = {k: v for k, v in list(known.items())[-(STATS_KEPT - 1) :]}  # the newest few copies
+    known = dict(list(known.items())[-(STATS_KEPT - 1) :])  # the newest few copies
     known[key] = list(stats)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

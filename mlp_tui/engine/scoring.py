@@ -23,14 +23,22 @@ class EvalResult:
 
 
 @torch.inference_mode()
-def evaluate(model, x, y, config: RunConfig, split: str, epoch: int, keep: int = N_MISCLASSIFIED) -> EvalResult:
+def evaluate(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    config: RunConfig,
+    split: str,
+    epoch: int,
+    keep: int = N_MISCLASSIFIED,
+) -> EvalResult:
     """Loss, accuracy, per-class counts, confusion matrix and the most confident mistakes."""
     was_training = model.training
     model.eval()
     lossf = loss_fn(config)
     n = len(x)
     loss_total = torch.zeros((), device=x.device)
-    probs_all = []
+    probs_all: list[torch.Tensor] = []
     for start in range(0, n, EVAL_BATCH):
         out = model(x[start : start + EVAL_BATCH])
         yb = y[start : start + EVAL_BATCH]

@@ -4,9 +4,12 @@ the storage code (and a test, a benchmark or a remote worker can stand in its ow
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..events import Event
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
 
 
 class RunSink(Protocol):
@@ -21,8 +24,8 @@ class RunSink(Protocol):
     def save_checkpoint(self, kind: Literal["best", "last"], state: dict[str, Any]) -> None:
         """Keep a checkpoint atomically: a crash leaves the old one or the new one."""
 
-    def write_config(self, config: Any, preset: str) -> None:
-        """Replace the run's recorded config (a RunConfig) atomically: a learning rate changed by
+    def write_config(self, config: RunConfig, preset: str) -> None:
+        """Replace the run's recorded config atomically: a learning rate changed by
         hand joins it as it happens."""
 
     def write_error(self, text: str) -> None:

@@ -14,7 +14,7 @@ def split_indices(n: int, val_split: float, seed: int, subset: int = 0) -> tuple
     """(kept, validation) positions among n images, reproducibly from the seed; `subset` keeps
     only that many of the kept ones."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_val = int(round(n * val_split))
+    n_val = round(n * val_split)
     val_idx, train_idx = order[:n_val], order[n_val:]
     return (train_idx[:subset] if subset else train_idx), val_idx
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.optim.lr_scheduler import LRScheduler
 
 from ..config import RunConfig
 from .augment import augment_batch
@@ -27,7 +28,7 @@ class TrainStep:
         data: Dataset,
         forward: Callable[[torch.Tensor], torch.Tensor],
         optimizer: torch.optim.Optimizer,
-        scheduler,
+        scheduler: LRScheduler | None,
         lossf: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         l1_weights: list[torch.Tensor],
         health: HealthMonitor | None,

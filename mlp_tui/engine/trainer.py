@@ -11,6 +11,7 @@ import math
 import time
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -42,7 +43,7 @@ TICK_S = 0.1  # progress events at most this often
 
 
 class NonFiniteLoss(Exception):
-    def __init__(self, epoch: int, batch: int, value: float):
+    def __init__(self, epoch: int, batch: int, value: float) -> None:
         super().__init__(f"loss became {value} at epoch {epoch}, batch {batch}")
         self.epoch, self.batch, self.value = epoch, batch, value
 
@@ -55,7 +56,7 @@ def out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def compile_model(model: torch.nn.Module):
+def compile_model(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """torch.compile for the training steps. Where compiling fails (no C++ compiler for a CPU
     build, an unsupported GPU), dynamo falls back to running the model as it is."""
     import torch._dynamo
@@ -65,7 +66,9 @@ def compile_model(model: torch.nn.Module):
     return torch.compile(model, dynamic=False)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=config.lr, total_steps=max(total_steps, 1), cycle_momentum=config.optimizer != "sgd"
@@ -91,7 +94,7 @@ class Trainer:
         device_label: str | None = None,
         progress_interval: float | None = None,
         threads_cap: int | None = None,
-    ):
+    ) -> None:
         self.config, self.data, self.device = config, data, device
         # First: the thread count applies to everything below (a comparison member's cap is
         # its share of the cores).
@@ -99,7 +102,7 @@ class Trainer:
         self.control = control or Control()
         self.store, self.preset = store, preset
         self.device_label = self.threads.label() if device.type == "cpu" else device_label or str(device)
-        self._emit_view = emit
+        self._emit_view: Callable[[Event], None] | None = emit
         self.progress_interval = TICK_S if progress_interval is None else progress_interval
         torch.manual_seed(config.seed)
         self.model = build_model(config, (data.mean, data.std)).to(device)
@@ -117,8 +120,8 @@ class Trainer:
         self.best_val_accuracy: float | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self.since_best = 0
-        self._resume_from: dict | None = None  # mid-epoch state from a partial checkpoint
-        self._epoch_state: dict = {}
+        self._resume_from: dict[str, Any] | None = None  # mid-epoch state from a partial checkpoint
+        self._epoch_state: dict[str, Any] = {}
         probe = data.val_x if len(data.val_x) else data.train_x
         self.health = HealthMonitor(self.model, config, probe) if config.health else None
         self.advisor = Advisor(config)
@@ -376,7 +379,7 @@ class Trainer:
         return event
 
     # -- checkpoints ----------------------------------------------------------------------
-    def _base_checkpoint(self) -> dict:
+    def _base_checkpoint(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "preset": self.preset}
 
     def _save_best(self) -> None:
@@ -417,7 +420,7 @@ class Trainer:
             state["mid_epoch"] = mid
         self.store.save_checkpoint("last", state)
 
-    def restore(self, checkpoint: dict, best: dict | None = None) -> None:
+    def restore(self, checkpoint: dict[str, Any], best: dict[str, Any] | None = None) -> None:
         """Continue from a `last.pt` (and `best.pt`): weights, optimizer, schedule, epoch
         counter, early-stopping state and random streams, so the run goes on as if never
         interrupted. A checkpoint saved mid-epoch resumes at its next batch."""
@@ -442,7 +445,8 @@ class Trainer:
         self._resume_from = checkpoint.get("mid_epoch") if checkpoint.get("partial_epoch") else None
         advisor = checkpoint.get("advisor")
         if advisor:
-            self.advisor.restore([from_dict(e) for e in advisor["history"]], advisor["sent"])
+            history = [e for e in map(from_dict, advisor["history"]) if isinstance(e, EpochEnd)]
+            self.advisor.restore(history, advisor["sent"])
         if best is not None:
             self.best_state = {k: v.to(self.device) for k, v in best["model"].items()}
 

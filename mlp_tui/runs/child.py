@@ -21,12 +21,18 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from ..config import RunConfig
 from ..errors import DataError, exit_now
 from ..events import Event, RunFailed, from_dict
+
+if TYPE_CHECKING:
+    from ..engine.control import Control
+    from .handle import RunHandle
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
 # process more than its share of CPU on a small machine (its thread team waits at barriers
@@ -34,10 +40,19 @@ from ..events import Event, RunFailed, from_dict
 PROGRESS_INTERVAL = 0.25
 
 
-def _listen(control, stream) -> None:
+def _listen(control: Control, stream: Iterable[str]) -> None:
     for line in stream:
         control.apply(line.strip(), by="app")
     control.stop("stopped")  # parent gone: finish the batch, save, end
+
+
+def _stopper(control: Control, reason: str) -> Callable[[int, FrameType | None], None]:
+    """A signal handler that stops the run, saved, for `reason`."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        control.stop(reason)
+
+    return handler
 
 
 def main() -> int:
@@ -66,7 +81,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig, reason in STOP_SIGNALS.items():
         if sig != signal.SIGINT:
-            signal.signal(sig, lambda signum, frame, reason=reason: control.stop(reason))
+            signal.signal(sig, _stopper(control, reason))
     try:
         result = launch(job, emit, control, progress_interval=PROGRESS_INTERVAL)
     except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
@@ -84,7 +99,7 @@ def _history(run_dir: Path) -> list[Event]:
     from .store import METRICS_FILE, read_events
 
     path = Path(run_dir) / METRICS_FILE
-    events = []
+    events: list[Event] = []
     for record in read_events(path):
         kind = record.get("event")
         if kind in ("batch_progress", "run_finished", "run_failed") or record.get("split") == "test":
@@ -99,8 +114,7 @@ def _history(run_dir: Path) -> list[Event]:
 class ChildRun:
     """The parent's handle on a training child: start it, read its events, send commands.
 
-    Offers the same pause/resume/stop/paused surface as engine.Control, so a view can use
-    either."""
+    A RunHandle (handle.py), as follow.RunWatch is, so a view can steer either."""
 
     def __init__(
         self, config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path, resume: Path | None = None
@@ -113,6 +127,10 @@ class ChildRun:
             text=True,
             bufsize=1,
         )
+        stdin, stdout, stderr = self.process.stdin, self.process.stdout, self.process.stderr
+        # Popen leaves a stream None only where it is not a PIPE
+        assert stdin is not None and stdout is not None and stderr is not None
+        self._stdin, self._stdout, self._stderr_pipe = stdin, stdout, stderr
         self._paused = False
         self._lock = threading.Lock()
         self._stderr: list[str] = []
@@ -125,14 +143,14 @@ class ChildRun:
         self._send(Job(config, preset, data_dir, runs_root, resume=resume).to_json())
 
     def _drain_stderr(self) -> None:
-        for line in self.process.stderr:
-            self._stderr = (self._stderr + [line.rstrip()])[-30:]
+        for line in self._stderr_pipe:
+            self._stderr = [*self._stderr, line.rstrip()][-30:]
 
     def _send(self, line: str) -> None:
         with self._lock:
             try:
-                self.process.stdin.write(line + "\n")
-                self.process.stdin.flush()
+                self._stdin.write(line + "\n")
+                self._stdin.flush()
             except (BrokenPipeError, ValueError, OSError):
                 pass  # the child has ended; nothing left to control
 
@@ -163,8 +181,8 @@ class ChildRun:
     def events(self) -> Iterator[Event]:
         """Events as the child emits them; a final RunFailed if it died without a last word."""
         yield from self._history
-        last = None
-        for line in self.process.stdout:
+        last: Event | None = None
+        for line in self._stdout:
             try:
                 last = from_dict(json.loads(line))
             except (ValueError, KeyError, TypeError):
@@ -177,9 +195,15 @@ class ChildRun:
 
     def close(self) -> None:
         try:
-            self.process.stdin.close()
+            self._stdin.close()
         except OSError:
             pass
+
+
+if TYPE_CHECKING:
+
+    def _conforms(run: ChildRun) -> RunHandle:
+        return run  # mypy checks here that ChildRun offers every call of RunHandle
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Follow a run directory written by another process: replay its metrics.jsonl, then tail it.
 
-Offers the same surface as child.ChildRun (events, pause/resume/stop, paused, close), so the
+A RunHandle (handle.py), as child.ChildRun is (events, pause/resume/stop, paused, close), so the
 training screen can show a live child or a run started headless on a server alike. Commands go
 through the run's control file; watching itself never writes anything else.
 """
@@ -11,11 +11,15 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..engine.control import parse_lr
 from ..events import Event, from_dict
 from .status import METRICS_FILE, read_command, run_status, write_command
 from .store import MetricsTail
+
+if TYPE_CHECKING:
+    from .handle import RunHandle
 
 POLL_S = 0.25  # new lines show up within this (the issue asks for a second)
 STATUS_EVERY_S = 1.0
@@ -36,7 +40,7 @@ class RunWatch:
 
     def events(self) -> Iterator[Event | RunStatus]:
         tail = MetricsTail(self.run_dir / METRICS_FILE)
-        last: list[dict] = []  # only the newest record matters for the status
+        last: list[dict[str, Any]] = []  # only the newest record matters for the status
         last_status, since_status = None, STATUS_EVERY_S
         while not self._closed.is_set():
             new = tail.read()
@@ -84,3 +88,9 @@ class RunWatch:
 
     def close(self) -> None:
         self._closed.set()
+
+
+if TYPE_CHECKING:
+
+    def _conforms(run: RunWatch) -> RunHandle:
+        return run  # mypy checks here that RunWatch offers every call of RunHandle

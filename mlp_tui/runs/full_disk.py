@@ -40,4 +40,5 @@ def advice(code: int, kept: str | None, location: Path) -> str:
     fix = "free some space" if code in (errno.ENOSPC, errno.EDQUOT) else "make it writable again"
     if kept is None:
         return f"there is no checkpoint to continue from yet — {fix} and start the run again"
-    return f"the last good checkpoint ({kept}) is kept — {fix} and continue with: mlp-tui run --resume {shlex.quote(str(location))}"
+    resume = f"mlp-tui run --resume {shlex.quote(str(location))}"
+    return f"the last good checkpoint ({kept}) is kept — {fix} and continue with: {resume}"

@@ -40,7 +40,7 @@ class Job:
         raw = json.loads(line)
         as_path = lambda v: None if v is None else Path(v)  # noqa: E731
         return cls(
-            build_config(raw["config"]), raw["preset"], as_path(raw.get("data_dir")), Path(raw.get("runs_root", "runs")),
-            as_path(raw.get("run_dir")), as_path(raw.get("resume")), raw.get("reproduce"), int(raw.get("threads", 0)),
-            as_path(raw.get("copy_of")),
+            build_config(raw["config"]), raw["preset"], as_path(raw.get("data_dir")),
+            Path(raw.get("runs_root", "runs")), as_path(raw.get("run_dir")), as_path(raw.get("resume")),
+            raw.get("reproduce"), int(raw.get("threads", 0)), as_path(raw.get("copy_of")),
         )  # fmt: skip

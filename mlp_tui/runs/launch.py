@@ -11,6 +11,8 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import torch
 
@@ -35,7 +37,7 @@ from .status import (
 )
 from .store import METRICS_FILE, CheckpointError, RunStore, load_run_checkpoint, new_run_dir
 
-STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+STOP_SIGNALS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):
     STOP_SIGNALS[signal.SIGHUP] = "hung up"
 NOT_STARTED = "before training started"  # the message of a run stopped while its data loaded
@@ -66,8 +68,8 @@ class Resume:
     run_dir: Path
     config: RunConfig
     preset: str
-    last: dict
-    best: dict | None
+    last: dict[str, Any]
+    best: dict[str, Any] | None
 
 
 def load_resume(run_dir: Path, device: str | None = None, owned: bool = False) -> Resume:
@@ -169,7 +171,16 @@ def launch(
         store.close()
 
 
-def wired_trainer(config, preset, prepared, store, emit, control, progress_interval=None, threads_cap=None) -> Trainer:
+def wired_trainer(
+    config: RunConfig,
+    preset: str,
+    prepared: Prepared,
+    store: RunStore,
+    emit: Callable[[Event], None],
+    control: Control,
+    progress_interval: float | None = None,
+    threads_cap: int | None = None,
+) -> Trainer:
     """A Trainer wired to its run directory: process file for `runs`/`watch`, and commands from
     the directory's control file."""
     with store.writing(PROCESS_FILE):
@@ -191,7 +202,7 @@ def stop_on_signals(control: Control) -> Iterator[list[int]]:
     at once (checkpoints are written atomically, so nothing is torn). Yields the signals seen."""
     received: list[int] = []
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         if len(received) > 1:
             os._exit(128 + signum)

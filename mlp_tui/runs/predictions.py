@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..config import RunConfig
 from ..engine.data import load_test_split, load_val_split
 from ..engine.model import probabilities
 from ..engine.splits import test_part
@@ -68,10 +69,11 @@ def cached_test_split(dataset: str, data_dir: str | Path | None) -> tuple[torch.
     return _TEST_SPLITS[key]
 
 
-_VAL_SPLITS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # read once per dataset and holdout
+# Read once per dataset and holdout: (dataset, data folder, val_from, val_split, seed).
+_VAL_SPLITS: dict[tuple[str, str, str, float, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def cached_val_split(config, data_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor]:
+def cached_val_split(config: RunConfig, data_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor]:
     key = (config.dataset, str(data_dir or ""), config.val_from, config.val_split, config.seed)
     if key not in _VAL_SPLITS:
         _VAL_SPLITS[key] = load_val_split(config.dataset, data_dir, val_split=config.val_split, seed=config.seed,

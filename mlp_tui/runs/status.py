@@ -12,8 +12,10 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..engine.control import parse_lr
 from .store import METRICS_FILE, atomic_write_bytes, read_events
@@ -34,11 +36,12 @@ def write_process_file(run_dir: Path) -> None:
     atomic_write_bytes(Path(run_dir) / PROCESS_FILE, json.dumps(info).encode())
 
 
-def read_process_file(run_dir: Path) -> dict | None:
+def read_process_file(run_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((Path(run_dir) / PROCESS_FILE).read_text())
+        info = json.loads((Path(run_dir) / PROCESS_FILE).read_text())
     except (OSError, ValueError):
         return None
+    return info if isinstance(info, dict) else None  # JSON, but not what a run writes
 
 
 def pid_alive(pid: int) -> bool:
@@ -71,7 +74,7 @@ def read_command(run_dir: Path) -> str | None:
     return text if is_command(text) else None
 
 
-def run_status(run_dir: Path, records: list[dict] | None = None, now: float | None = None) -> str:
+def run_status(run_dir: Path, records: list[dict[str, Any]] | None = None, now: float | None = None) -> str:
     """running | paused | stale | died | failed | empty, or the final status of an ended run
     (completed, early-stopped, stopped, interrupted, terminated, hung up)."""
     run_dir = Path(run_dir)
@@ -128,10 +131,10 @@ def summarize(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     path = run_dir / METRICS_FILE
     records = read_events(path)
-    start = next((r for r in records if r.get("event") == "run_started"), {})
+    start: dict[str, Any] = next((r for r in records if r.get("event") == "run_started"), {})
     epochs = [r for r in records if r.get("event") == "epoch_end"]
     vals = [r["val_accuracy"] for r in epochs if r.get("val_accuracy") is not None]
-    finished = next((r for r in reversed(records) if r.get("event") == "run_finished"), {})
+    finished: dict[str, Any] = next((r for r in reversed(records) if r.get("event") == "run_finished"), {})
     config = start.get("config", {})
     return RunSummary(
         path=run_dir,
@@ -147,7 +150,7 @@ def summarize(run_dir: Path) -> RunSummary:
     )
 
 
-def last_device(records: list[dict]) -> str | None:
+def last_device(records: list[dict[str, Any]]) -> str | None:
     """Where the run's last session trained and tested (a resumed run may have moved to another
     device), with the CPU thread count `--threads auto` chose last in that session."""
     device = None
@@ -180,7 +183,14 @@ def resolve_run(name: str, root: Path) -> Path:
                        "run", "`mlp-tui run --headless`")  # fmt: skip
 
 
-def resolve_dir(name: str, root: Path, newest_first, holds, what: str, start: str) -> Path:
+def resolve_dir(
+    name: str,
+    root: Path,
+    newest_first: Callable[[Path], list[Path]],
+    holds: Callable[[Path], bool],
+    what: str,
+    start: str,
+) -> Path:
     """A directory `holds` accepts, from a path, a name under root, or `latest` (the first of
     `newest_first(root)`); RunNotFound (exit 2) names where it looked."""
     if name == "latest":

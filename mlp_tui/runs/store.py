@@ -10,8 +10,9 @@ import re
 import shlex
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..config import RunConfig
 from ..errors import DiskFullError
@@ -20,6 +21,9 @@ from ..preset_files import to_toml
 from ..report import Holdout, final_report
 from ..reproduce import ReproduceLine
 from .full_disk import advice, checkpoint_words, disk_error
+
+if TYPE_CHECKING:
+    import torch
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -58,7 +62,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _atomic(path, lambda f: f.write(data))
 
 
-def atomic_save(obj: Any, path: Path) -> None:
+def atomic_save(obj: object, path: Path) -> None:
     """torch.save to a temp file in the same folder, fsync, then os.replace: a crash at any
     point leaves either the old file or the new one, never a partial file under `path`."""
     import torch
@@ -66,7 +70,7 @@ def atomic_save(obj: Any, path: Path) -> None:
     _atomic(path, lambda f: torch.save(obj, f))
 
 
-def _atomic(path: Path, write) -> None:
+def _atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -109,7 +113,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load with weights_only=True: tensors and plain data only, never arbitrary pickled code."""
     import torch
 
@@ -138,7 +142,7 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     return data
 
 
-def load_run_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+def load_run_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """A run's best.pt or last.pt: load_checkpoint, and it must hold a config and weights."""
     data = load_checkpoint(path, map_location)
     for key, what in (("config", "config"), ("model", "model weights")):
@@ -154,7 +158,7 @@ class RunStore:
     """Writes one run's directory. Every event goes to metrics.jsonl as one JSON line, flushed
     as written so `watch` sees it; batch progress is thinned."""
 
-    def __init__(self, path: Path, reproduce: str | None = None, location: Path | None = None):
+    def __init__(self, path: Path, reproduce: str | None = None, location: Path | None = None) -> None:
         self.path = Path(path)
         # Where users find the run: here, or the directory this one is a working copy of.
         self.location = Path(location or path)
@@ -163,13 +167,15 @@ class RunStore:
             reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
         )
         self._line = ReproduceLine(self.reproduce)
-        self._test, self._holdout = None, None  # for report.txt: the test result, what chose its epoch
+        self._test: Evaluation | None = None  # for report.txt: the test result, what chose its epoch
+        self._holdout: Holdout | None = None
         self._kept: str | None = None  # what the last.pt on disk holds, once known
         self.path.mkdir(parents=True, exist_ok=True)
         # Unbuffered: each line is one write, taken back whole if the disk cannot hold it.
         self._metrics = open(self.path / METRICS_FILE, "ab+", buffering=0)
         self._end_torn_line()
-        self._last_progress, self._held = 0.0, None  # _held: the newest progress not written
+        self._last_progress = 0.0
+        self._held: BatchProgress | None = None  # the newest progress not written
 
     @property
     def last_checkpoint(self) -> Path:
@@ -259,7 +265,7 @@ class RunStore:
             self._write_line("\n")
 
     @contextlib.contextmanager
-    def writing(self, name: str):
+    def writing(self, name: str) -> Iterator[None]:
         """A write that fails for a full or read-only disk becomes a DiskFullError that names the
         file where users find it, the checkpoint still kept and how to go on."""
         try:
@@ -283,7 +289,7 @@ class MetricsTail:
         self.offset = 0
         self.partial = b""
 
-    def read(self) -> list[dict]:
+    def read(self) -> list[dict[str, Any]]:
         try:
             with open(self.path, "rb") as f:
                 if os.fstat(f.fileno()).st_size < self.offset:  # a new file in its place: read it whole
@@ -296,7 +302,7 @@ class MetricsTail:
         data = self.partial + chunk
         lines = data.split(b"\n")
         self.partial = lines.pop()  # an unfinished last line waits for the rest
-        records = []
+        records: list[dict[str, Any]] = []
         for line in lines:
             try:
                 records.append(json.loads(line))

@@ -53,7 +53,7 @@ class FirstLayer:
         return f"unit {index} dead" if self.dead and index in self.dead else f"unit {index}"
 
     def is_dead(self, index: int) -> bool:
-        return not self.templates and bool(self.dead) and index in self.dead
+        return not self.templates and self.dead is not None and index in self.dead
 
     def pictures(self, start: int, stop: int) -> list[tuple[list[float], str, bool]]:
         """(weights, label, dead) of units start..stop-1, as render.weight_grid_* take them."""

@@ -26,7 +26,7 @@ from ..events import (
 from ..render import wants_ascii
 from ..report import Holdout, batch_line, epoch_line, final_report
 from ..reproduce import ReproduceLine
-from ..text_width import layout_width
+from ..text_width import fold, layout_width
 from .eta import clock, duration, epoch_left, run_left
 
 if TYPE_CHECKING:
@@ -96,8 +96,11 @@ class PlainPrinter:
         self.test: Evaluation | None = None
         self.holdout: Holdout | None = None  # from the run's start: what chose the best epoch
 
-    def _print(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
+    def _print(self, text: str = "", whole: bool = False) -> None:
+        """Each line folded to the width (a log's reader should not scroll sideways), unless
+        `whole`: a command to copy stays one line."""
+        lines = text.split("\n") if whole else [part for line in text.split("\n") for part in fold(line, self.width)]
+        self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
 
     def handle(self, event: Event) -> None:
@@ -138,7 +141,7 @@ class PlainPrinter:
     def _footer(self, end: RunFinished | RunFailed) -> None:
         if self.reproduce:
             self._print()
-            self._print(self.line.text(end, self.ascii))
+            self._print(self.line.text(end, self.ascii), whole=True)
 
     def close(self) -> None:
         pass
@@ -170,8 +173,8 @@ class RichPrinter(PlainPrinter):
         self.batch_size, self.epochs_done = 1, 0
         self.epoch_seconds: list[float] = []
 
-    def _print(self, text: str = "") -> None:
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+    def _print(self, text: str = "", whole: bool = False) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)  # the terminal wraps
 
     def handle(self, event: Event) -> None:
         self._pace(event)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..status import run_status
 from ..store import METRICS_FILE, MetricsTail
@@ -42,8 +43,8 @@ class MemberState:
     message: str = ""
     reason: str = ""  # a failed member's RunFailed reason ("disk-full": continued by compare --resume)
     _tail: MetricsTail | None = None
-    _last: list = field(default_factory=list)
-    _epoch_seconds: dict = field(default_factory=dict)
+    _last: list[dict[str, Any]] = field(default_factory=list)
+    _epoch_seconds: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.epochs = self.epochs or self.member.variant.config.epochs  # until the run says otherwise
@@ -108,7 +109,7 @@ class VariantRow:
 
     @property
     def accuracies(self) -> list[float]:
-        return [m.test_accuracy for m in self.members if m.finished]
+        return [m.test_accuracy for m in self.members if m.finished and m.test_accuracy is not None]
 
     @property
     def mean(self) -> float | None:
@@ -153,11 +154,12 @@ class VariantRow:
         return ", ".join(parts)
 
     def accuracy_text(self, digits: int = 2) -> str:
-        if self.mean is None:
+        mean, sd = self.mean, self.sd
+        if mean is None or sd is None:
             return "-"
         if len(self.accuracies) == 1:
-            return f"{100 * self.mean:.{digits}f} %"
-        return f"{100 * self.mean:.{digits}f} ± {100 * self.sd:.{digits}f}"
+            return f"{100 * mean:.{digits}f} %"
+        return f"{100 * mean:.{digits}f} ± {100 * sd:.{digits}f}"
 
 
 class Board:
@@ -211,8 +213,9 @@ def _rank(rows: list[VariantRow]) -> None:
     variant that gave the same results as one above it for every seed says so."""
     for i, row in enumerate(rows):
         above = rows[i - 1] if i else None
-        same = above is not None and None not in (row.mean, above.mean) and same_mean(row.mean, above.mean)
-        row.rank = above.rank if same else i + 1
+        mine, theirs = row.mean, above.mean if above is not None else None
+        same = mine is not None and theirs is not None and same_mean(mine, theirs)
+        row.rank = above.rank if above is not None and same else i + 1
         row.identical_to = next((r.name for r in rows[:i] if _identical(r, row)), "")
     for row in rows:
         row.tied = row.mean is not None and sum(r.rank == row.rank for r in rows) > 1

@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from ..job import Job
 from ..status import read_command, write_process_file
@@ -38,7 +38,7 @@ class Cluster(Protocol):
     def check_data(self, datasets: list[str], data_dir: Path | None) -> None:
         """The data is there on the cluster (DataError if not)."""
 
-    def submit(self, name: str, job: Job, files: dict[str, bytes]) -> Iterator[dict]:
+    def submit(self, name: str, job: Job, files: dict[str, bytes]) -> Iterator[dict[str, Any]]:
         """Hand a member to the cluster now; its messages (remote_member.stream_member's) as they
         come. Iterating raises MemberLost when its worker died; anything else when it failed."""
 
@@ -72,7 +72,7 @@ class ClusterRunner:
         should_stop: Callable[[], bool],
         on_note: Callable[[str], None] = lambda line: None,
     ) -> list[MemberResult]:
-        results: queue.Queue = queue.Queue()
+        results: queue.Queue[MemberResult | None] = queue.Queue()
         done: list[MemberResult] = []
         stopping = threading.Event()
         with WorkerLog(folder, on_note) as log:
@@ -80,6 +80,7 @@ class ClusterRunner:
             followers = [_Follower(m, job, self.cluster, results, log, stopping) for m, job in todo]
             outstanding = len(followers)
             while outstanding:
+                result: MemberResult | Literal[False] | None  # False: nothing came
                 try:
                     result = results.get(timeout=FORWARD_S)
                 except queue.Empty:
@@ -102,7 +103,15 @@ class _Follower:
     """One member on the cluster: its stream written into its directory, tried again when its
     worker dies. The stream is read on a thread of its own; the result goes to `results`."""
 
-    def __init__(self, member: Member, job: Job, cluster: Cluster, results: queue.Queue, log, stopping) -> None:
+    def __init__(
+        self,
+        member: Member,
+        job: Job,
+        cluster: Cluster,
+        results: queue.Queue[MemberResult | None],
+        log: WorkerLog,
+        stopping: threading.Event,
+    ) -> None:
         self.member, self.job, self.cluster, self.results, self.log, self.stopping = (
             member,
             job,
@@ -155,13 +164,13 @@ class _Follower:
         self.running = False
         self.results.put(result)
 
-    def _read(self, stream: Iterator[dict]) -> MemberResult | None:
+    def _read(self, stream: Iterator[dict[str, Any]]) -> MemberResult | None:
         try:
             return self._messages(stream)
         finally:
             getattr(stream, "close", lambda: None)()  # done with it: the worker may let go
 
-    def _messages(self, stream: Iterator[dict]) -> MemberResult | None:
+    def _messages(self, stream: Iterator[dict[str, Any]]) -> MemberResult | None:
         for message in stream:
             if "started" in message:
                 self.member.path.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...config import build_config
+from ...config import RunConfig, build_config
 from ...preset_files import load_preset_file
 from ..status import RunNotFound
 from .grid import SEPARATOR, Variant, value_text
@@ -15,20 +15,21 @@ IGNORED = ("seed", "device", "lr_suggested")  # not what makes a variant
 
 
 def plan_from_runs(paths: list[Path]) -> tuple[Plan, list[Member]]:
-    configs = []
+    configs: list[tuple[Path, str, RunConfig]] = []
     for path in paths:
         config_file = Path(path) / "config.toml"
         if not config_file.is_file():
             raise RunNotFound(f"{path}: not a run directory (it has no config.toml)")
-        preset = load_preset_file(config_file)
-        configs.append((Path(path), _preset_name(preset.description), preset.config))
-    groups: dict[tuple, list] = {}
+        loaded = load_preset_file(config_file)
+        configs.append((Path(path), _preset_name(loaded.description), loaded.config))
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[Path, str, RunConfig]]] = {}
     for path, preset, config in configs:
         key = tuple((k, str(v)) for k, v in config.to_dict().items() if k not in IGNORED)
         groups.setdefault(key, []).append((path, preset, config))
     dicts = [dict(key) for key in groups]
     differing = [k for k in dicts[0] if len({d[k] for d in dicts}) > 1]
-    variants, members = [], []
+    variants: list[Variant] = []
+    members: list[Member] = []
     for index, runs in enumerate(groups.values()):
         path, preset, config = runs[0]
         settings = {k: getattr(config, k) for k in differing}

@@ -76,8 +76,10 @@ def _parse_value(key: str, item: str, where: str) -> Any:
             if item.lower() not in words:
                 raise ValueError
             value: Any = words[item.lower()]
-        elif kind in (int, float):
-            value = kind(item)
+        elif kind is int:
+            value = int(item)
+        elif kind is float:
+            value = float(item)
         else:
             value = item
         return getattr(build_config({key: value}), key)
@@ -133,7 +135,7 @@ def build_grid(presets: list[tuple[str, RunConfig]], axes: list[Axis], common: d
         raise ConfigError(f"--vary {key}: also given as --{key.replace('_', '-')}; drop one of them")
     variants = []
     for (preset, base), combo in itertools.product(presets, itertools.product(*(a.values for a in axes))):
-        settings = dict(zip(keys, combo))
+        settings = dict(zip(keys, combo, strict=True))
         config = with_overrides(base, common | settings, CLI_SOURCE)
         if {"optimizer", "loss"} & set(keys) and "lr" not in keys and "lr" not in common:
             config = dataclasses.replace(config, lr=suggested_lr(config.optimizer, config.loss), lr_suggested=True)

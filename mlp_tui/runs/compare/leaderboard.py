@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import shlex
+from typing import TYPE_CHECKING, Any
 
 from ...errors import DiskFullError
 from ...render import counted
 from ..store import atomic_write_bytes
 from .board import Board, VariantRow
 from .plan import LEADERBOARD_CSV, LEADERBOARD_MD
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 HEADERS = ("#", "variant", "test acc % (mean ± sd)", "seeds", "best epoch", "time/run", "status", "verdict")
 
@@ -39,13 +43,13 @@ def table_lines(board: Board, width: int = 10_000) -> list[str]:
 
     rows = [_cells(r) for r in board.rows()]
 
-    def build(dropped: list[str], verdict_width: int | None):
+    def build(dropped: list[str], verdict_width: int | None) -> Table:
         return _table(rows, [i for i, h in enumerate(HEADERS) if h not in dropped], verdict_width)
 
     return plain_lines(fit_columns(build, DROP_FIRST, width, "verdict", VERDICT_LEAST), width)
 
 
-def _table(rows: list[tuple[str, ...]], shown: list[int], verdict_width: int | None):
+def _table(rows: list[tuple[str, ...]], shown: list[int], verdict_width: int | None) -> Table:
     from rich.box import Box
     from rich.table import Table
     from rich.text import Text  # a variant's name is not markup
@@ -106,7 +110,7 @@ def csv_text(board: Board) -> str:
     return out.getvalue()
 
 
-def _csv_value(value) -> str:
+def _csv_value(value: Any) -> str:  # a setting's value
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
     return str(value).lower() if isinstance(value, bool) else str(value)

@@ -14,7 +14,7 @@ from typing import Any
 
 import tomllib
 
-from ...config import ConfigError, build_config
+from ...config import ConfigError, RunConfig, build_config
 from ...preset_files import toml_value
 from ..store import atomic_write_bytes, new_run_dir
 from .grid import Variant, seeds_for
@@ -35,7 +35,7 @@ class Member:
     path: Path
 
     @property
-    def config(self):
+    def config(self) -> RunConfig:
         return build_config({"seed": self.seed}, base=self.variant.config)
 
 

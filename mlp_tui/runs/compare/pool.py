@@ -31,7 +31,7 @@ from ..store import atomic_write_bytes
 from .backend import MemberResult
 from .plan import DRIVER_FILE, Member
 from .retry import WorkerLog, continue_job, ended_result
-from .worker import WorkerProcess
+from .worker import Answer, WorkerProcess
 
 STOP_FILE = "control"  # "stop" in it: the driver stops its members (saved) and starts no more
 POOL_TRIES = 2  # a member whose worker failed in a way that can pass is tried once more
@@ -126,7 +126,14 @@ class LocalPool:
         for dataset in datasets:
             ensure_dataset(dataset, data_dir)
 
-    def run(self, todo, folder, on_done, should_stop, on_note=lambda line: None) -> list[MemberResult]:
+    def run(
+        self,
+        todo: list[tuple[Member, Job]],
+        folder: Path,
+        on_done: Callable[[MemberResult], None],
+        should_stop: Callable[[], bool],
+        on_note: Callable[[str], None] = lambda line: None,
+    ) -> list[MemberResult]:
         return run_pool(todo, self.jobs or 1, folder, on_done, should_stop, on_note)
 
 
@@ -149,11 +156,18 @@ class _PoolRun:
     """One run of the pool: hands members to workers as they come free. A member whose worker
     died, went silent or ran out of memory is tried once more, from its last checkpoint."""
 
-    def __init__(self, todo, jobs: int, log: WorkerLog, on_done, should_stop) -> None:
+    def __init__(
+        self,
+        todo: list[tuple[Member, Job]],
+        jobs: int,
+        log: WorkerLog,
+        on_done: Callable[[MemberResult], None],
+        should_stop: Callable[[], bool],
+    ) -> None:
         self.pending = deque(todo)
         self.tries = {member.path: 1 for member, _ in todo}
         self.log, self.on_done, self.should_stop = log, on_done, should_stop
-        self.results: queue.Queue = queue.Queue()
+        self.results: queue.Queue[tuple[WorkerProcess, Answer | None]] = queue.Queue()
         self.workers = [WorkerProcess(self.results, log) for _ in range(min(jobs, len(todo)))]
         self.done: list[MemberResult] = []
         self.stopping = False
@@ -163,17 +177,18 @@ class _PoolRun:
             for worker in self.workers:
                 self.dispatch(worker)
             while any(w.member is not None for w in self.workers):
+                heard: tuple[WorkerProcess, Answer | None] | None
                 try:
-                    worker, answer = self.results.get(timeout=0.25)
+                    heard = self.results.get(timeout=0.25)
                 except queue.Empty:
-                    worker, answer = None, None
+                    heard = None
                 if not self.stopping and self.should_stop():
                     self.stopping = True
                     for w in self.workers:
                         w.send("stop")
                 self.check_silence()
-                if worker is not None and worker.member is not None:  # else: an idle worker ending
-                    self.hear(worker, answer)
+                if heard is not None and heard[0].member is not None:  # else: an idle worker ending
+                    self.hear(*heard)
         finally:
             self.close()
         return self.done
@@ -188,11 +203,13 @@ class _PoolRun:
         worker.member = None
         worker.close()
 
-    def hear(self, worker: WorkerProcess, answer: dict | None) -> None:
+    def hear(self, worker: WorkerProcess, answer: Answer | None) -> None:
+        member, job = worker.member, worker.job
+        assert member is not None and job is not None  # run() hears only a worker with a member
         if answer is not None:
-            result = self.answered(worker, answer)
+            result = self.answered(worker, member, job, answer)
         else:  # the worker died under its member (killed, out of memory, silent too long)
-            result = self.lost(worker)
+            result = self.lost(worker, member, job)
             worker.member = None
             if self.pending and not self.stopping:
                 worker = WorkerProcess(self.results, self.log)
@@ -202,20 +219,19 @@ class _PoolRun:
             self.on_done(result)
         self.dispatch(worker)
 
-    def answered(self, worker: WorkerProcess, answer: dict) -> MemberResult | None:
-        member = worker.member
+    def answered(self, worker: WorkerProcess, member: Member, job: Job, answer: Answer) -> MemberResult | None:
         if answer.get("reason") == "out-of-memory":
             # At the back of the queue: members that finish meanwhile free the memory it needs.
-            if self.again(member, worker.job, f"ran out of memory (worker pid {worker.pid})", False, worker.pid):
+            if self.again(member, job, f"ran out of memory (worker pid {worker.pid})", False, worker.pid):
                 return None
         return MemberResult(member, answer["status"], answer.get("test_accuracy"), answer.get("message", ""))
 
-    def lost(self, worker: WorkerProcess) -> MemberResult | None:
-        member, why = worker.member, worker.ended()  # ended() waits: the process is gone after it
+    def lost(self, worker: WorkerProcess, member: Member, job: Job) -> MemberResult | None:
+        why = worker.ended()  # ended() waits: the process is gone after it
         result = ended_result(member)
         if result is not None:  # lost after its last word reached its directory
             return result
-        if self.again(member, worker.job, f"worker lost ({why})", front=True):
+        if self.again(member, job, f"worker lost ({why})", front=True):
             return None
         self.log.left(member.path.name, f"worker lost ({why})")
         tries = self.tries[member.path]

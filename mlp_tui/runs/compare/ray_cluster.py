@@ -11,7 +11,9 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any, cast
 
 import ray
 import ray.exceptions
@@ -43,7 +45,9 @@ class Mailbox:
 
 
 @ray.remote(max_retries=0)  # a lost worker is tried again by cluster.py, from the last checkpoint
-def _train_member(job_json: str, files: dict[str, bytes], mailbox, name: str):
+def _train_member(
+    job_json: str, files: dict[str, bytes], mailbox: ray.actor.ActorHandle, name: str
+) -> Iterator[dict[str, Any]]:
     yield from stream_member(Job.from_json(job_json), files, _Inbox(mailbox, name))
 
 
@@ -52,9 +56,9 @@ class _Inbox:
     lends its CPU to the next task, and the cluster would train more members than it has room
     for. A future is told its answer by Ray's own thread instead."""
 
-    def __init__(self, mailbox, name: str) -> None:
+    def __init__(self, mailbox: ray.actor.ActorHandle, name: str) -> None:
         self.mailbox, self.name = mailbox, name
-        self.asked = None
+        self.asked: Future[str | None] | None = None
 
     def __call__(self) -> str | None:
         if self.asked is None:
@@ -94,7 +98,9 @@ def connect(address: str) -> str:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-    return f"the Ray cluster at {context.address_info.get('gcs_address') or address}"
+    # A Ray Client address (ray://…) gives a ClientContext, which has no address_info.
+    info = getattr(context, "address_info", None) or {}
+    return f"the Ray cluster at {info.get('gcs_address') or address}"
 
 
 def _check_reachable(address: str) -> None:
@@ -115,7 +121,7 @@ class RayCluster:
         self.spec = spec
         self.where = connect(spec.address)
         self._fits()
-        self.mailbox = Mailbox.remote()
+        self.mailbox = Mailbox.remote()  # type: ignore[attr-defined]  # @ray.remote made it an actor class
 
     def _fits(self) -> None:
         """A member that no node can hold would wait forever: say so now."""
@@ -123,10 +129,11 @@ class RayCluster:
         if not any(
             n.get("CPU", 0) >= self.spec.cpus_per_run and n.get("GPU", 0) >= self.spec.gpus_per_run for n in nodes
         ):
-            largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
+            largest: dict[str, float] = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
             raise ConfigError(
                 f"--cpus-per-run {self.spec.cpus_per_run:g} --gpus-per-run {self.spec.gpus_per_run:g}: no node of "
-                f"{self.where} has that much (the largest has {largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs)"
+                f"{self.where} has that much (the largest has {largest.get('CPU', 0):g} CPUs, "
+                f"{largest.get('GPU', 0):g} GPUs)"
             )  # fmt: skip
 
     def describe(self) -> str:
@@ -141,14 +148,15 @@ class RayCluster:
             cause = exc.cause if isinstance(getattr(exc, "cause", None), Exception) else exc
             raise DataError(f"on the Ray cluster: {cause}") from None
 
-    def submit(self, name: str, job: Job, files: dict[str, bytes]) -> Iterator[dict]:
+    def submit(self, name: str, job: Job, files: dict[str, bytes]) -> Iterator[dict[str, Any]]:
         stream = _train_member.options(
             num_cpus=self.spec.cpus_per_run, num_gpus=self.spec.gpus_per_run, name=f"mlp-tui {name}"
         ).remote(job.to_json(), files, self.mailbox, name)  # fmt: skip
-        return self._read(stream)
+        # A generator task's .remote() gives an ObjectRefGenerator; Ray's annotations say ObjectRef.
+        return self._read(cast("ray.ObjectRefGenerator", stream))
 
     @staticmethod
-    def _read(stream) -> Iterator[dict]:
+    def _read(stream: ray.ObjectRefGenerator) -> Iterator[dict[str, Any]]:
         try:
             for ref in stream:
                 yield ray.get(ref)

@@ -18,16 +18,20 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..job import Job
 from ..status import write_command
 from .streaming import DirectoryWatch
 
+if TYPE_CHECKING:
+    from ...engine.control import Control
+
 SYNC_S = 0.5  # how often the scratch copy is looked at: a live chart needs no more
 STOP = "stop"  # the comparison stops: this member saves and ends, and none starts
 
 
-def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str | None]) -> Iterator[dict]:
+def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str | None]) -> Iterator[dict[str, Any]]:
     if commands() == STOP:
         yield {"result": None}
         return
@@ -35,7 +39,9 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
     from ...engine.control import Control
     from ..launch import NOT_STARTED
 
-    target = Path(job.resume or job.run_dir)
+    target = job.resume or job.run_dir
+    if target is None:  # a comparison's members always name their directory (pool.member_job)
+        raise ValueError("a cluster member's job names no run directory")
     with tempfile.TemporaryDirectory(prefix="mlp-tui-") as scratch:
         local = Path(scratch) / target.name
         local.mkdir()
@@ -47,7 +53,7 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
             copy_of=target,
         )  # fmt: skip
         control = Control()
-        result: dict = {}
+        result: dict[str, Any] = {}
         thread = threading.Thread(target=_train, args=(job, control, result), daemon=True)
         thread.start()
         try:
@@ -71,7 +77,7 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
     yield {"result": None if result.get("message") == NOT_STARTED else result}
 
 
-def _train(job: Job, control, result: dict) -> None:
+def _train(job: Job, control: Control, result: dict[str, Any]) -> None:
     from ..launch import launch
 
     try:

@@ -67,5 +67,5 @@ class WorkerLog:
     def __enter__(self) -> WorkerLog:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.file.close()

@@ -9,6 +9,7 @@ report) are replaced whole, as the run store replaces them (atomically).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class DirectoryWatch:
         self._seen = dict(self._signatures())
         self._sent = {name: sig[1] for name, sig in self._seen.items() if name in GROWING}  # bytes sent
 
-    def _signatures(self):
+    def _signatures(self) -> Iterator[tuple[str, tuple[int, int, int]]]:
         for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
             if _copied(path) and (signature := _signature(path)) is not None:
                 yield path.name, signature

@@ -5,7 +5,7 @@ objective". Each level is paired with the best one over members that differ in t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...render import counted
 from .grid import value_text
@@ -25,30 +25,31 @@ def same_run(a: MemberState, b: MemberState) -> bool:
     return a.test_accuracy == b.test_accuracy and a.curve == b.curve
 
 
-def _level(member: Member, key: str):
+def _level(member: Member, key: str) -> Any:  # a setting's value: a name, a number, a tuple...
     return member.variant.preset if key == "preset" else member.variant.settings.get(key)
 
 
-def _level_name(key: str, value) -> str:
+def _level_name(key: str, value: Any) -> str:
     return str(value) if key == "preset" else value_text(key, value)
 
 
 def axis_lines(key: str, finished: list[MemberState]) -> list[str]:
     """The best level of one axis against each other level, over members that differ in this
     axis only (same other settings, same seed): a paired t-test of their test accuracies."""
-    levels: dict = {}
+    levels: dict[Any, list[MemberState]] = {}
     for s in finished:
         levels.setdefault(_level(s.member, key), []).append(s)
     if len(levels) < 2:
         return []
-    best = max(levels, key=lambda v: mean([s.test_accuracy for s in levels[v]]))
+    best = max(levels, key=lambda v: mean([a for s in levels[v] if (a := s.test_accuracy) is not None]))
 
     def rest(s: MemberState) -> tuple:
         others = tuple(sorted((k, str(v)) for k, v in s.member.variant.settings.items() if k != key))
         return (s.member.variant.preset if key != "preset" else "", others, s.member.seed)
 
     by_rest = {value: {rest(s): s for s in states} for value, states in levels.items()}
-    lines, shown = [], []
+    lines: list[str] = []
+    shown: list[Any] = []  # levels said already
     for value, runs in by_rest.items():
         # A level whose runs all equal another's (not the best's) says so once, not "vs best" twice.
         twin = next((v for v in shown if runs.keys() == by_rest[v].keys()

@@ -24,8 +24,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
 
 from ...errors import exit_now
+
+if TYPE_CHECKING:
+    from ...engine.control import Control
+    from ...events import Event, RunFailed, RunFinished
+    from ..job import Job
+    from .plan import Member
+    from .retry import WorkerLog
+
+Answer = dict[str, Any]  # a worker's line to the driver (JSON)
 
 _STOP = object()
 BEAT_S = 1.0  # a fraction of the driver's allowance (pool.SILENT_S): one line a second is nothing
@@ -42,7 +54,7 @@ def main() -> int:
     from ..job import Job
     from ..launch import STOP_SIGNALS, launch
 
-    jobs: queue.Queue = queue.Queue()
+    jobs: queue.Queue[str | object] = queue.Queue()  # job lines, then _STOP
     current = {"control": Control()}
     gone = threading.Event()
 
@@ -64,12 +76,12 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig, reason in STOP_SIGNALS.items():
         if sig != signal.SIGINT:
-            signal.signal(sig, lambda signum, frame, reason=reason: (gone.set(), current["control"].stop(reason)))
+            signal.signal(sig, _stopper(gone, current, reason))
     say = _Say(out)
     say.beat()  # ready: torch is imported
     while not gone.is_set():
         line = jobs.get()
-        if line is _STOP:
+        if not isinstance(line, str):  # _STOP
             break
         say.beat()
         job = Job.from_json(line)
@@ -87,14 +99,26 @@ def main() -> int:
     return 0
 
 
+def _stopper(
+    gone: threading.Event, current: dict[str, Control], reason: str
+) -> Callable[[int, FrameType | None], None]:
+    """A signal handler: the member in progress stops (saved) for `reason`, and the worker ends."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        gone.set()
+        current["control"].stop(reason)
+
+    return handler
+
+
 class _Say:
     """Lines to the driver on the worker's stdout. A line that cannot be written (the driver is
     gone) is dropped: end of stdin stops the worker then."""
 
-    def __init__(self, out) -> None:
+    def __init__(self, out: IO[str]) -> None:
         self.out, self.last = out, 0.0
 
-    def __call__(self, message: dict) -> bool:
+    def __call__(self, message: Answer) -> bool:
         try:
             self.out.write(json.dumps(message) + "\n")
             self.out.flush()
@@ -106,19 +130,26 @@ class _Say:
         self.last = time.monotonic()
         self({"beat": 1})
 
-    def progress(self, event) -> None:
+    def progress(self, event: Event) -> None:
         """Every event the member emits (progress about 10 times a second while it trains)."""
         if time.monotonic() - self.last >= BEAT_S:
             self.beat()
 
 
-def _train(job, control, launch, emit) -> dict:
+def _train(
+    job: Job,
+    control: Control,
+    launch: Callable[[Job, Callable[[Event], None], Control], RunFinished | RunFailed],
+    emit: Callable[[Event], None],
+) -> Answer:
     """Train one member; what to answer the driver."""
     from ...engine.trainer import out_of_memory
 
+    answer: Answer
     try:
         result = launch(job, emit, control)
-        answer = {"status": getattr(result, "status", "failed"), "test_accuracy": getattr(result, "test_accuracy", None),
+        answer = {"status": getattr(result, "status", "failed"),
+                  "test_accuracy": getattr(result, "test_accuracy", None),
                   "message": getattr(result, "message", ""), "reason": getattr(result, "reason", None)}  # fmt: skip
     except (RuntimeError, ValueError) as exc:  # data, device, config, checkpoint: before training
         # The data goes to the device before training: several members on one GPU can fill it there.
@@ -145,20 +176,23 @@ class WorkerProcess:
     (worker, answer), then (worker, None) when the process ended. `heard` is when it last said
     anything (time.monotonic())."""
 
-    def __init__(self, results: queue.Queue, log) -> None:
+    def __init__(self, results: queue.Queue[tuple[WorkerProcess, Answer | None]], log: WorkerLog) -> None:
         self.process = subprocess.Popen(
-            COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
+            COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.fileno(), text=True, bufsize=1,
             start_new_session=True,  # a Ctrl-C at the terminal is the driver's to handle, not the workers'
         )  # fmt: skip
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # Popen leaves a stream None only where it is not a PIPE
+        self._stdin, self._stdout = stdin, stdout
         self.pid = self.process.pid
-        self.member = None  # the Member it trains now, and its Job
-        self.job = None
+        self.member: Member | None = None  # the Member it trains now, and its Job
+        self.job: Job | None = None
         self.heard = time.monotonic()
         self.lost: str | None = None  # why the driver killed it
         threading.Thread(target=self._read, args=(results,), daemon=True).start()
 
-    def _read(self, results: queue.Queue) -> None:
-        for line in self.process.stdout:
+    def _read(self, results: queue.Queue[tuple[WorkerProcess, Answer | None]]) -> None:
+        for line in self._stdout:
             self.heard = time.monotonic()
             try:
                 message = json.loads(line)
@@ -170,15 +204,15 @@ class WorkerProcess:
 
     def send(self, line: str) -> bool:
         try:
-            self.process.stdin.write(line + "\n")
-            self.process.stdin.flush()
+            self._stdin.write(line + "\n")
+            self._stdin.flush()
             return True
         except (BrokenPipeError, OSError, ValueError):
             return False
 
     def close(self) -> None:
         try:
-            self.process.stdin.close()
+            self._stdin.close()
         except (BrokenPipeError, OSError):
             pass
 
