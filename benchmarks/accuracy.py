@@ -76,7 +76,8 @@ def main() -> None:
         rows.append(
             f"| `{name}` | {config.architecture}, {config.epochs} | **{mean:.2f} ± {sd:.2f} %** ({args.seeds} seeds) | "
             f"{', '.join(f'{a:.2f}' for a in accuracies)} | {seconds:.0f} s "
-            f"({min(r[2] for r in runs):.0f}-{max(r[2] for r in runs):.0f}) | {max(r[3] for r in runs):.0f} MB | {goal} |"
+            f"({min(r[2] for r in runs):.0f}-{max(r[2] for r in runs):.0f}) | "
+            f"{max(r[3] for r in runs):.0f} MB | {goal} |"
         )
         print(rows[-1], flush=True)
         if args.update_presets:

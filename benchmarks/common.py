@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +50,7 @@ def report(title: str, lines: list[str], bullets: bool = True) -> None:
         f.write("\n".join(block) + "\n")
 
 
-def headless_run(preset: str, data_dir: Path, args: list[str] = ()) -> tuple[float, int | None, float, float]:
+def headless_run(preset: str, data_dir: Path, args: Sequence[str] = ()) -> tuple[float, int | None, float, float]:
     """(test accuracy %, best epoch, wall seconds, peak RSS MB) of `mlp-tui run --preset P --headless ARGS`."""
     env = dict(os.environ, MLP_TUI_DATA=str(data_dir))
     with tempfile.TemporaryDirectory() as runs, tempfile.TemporaryFile("w+") as log:
@@ -65,6 +66,9 @@ def headless_run(preset: str, data_dir: Path, args: list[str] = ()) -> tuple[flo
         out = log.read()
     if child.returncode != 0:
         raise SystemExit(f"{preset}: exit {child.returncode}\n{out[-2000:]}")
-    accuracy = float(re.search(r"test accuracy ([\d.]+) %", out).group(1))
+    found = re.search(r"test accuracy ([\d.]+) %", out)
+    if found is None:
+        raise SystemExit(f"{preset}: no test accuracy in its report\n{out[-2000:]}")
+    accuracy = float(found.group(1))
     best = re.search(r"best epoch (\d+)", out)
     return accuracy, int(best.group(1)) if best else None, seconds, usage.ru_maxrss / 1024

@@ -40,7 +40,7 @@ def main() -> None:
     data = load_dataset("mnist", mnist_dir(args.data_dir), val_split=base.val_split, seed=0, device=device)
     on, off = dataclasses.replace(base, health=True), dataclasses.replace(base, health=False)
     epoch_seconds(on, data, device)  # warm-up
-    times = {"on": [], "off": []}
+    times: dict[str, list[float]] = {"on": [], "off": []}
     for _ in range(args.rounds):
         times["off"].append(epoch_seconds(off, data, device))
         times["on"].append(epoch_seconds(on, data, device))
@@ -53,7 +53,7 @@ def main() -> None:
             f"health off: {med['off']:.2f} s per epoch (median of {', '.join(f'{t:.2f}' for t in times['off'])})",
             f"health on: {med['on']:.2f} s per epoch (median of {', '.join(f'{t:.2f}' for t in times['on'])})",
             f"on / off: **{ratio:.3f}x** (target <= 1.05x)",
-        ],  # fmt: skip
+        ],
     )
 
 

@@ -99,8 +99,10 @@ def write(rows: list[str], seeds: int) -> None:
     notes = old[old.index(NOTES) :] if NOTES in old else f"{NOTES}\n\n(none yet)\n"
     head = [
         "# The textbooks' experiments, reproduced (benchmarks/seeds.py)", "",
-        f"{time.strftime('%Y-%m-%d %H:%M')} · {machine()} · {seeds} seeds (0..{seeds - 1}), test accuracy as mean ± sd", "",
-        "| experiment | source and settings | source reports | mlp-tui, mean ± sd (per seed) | difference | command (add --seed N) |",
+        f"{time.strftime('%Y-%m-%d %H:%M')} · {machine()} · {seeds} seeds (0..{seeds - 1}), "
+        "test accuracy as mean ± sd", "",
+        "| experiment | source and settings | source reports | mlp-tui, mean ± sd (per seed) | difference "
+        "| command (add --seed N) |",
         "|---|---|---|---|---|---|",
     ]  # fmt: skip
     SEEDS_MD.write_text("\n".join(head + rows) + "\n\n" + notes, encoding="utf-8")

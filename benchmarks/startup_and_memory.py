@@ -34,8 +34,8 @@ def main() -> None:
     args = parser.parse_args()
     cli = [sys.executable, "-m", "mlp_tui"]
     python = wall([sys.executable, "-c", "pass"])
-    help_s = wall(cli + ["--help"])
-    presets_s = wall(cli + ["presets"])
+    help_s = wall([*cli, "--help"])
+    presets_s = wall([*cli, "presets"])
 
     accuracy, _, seconds, peak_mb = headless_run("dropout", mnist_dir(args.data_dir))
     lines = [

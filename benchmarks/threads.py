@@ -80,8 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     cores = cpu_cores()
     settings = ["1", str(cores), "auto"] if cores > 1 else ["1", "auto"]
-    lines = [f"{args.epochs} epochs of {args.subset:,} images per run, health off, {args.rounds} rounds alternating "
-             f"{', '.join(settings)}; busy: {max(1, cores - 1)} CPU-bound process(es) beside it; median img/s"]  # fmt: skip
+    lines = [f"{args.epochs} epochs of {args.subset:,} images per run, health off, {args.rounds} rounds "
+             f"alternating {', '.join(settings)}; busy: {max(1, cores - 1)} CPU-bound process(es) beside it; "
+             "median img/s"]  # fmt: skip
     worst = float("inf")
     for condition in ("quiet", "busy"):
         for preset in args.presets.split(","):

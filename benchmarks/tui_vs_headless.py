@@ -33,7 +33,9 @@ def headless_rate(config, data_dir) -> float:
     return statistics.median(rates)
 
 
-def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[float, list[float]]:
+def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[list[float], list[float]]:
+    from textual.widgets import Static
+
     from mlp_tui.views.tui.app import create_app
     from mlp_tui.views.tui.screens.training import TrainingScreen
 
@@ -47,7 +49,9 @@ def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[float, list[floa
             # Key presses during the second epoch: time from the key to the status line showing it.
             while screen.epoch < 1:
                 await pilot.pause(0.05)
-            status = screen.query_one("#status")
+            status = screen.query_one("#status", Static)
+            driver = app._driver
+            assert driver is not None, "a running app has a driver"
             for _ in range(6):
                 # Send the key as the terminal driver would (Pilot.press waits for the whole
                 # process to go idle, which never happens while training), then time until the
@@ -56,7 +60,7 @@ def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[float, list[floa
                 start = time.perf_counter()
                 key = events.Key("space", " ")
                 key.set_sender(app)
-                app._driver.send_message(key)
+                driver.send_message(key)
                 while status.content == before or status._repaint_required:
                     await asyncio.sleep(0.001)
                 latencies.append(time.perf_counter() - start)

@@ -6,11 +6,10 @@ Torch-free, so `mlp-tui presets` and the app's setup screen stay instant.
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .config import META_KEYS, ConfigError, RunConfig, build_config, did_you_mean, where
 

@@ -7,6 +7,7 @@ import dataclasses
 import gzip
 import os
 import queue
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -232,6 +233,13 @@ def tiny_run(mnist_root, tmp_path_factory) -> Path:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return run_dir
+
+
+def must_search(pattern: str | re.Pattern[str], text: str, flags: int = 0) -> re.Match[str]:
+    """re.search that fails the test, showing the text, when the pattern is not there."""
+    found = re.compile(pattern, flags).search(text)
+    assert found is not None, f"{pattern!r} not found in {text!r}"
+    return found
 
 
 async def wait_until(pilot, condition, timeout: float = 60.0) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,6 +65,7 @@ class FakeCluster:
         with self.room:
             commands = lambda: STOP if self.stopped else self.mailbox.pop(name, None)  # noqa: E731
             stream = stream_member(job, files, commands)
+            assert isinstance(stream, Generator)  # closed below, so its own `finally` runs
             epochs = 0
             try:
                 for message in stream:
@@ -133,7 +134,8 @@ def test_a_streamed_copy_of_a_run_directory_is_the_same_directory(tmp_path):
                             test_size=1))  # fmt: skip
     changes = watch.changes()
     assert [c.name for c in changes] == ["last.pt", "metrics.jsonl"]  # checkpoints before the events naming them
-    assert changes[1].offset > len(b'{"event": "old"}\n')  # only the new lines travel
+    offset = changes[1].offset
+    assert offset is not None and offset > len(b'{"event": "old"}\n')  # only the new lines travel
     apply_changes(driver, changes)
     store.close()
     assert read_files(driver) == read_files(scratch)
@@ -226,7 +228,9 @@ def test_commands_reach_members_on_the_cluster_and_a_stop_keeps_what_finished(mn
     trained = [m for m in plan.members(folder) if m.path.exists()]
     assert len(trained) == 1 and (trained[0].path / "last.pt").is_file()
     # `compare --resume` continues the stopped one from its checkpoint and starts the others.
-    jobs = {m.path.name: member_job(m, mnist_root, 1) for m in plan.members(folder)}
+    members = plan.members(folder)
+    jobs = {m.path.name: job for m in members if (job := member_job(m, mnist_root, 1)) is not None}
+    assert len(jobs) == len(members), "every member has something left to do"
     assert jobs[trained[0].path.name].resume == trained[0].path
     assert [j.resume for name, j in jobs.items() if name != trained[0].path.name] == [None] * 3
 
@@ -234,16 +238,16 @@ def test_commands_reach_members_on_the_cluster_and_a_stop_keeps_what_finished(mn
 def test_ray_options_are_checked_before_anything_is_made(tmp_path, monkeypatch):
     runner = CliRunner()
     base = ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--headless", "--runs", str(tmp_path / "runs")]
-    out = runner.invoke(app, base + ["--cpus-per-run", "2"])
+    out = runner.invoke(app, [*base, "--cpus-per-run", "2"])
     assert out.exit_code == 2 and "--cpus-per-run and --gpus-per-run are for --ray" in out.output
-    out = runner.invoke(app, base + ["--ray", "auto", "--jobs", "2"])
+    out = runner.invoke(app, [*base, "--ray", "auto", "--jobs", "2"])
     assert out.exit_code == 2 and "--jobs is for this machine's pool" in out.output
 
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    out = runner.invoke(app, base + ["--ray", "auto"])
+    out = runner.invoke(app, [*base, "--ray", "auto"])
     assert out.exit_code == 2, out.output
     assert "--ray needs Ray" in out.output and 'pip install -e ".[ray]"' in out.output
     assert not (tmp_path / "runs").exists()

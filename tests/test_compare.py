@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from mlp_tui.cli import app
 from mlp_tui.config import SUGGESTED_LR, ConfigError, RunConfig, build_config
-from mlp_tui.events import EpochEnd, RunFinished, RunStarted
+from mlp_tui.events import EpochEnd, Event, RunFinished, RunStarted
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.grid import MAX_RUNS, build_grid, check_size, parse_axis
 from mlp_tui.runs.compare.leaderboard import csv_text, markdown, table_lines, verdict_note
@@ -106,8 +106,9 @@ def write_member(path: Path, config: RunConfig, accuracy: float, epochs: int = 3
     """A finished member's metrics.jsonl, as a run writes it (its losses `loss` / epoch)."""
     path.mkdir(parents=True)
     now = time.time()
-    events = [RunStarted(config=config.to_dict(), preset="p", device="CPU", summary="", parameters=1,
-                         train_size=1, val_size=1, test_size=1, run_dir=str(path), start_epoch=0, time=now)]  # fmt: skip
+    events: list[Event] = [RunStarted(config=config.to_dict(), preset="p", device="CPU", summary="", parameters=1,
+                                      train_size=1, val_size=1, test_size=1, run_dir=str(path), start_epoch=0,
+                                      time=now)]  # fmt: skip
     for e in range(1, epochs + 1):
         events.append(EpochEnd(epoch=e, epochs=epochs, train_loss=loss / e, train_accuracy=accuracy - 0.1 / e,
                                val_loss=1.2 / e, val_accuracy=accuracy - 0.05 / e, lr=0.1, seconds=1.5,
@@ -128,7 +129,7 @@ def test_leaderboard_says_which_differences_are_noise(tmp_path):
     board = Board(plan, tmp_path)
     board.update()
     rows = {r.name: r for r in board.rows()}
-    assert [r.name for r in board.rows()][0] == "adam"
+    assert next(r.name for r in board.rows()) == "adam"
     assert rows["adam"].verdict == "leader" and rows["adam"].accuracy_text() == "97.00 ± 0.20"
     assert rows["adamw"].verdict == "not distinguishable with 3 seeds"
     assert rows["sgd"].verdict.startswith("worse")
@@ -239,7 +240,8 @@ def test_bad_comparisons_exit_2_before_anything_trains(args, words, tmp_path):
 
 def compare_args(mnist_root: Path, runs_root: Path, epochs: int = 2, subset: int = 2000, *extra: str) -> list[str]:
     return ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--seeds", "2", "--epochs", str(epochs),
-            "--subset", str(subset), "--headless", "--data-dir", str(mnist_root), "--runs", str(runs_root), *extra]  # fmt: skip
+            "--subset", str(subset), "--headless", "--data-dir", str(mnist_root), "--runs", str(runs_root),
+            *extra]  # fmt: skip
 
 
 def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, tmp_path, cli_env, mlp_tui_cmd):
@@ -255,7 +257,7 @@ def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, 
     assert len(table) == 2 and all(" ± " in line and "2/2" in line for line in table)
     assert "nll" in out and "mse" in out and "Welch's t-test" in out
 
-    [folder] = [p for p in runs_root.iterdir()]
+    [folder] = list(runs_root.iterdir())
     assert folder.name.endswith("-compare")
     members = sorted(p for p in folder.iterdir() if p.is_dir())
     assert [m.name for m in members] == ["01-nll-seed0", "01-nll-seed1", "02-mse-seed0", "02-mse-seed1"]
@@ -268,7 +270,7 @@ def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, 
     assert "| 1 |" in (folder / "leaderboard.md").read_text()
 
     # `runs` shows the comparison as one line with its progress.
-    listing = subprocess.run(mlp_tui_cmd + ["runs", "--runs", str(runs_root)], env=cli_env, capture_output=True,
+    listing = subprocess.run([*mlp_tui_cmd, "runs", "--runs", str(runs_root)], env=cli_env, capture_output=True,
                              text=True, timeout=60).stdout  # fmt: skip
     assert len(listing.strip().splitlines()) == 2 and "4/4 runs" in listing and "completed" in listing
 
@@ -276,12 +278,12 @@ def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, 
     # alone (its config.toml as the preset, so the same seed and thread count) gives the same
     # numbers as inside the comparison, to the last bit.
     member = members[2]
-    evaluated = subprocess.run(mlp_tui_cmd + ["eval", str(member), "--data-dir", str(mnist_root)], env=cli_env,
+    evaluated = subprocess.run([*mlp_tui_cmd, "eval", str(member), "--data-dir", str(mnist_root)], env=cli_env,
                                capture_output=True, text=True, timeout=120)  # fmt: skip
     assert evaluated.returncode == 0 and "The same as the run recorded" in evaluated.stdout
     solo_dir = tmp_path / "solo"
-    solo = subprocess.run(mlp_tui_cmd + ["run", "--preset", str(member / "config.toml"), "--headless",
-                                         "--data-dir", str(mnist_root), "--run-dir", str(solo_dir)],
+    solo = subprocess.run([*mlp_tui_cmd, "run", "--preset", str(member / "config.toml"), "--headless",
+                           "--data-dir", str(mnist_root), "--run-dir", str(solo_dir)],
                           env=cli_env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert solo.returncode == 0, solo.stderr
 
@@ -293,7 +295,7 @@ def test_headless_comparison_leaves_ordinary_runs_and_a_leaderboard(mnist_root, 
 
     # The plan redoes the comparison, and showing it again needs no training.
     assert len(read_plan(folder / "compare.toml").variants) == 2
-    shown = subprocess.run(mlp_tui_cmd + ["compare", str(folder), "--headless"], env=cli_env, capture_output=True,
+    shown = subprocess.run([*mlp_tui_cmd, "compare", str(folder), "--headless"], env=cli_env, capture_output=True,
                            text=True, timeout=60)  # fmt: skip
     assert shown.returncode == 0 and "2/2" in shown.stdout
 
@@ -302,6 +304,7 @@ def test_kill_9_during_a_comparison_then_resume_finishes_it(mnist_root, tmp_path
     runs_root = tmp_path / "runs"
     args = compare_args(mnist_root, runs_root, epochs=30, subset=20000)
     driver = subprocess.Popen(mlp_tui_cmd + args, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert driver.stderr is not None
     deadline = time.monotonic() + TIMEOUT_S
 
     def epochs_written() -> int:
@@ -325,8 +328,8 @@ def test_kill_9_during_a_comparison_then_resume_finishes_it(mnist_root, tmp_path
     ]
     assert statuses and "completed" not in statuses
 
-    shortened = subprocess.run(mlp_tui_cmd + ["compare", "--resume", "latest", "--headless", "--runs", str(runs_root),
-                                             "--data-dir", str(mnist_root)],
+    shortened = subprocess.run([*mlp_tui_cmd, "compare", "--resume", "latest", "--headless", "--runs", str(runs_root),
+                                "--data-dir", str(mnist_root)],
                                env=cli_env, capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
     assert shortened.returncode == 0, shortened.stdout + shortened.stderr
     members = sorted(p for p in folder.iterdir() if p.is_dir())

@@ -31,6 +31,7 @@ from mlp_tui.views.tui.screens.compare import CompareScreen
 from mlp_tui.views.tui.screens.member import MemberScreen
 from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.widgets.compare_chart import CompareChart
+from mlp_tui.views.tui.widgets.compare_form import CompareForm
 from mlp_tui.views.tui.widgets.leaderboard import Leaderboard
 
 SIZES = [(120, 40), (80, 24)]
@@ -154,6 +155,7 @@ def test_means_and_spread_over_seeds_per_epoch(tmp_path):
             # epoch 1: both seeds (0.95 - 0.1 and 0.96 - 0.1); later epochs: seed 0 only.
             assert mse.mean[0] == pytest.approx(85.5) and (mse.low[0], mse.high[0]) == pytest.approx((85, 86))
             assert mse.mean[1] == pytest.approx(90.0) and mse.low[1] == mse.high[1]
+            assert screen.view is not None
             row = next(r for r in screen.view.rows if r.name == "mse")
             assert "1 running" in row.status and row.accuracy == "95.00 %"  # over the finished seed only
             assert row.progress == pytest.approx(4 / 6)
@@ -194,6 +196,7 @@ def test_enter_opens_a_member_and_escape_comes_back(size, tmp_path):
             await pilot.press("enter")  # the leader, mse: its best seed
             await wait_until(pilot, lambda: isinstance(app.screen, MemberScreen))
             member = app.screen
+            assert isinstance(member, MemberScreen)
             assert member.run_dir_path == folder / "02-mse-seed1"
             await wait_until(pilot, lambda: member.state == "finished")
             status = plain(member.query_one("#status", Static))
@@ -206,7 +209,7 @@ def test_enter_opens_a_member_and_escape_comes_back(size, tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, PickDialog))
             await pilot.press("up", "enter")  # the best one (seed 1) was offered first; seed 0 is above it
             await wait_until(pilot, lambda: isinstance(app.screen, MemberScreen))
-            assert app.screen.run_dir_path == folder / "01-nll-seed0"
+            assert isinstance(app.screen, MemberScreen) and app.screen.run_dir_path == folder / "01-nll-seed0"
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is compare)
 
@@ -295,7 +298,7 @@ def test_new_epochs_show_up_while_the_screen_is_open(tmp_path):
 def test_runs_trained_apart_are_shown_without_a_stop_key(tmp_path):
     folder, plan = hand_made_comparison(tmp_path)
     paths = [m.path for m in plan.members(folder)]
-    for path, member in zip(paths, plan.members(folder)):  # `compare RUN RUN` reads config.toml
+    for path, member in zip(paths, plan.members(folder), strict=True):  # `compare RUN RUN` reads config.toml
         text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in member.config.to_dict().items())
         (path / "config.toml").write_text(f'description = "resolved config of run {path.name} (preset tiny)"\n{text}\n')
     other_plan, members = plan_from_runs(paths)
@@ -345,7 +348,7 @@ def test_compare_mode_on_the_setup_screen_builds_and_starts_a_plan(tmp_path, mon
             assert "ctrl+k" in setup.active_bindings
             await pilot.press("ctrl+k")
             await wait_until(pilot, lambda: isinstance(app.focused, SelectionList))
-            assert app.focused.id == "vary-loss" and setup.comparing
+            assert isinstance(app.focused, SelectionList) and app.focused.id == "vary-loss" and setup.comparing
             await pilot.press("space", "down", "down", "space")  # nll and mse
             await pilot.press("tab")
             assert app.focused.id == "vary-hidden"  # the depths, built from the preset's 16 units
@@ -387,9 +390,10 @@ def test_compare_mode_refuses_too_many_runs_in_the_form(tmp_path, monkeypatch):
         app = create_app("tiny", runs_root=tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
             setup = app.screen
+            assert isinstance(setup, SetupScreen)
             await pilot.press("ctrl+k")
             await wait_until(pilot, lambda: isinstance(app.focused, SelectionList))
-            form = setup.query_one("#compare-form")
+            form = setup.query_one("#compare-form", CompareForm)
             form.tick("optimizer", "sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
             form.tick("loss", "nll", "cross-entropy", "mse")
             await pilot.pause()
@@ -456,6 +460,7 @@ def test_a_trained_comparison_opens_a_real_member(trained_comparison, tmp_path):
             await pilot.press("enter")
             await wait_until(pilot, lambda: isinstance(app.screen, MemberScreen))
             member = app.screen
+            assert isinstance(member, MemberScreen)
             await wait_until(pilot, lambda: member.state == "finished")
             assert member.query_one("#classes-table", ClassTable).row_count == 10
             await pilot.press("escape")

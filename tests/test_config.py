@@ -278,7 +278,7 @@ def test_list_options_refuse_empty_items_and_sizes_below_one():
         with pytest.raises(ValueError, match=problem):
             parse_hidden(text)
     for text in ("0", "512,-1", "-5"):
-        with pytest.raises(ConfigError, match="out of range 1..16384"):
+        with pytest.raises(ConfigError, match=r"out of range 1\.\.16384"):
             build_config({"hidden": text}, source="command line")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import urllib.error
 import urllib.request
 
@@ -54,24 +55,29 @@ def test_failed_download_says_why_and_what_to_do_offline(tmp_path, monkeypatch):
     assert str(tmp_path / "KMNIST" / "raw") in message
 
 
+class FakeResponse(io.BytesIO):
+    """What urlopen returns, as far as torchvision's downloader reads it: the body, its url, its length."""
+
+    def __init__(self, body: bytes, url: str) -> None:
+        super().__init__(body)
+        self.url, self.length = url, len(body)
+
+
 class FakeMirror:
     """urllib.request.urlopen for torchvision's downloader, serving archives from memory."""
 
     def __init__(self, files: dict[str, bytes]):
-        self.files, self.asked = files, []
+        self.files = files
+        self.asked: list[str] = []
 
-    def __call__(self, request, *args, **kwargs):
-        import io
-
+    def __call__(self, request, *args, **kwargs) -> FakeResponse:
         url = getattr(request, "full_url", request)
         name = url.rsplit("/", 1)[-1]
         if name not in self.files:
             raise urllib.error.URLError(f"no {name} here")
         if request.get_header("Method") != "HEAD":
             self.asked.append(url)
-        body = io.BytesIO(self.files[name])
-        body.url, body.length = url, len(self.files[name])
-        return body
+        return FakeResponse(self.files[name], url)
 
 
 def test_a_missing_dataset_is_downloaded_from_torchvisions_mirror(tmp_path, monkeypatch, idx_dataset):
@@ -104,7 +110,7 @@ def test_a_damaged_file_is_named_before_any_download_is_tried(tmp_path, monkeypa
     raw.mkdir(parents=True)
     (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes((10, 28, 28), bytes(784 * 10)))[:-20])
     monkeypatch.setattr("mlp_tui.engine.data._download", lambda *args: pytest.fail("tried to download"))
-    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz: gzip archive: cut short"):
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: gzip archive: cut short"):
         load_dataset("fashion-mnist", tmp_path, val_split=0.1, seed=0, device=CPU)
 
 
@@ -132,7 +138,7 @@ def test_every_dataset_reads_from_its_torchvision_folder_plain_or_gzipped(tmp_pa
 
     idx_dataset(tmp_path, dataset, n_train=300, n_test=100, gzipped=gzipped)
     data = load(tmp_path, dataset)
-    x, y, tx, ty = synthetic_digits(n_train=300, n_test=100, seed=0)
+    _x, y, tx, ty = synthetic_digits(n_train=300, n_test=100, seed=0)
     assert data.name == dataset_info(dataset).title
     assert torch.equal(data.test_x, tx) and torch.equal(data.test_y, ty)
     assert sorted(data.train_y.tolist()) == sorted(y.tolist()) and data.train_x.shape == (300, 784)
@@ -144,7 +150,7 @@ def test_any_gzip_reads_whatever_made_it_and_whatever_its_name(tmp_path, idx_dat
     raw = idx_dataset(tmp_path, "mnist", n_train=200, n_test=50)
     plain = {name: (raw / name).read_bytes() for name in IDX_FILES}
     expected = load(tmp_path, "mnist")
-    for name, data in plain.items():
+    for name in plain:
         (raw / name).unlink()
     half = len(plain["train-images-idx3-ubyte"]) // 2
     (raw / "train-images-idx3-ubyte.gz").write_bytes(
@@ -222,7 +228,7 @@ def test_class_range_follows_the_dataset(tmp_path, idx_dataset):
     """Labels 0-9 only: a label of 10 in Fashion-MNIST would be an eleventh class."""
     raw = idx_dataset(tmp_path, "fashion-mnist", n_train=100, n_test=100)
     _damage(raw, "t10k-labels-idx1-ubyte", idx_bytes((100,), bytes([255]) * 100))
-    with pytest.raises(DataError, match="label 255 .* outside the class range 0-9"):
+    with pytest.raises(DataError, match=r"label 255 .* outside the class range 0-9"):
         load_test_split("fashion-mnist", tmp_path, device=CPU)
 
 
@@ -285,7 +291,8 @@ def test_loading_present_data_does_not_import_torchvision(mnist_root):
     code = (
         "import sys, torch\n"
         "from mlp_tui.engine.data import load_dataset\n"
-        f"load_dataset('mnist', {str(mnist_root)!r}, val_split=0.1, seed=0, device=torch.device('cpu'), download=False)\n"
+        f"load_dataset('mnist', {str(mnist_root)!r}, val_split=0.1, seed=0, device=torch.device('cpu'), "
+        "download=False)\n"
         "print('torchvision' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -299,7 +306,9 @@ def test_tiny_preset_reaches_90_percent_on_real_mnist_in_one_epoch(mnist_root):
     assert data.train_x.dtype == torch.uint8 and data.train_x.shape[1] == 784
     result = Trainer(config, data, CPU).run()
     assert isinstance(result, RunFinished) and result.status == "completed"
-    assert result.test_accuracy >= 0.90, f"test accuracy {result.test_accuracy:.2%}"
+    assert result.test_accuracy is not None and result.test_accuracy >= 0.90, (
+        f"test accuracy {result.test_accuracy:.2%}"
+    )
 
 
 def test_augmentation_moves_digits_but_keeps_them_digits():

@@ -16,7 +16,7 @@ import pytest
 import torch
 from textual.widgets import Input
 
-from conftest import wait_until
+from conftest import must_search, wait_until
 from mlp_tui.config import RunConfig
 from mlp_tui.datasets import dataset_info
 from mlp_tui.engine.augment import augment_batch
@@ -53,7 +53,7 @@ def test_a_batch_rendered_at_once_matches_the_one_digit_renderer(ascii):
     images = random_images(40)
     arts = plain_art(images, ascii)
     assert len(arts) == 40
-    for image, art in zip(images, arts):
+    for image, art in zip(images, arts, strict=True):
         assert art == digit_lines(bytes(image.tolist()), ascii)
     if ascii:
         assert set("".join(line for art in arts for line in art)) <= set(ASCII_RAMP)
@@ -64,7 +64,7 @@ def test_grey_half_blocks_keep_each_pixels_shade_and_merge_equal_neighbours():
     images[2] = 0
     images[2, 28:56] = 255  # the second pixel row white: the first line is black over white
     arts = grey_art(images)
-    for image, art in zip(images, arts):
+    for image, art in zip(images, arts, strict=True):
         pixels = image.view(28, 28).tolist()
         for line, runs in enumerate(art):
             cells = [style for text, style in runs for _ in text]
@@ -229,6 +229,8 @@ class FakeRun:
 
     def set_lr(self, lr: float) -> None: ...
 
+    def scale_lr(self, factor: float) -> None: ...
+
     def close(self) -> None:
         self.closed.set()
 
@@ -257,7 +259,7 @@ def is_green(style) -> bool:
 
 
 def is_red(style) -> bool:
-    r, g, b = style.color.get_truecolor()
+    r, g, _b = style.color.get_truecolor()
     return r > g + 60 and r > 100
 
 
@@ -294,7 +296,8 @@ def test_data_tab_shows_the_batch_distorted_then_raw_then_a_fresh_one(size, mnis
             assert view.region.bottom <= size[1] - 1  # above the footer
             seen = [line for line in lines if "▀" in line]
             assert len(seen) == 14 * len(labels)  # the pictures, whole
-            expected = [str(int(c)) for c in view.batch.labels[: per_row * len(labels)]]
+            assert view.sample is not None and view.source is not None
+            expected = [str(int(c)) for c in view.sample.labels[: per_row * len(labels)]]
             assert [d for row in labels for d in row] == expected
             distorted_pixels = view.source.images(0, 1).clone()
 
@@ -303,9 +306,9 @@ def test_data_tab_shows_the_batch_distorted_then_raw_then_a_fresh_one(size, mnis
             assert "raw, as stored" in "\n".join(lines)
             assert [line.split() for line in lines if re.fullmatch(r" \d(\s+\d)*\s*", line)] == labels
             assert not torch.equal(view.source.images(0, 1), distorted_pixels)  # the same digit, undistorted
-            assert torch.equal(view.source.images(0, 1), view.batch.raw[:1])
+            assert torch.equal(view.source.images(0, 1), view.sample.raw[:1])
 
-            first_labels = view.batch.labels.clone()
+            first_labels = view.sample.labels.clone()
             await pilot.press("f")
             await wait_until(pilot, lambda: view.number == 2)
             await shown(pilot, view)
@@ -313,7 +316,7 @@ def test_data_tab_shows_the_batch_distorted_then_raw_then_a_fresh_one(size, mnis
             header = view.source.header()
             assert "a sample of 256 MNIST training images, batch size 128 (f: another sample)" in header
             assert "batch 1" not in header and "batch 2" not in header
-            assert not torch.equal(view.batch.labels, first_labels)  # other images (256 labels alike: no chance)
+            assert not torch.equal(view.sample.labels, first_labels)  # other images (256 labels alike: no chance)
 
     asyncio.run(scenario())
 
@@ -333,7 +336,8 @@ def test_setup_screen_shows_the_data_as_the_form_distorts_it(mnist_root, tmp_pat
             view = app.screen.query_one(DataView)
             await shown(pilot, view)
             assert "augment 0.8, elastic 1.5 px" in screen_lines(app)[0]
-            assert view.batch.distorted and (view.batch.seen != view.batch.raw).any(1).all()
+            assert view.sample is not None
+            assert view.sample.distorted and (view.sample.seen != view.sample.raw).any(1).all()
             await pilot.press("escape")
             await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
 
@@ -427,7 +431,7 @@ def test_predictions_mark_right_in_green_and_wrong_in_red_and_filter(size, tiny_
             per_page = 8 if size[0] == 120 else 2
             assert len(said) == per_page
             right = [(mark, digit) for mark, digit in said if mark == "✓"]
-            assert [d for _, d in right] == [d for (_, d), t in zip(said, "7210414959") if d == t]
+            assert [d for _, d in right] == [d for (_, d), t in zip(said, "7210414959", strict=False) if d == t]
             if right:
                 assert is_green(style_of(app, f"✓ {right[0][1]}"))
 
@@ -436,12 +440,12 @@ def test_predictions_mark_right_in_green_and_wrong_in_red_and_filter(size, tiny_
             text = "\n".join(lines)
             assert "the " in text and " wrong of 10,000 test images" in text
             assert "✓" not in text and text.count("✗") == per_page and text.count("true ") == per_page
-            wrong = re.search(r"✗ \d \d+\.\d%", text).group(0)
+            wrong = must_search(r"✗ \d \d+\.\d%", text).group(0)
             assert is_red(style_of(app, wrong))
             for i, line in enumerate(lines):
                 if predicted := re.findall(r"✗ (\d)", line):
                     true = re.findall(r"true (\d)", lines[i + 1])
-                    assert len(true) == len(predicted) and all(p != t for p, t in zip(predicted, true))
+                    assert len(true) == len(predicted) and all(p != t for p, t in zip(predicted, true, strict=True))
 
             await pilot.press("w")  # class 0
             lines = await shown(pilot, view)

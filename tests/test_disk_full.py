@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from conftest import wait_until
 from mlp_tui.cli import app
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import EpochEnd, RunFailed, RunFinished
+from mlp_tui.events import EpochEnd, Event, RunFailed, RunFinished
 from mlp_tui.preset_files import resolve_preset
 from mlp_tui.runs import store as store_module
 from mlp_tui.runs.compare import worker
@@ -117,7 +117,7 @@ def test_headless_run_on_a_disk_that_fills_says_so_and_resumes_once_there_is_roo
     assert not (run / "error.log").exists()
 
     small_disk.grow("4m")
-    again = subprocess.run(mlp_tui_cmd + ["run", "--resume", str(run), "--headless", "--data-dir", str(digits)],
+    again = subprocess.run([*mlp_tui_cmd, "run", "--resume", str(run), "--headless", "--data-dir", str(digits)],
                            env=cli_env, capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
     assert epochs_of(run) == [1, 2, 3], "every epoch once, none lost"
@@ -140,8 +140,10 @@ def test_the_app_shows_the_full_disk_and_what_to_do(small_disk, digits):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
             screen = app.screen
+            assert isinstance(screen, TrainingScreen)
             await wait_until(pilot, lambda: screen.result is not None, timeout=TIMEOUT_S)
-            assert screen.state == "failed" and screen.result.reason == "disk-full", screen.result
+            assert screen.state == "failed" and isinstance(screen.result, RunFailed), screen.result
+            assert screen.result.reason == "disk-full", screen.result
             [run] = [p for p in runs.iterdir() if p.is_dir()]
             assert screen.result.message in (said(run, name, "epoch 1") for name in ("best.pt", "last.pt"))
             # All of it on the status lines (not cut after a line), beyond the toast's 30 seconds.
@@ -174,11 +176,12 @@ class FillsUp:
         return getattr(self.real, name)
 
 
-def test_metrics_that_cannot_be_appended_stop_the_run_with_no_torn_line(synthetic, make_config, tmp_path):
+def test_metrics_that_cannot_be_appended_stop_the_run_with_no_torn_line(synthetic, make_config, tmp_path, monkeypatch):
     config, run = make_config(epochs=3), tmp_path / "run"
     store = RunStore(run)
-    store._metrics = metrics = FillsUp(store._metrics)
-    events = []
+    metrics = FillsUp(store._metrics)
+    monkeypatch.setattr(store, "_metrics", metrics)
+    events: list[Event] = []
 
     def view(event) -> None:
         events.append(event)
@@ -194,10 +197,11 @@ def test_metrics_that_cannot_be_appended_stop_the_run_with_no_torn_line(syntheti
     assert records[-1]["event"] == "epoch_end" and records[-1]["epoch"] == 1
     assert not (run / "error.log").exists()
 
-    again = Trainer(config, synthetic, CPU, store=RunStore(run))  # room again: it goes on
+    again_store = RunStore(run)
+    again = Trainer(config, synthetic, CPU, store=again_store)  # room again: it goes on
     again.restore(load_checkpoint(run / "last.pt"), load_checkpoint(run / "best.pt"))
     finished = again.run()
-    again.store.close()
+    again_store.close()
     assert isinstance(finished, RunFinished) and finished.status == "completed" and finished.epochs_done == 3
     assert epochs_of(run) == [1, 2, 3]
 
@@ -240,10 +244,11 @@ def test_a_report_that_cannot_be_written_stops_the_run_and_resume_writes_it(
     assert [r["event"] for r in read_events(run / "metrics.jsonl")][-2:] == ["run_finished", "run_failed"]
 
     full[0] = False
-    again = Trainer(config, synthetic, CPU, store=RunStore(run))
+    again_store = RunStore(run)
+    again = Trainer(config, synthetic, CPU, store=again_store)
     again.restore(load_checkpoint(run / "last.pt"), load_checkpoint(run / "best.pt"))
     finished = again.run()
-    again.store.close()
+    again_store.close()
     assert isinstance(finished, RunFinished) and finished.status == "completed"
     assert "test accuracy" in (run / "report.txt").read_text()
 

@@ -15,6 +15,7 @@ from mlp_tui.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
+    Event,
     HealthWarning,
     LayerHealth,
     RunFailed,
@@ -36,7 +37,9 @@ def test_learns_the_synthetic_task_well_above_chance(synthetic, make_config, run
     result, events, _ = run_trainer(make_config(hidden=(64,), epochs=3, batch_size=64), synthetic)
     assert isinstance(result, RunFinished) and result.status == "completed"
     assert result.epochs_done == 3
-    assert result.test_accuracy > 0.8, f"test accuracy {result.test_accuracy:.2%} (chance is 10%)"
+    assert result.test_accuracy is not None and result.test_accuracy > 0.8, (
+        f"test accuracy {result.test_accuracy:.2%} (chance is 10%)"
+    )
     epoch_ends = [e for e in events if isinstance(e, EpochEnd)]
     assert epoch_ends[-1].train_loss < epoch_ends[0].train_loss
 
@@ -241,7 +244,7 @@ def test_huge_learning_rate_fails_with_nan_and_advice(synthetic, make_config, tm
 
 def test_nan_in_a_later_epoch_names_the_batch_and_keeps_best_from_a_good_epoch(synthetic, make_config, tmp_path):
     store = RunStore(tmp_path / "run")
-    events = []
+    events: list[Event] = []
     trainer = engine.Trainer(make_config(epochs=4), synthetic, torch.device("cpu"), emit=events.append, store=store)
     real_loss, calls = trainer.step.lossf, [0]
     poisoned_call = trainer.steps_per_epoch + 3  # epoch 2, batch 3
@@ -278,7 +281,7 @@ def test_nan_on_validation_is_caught_before_best_is_saved(synthetic, make_config
         return result
 
     monkeypatch.setattr(engine, "evaluate", evaluate)
-    events = []
+    events: list[Event] = []
     trainer = engine.Trainer(make_config(epochs=3), synthetic, torch.device("cpu"), emit=events.append, store=store)
     result = trainer.run()
     store.close()
@@ -288,7 +291,7 @@ def test_nan_on_validation_is_caught_before_best_is_saved(synthetic, make_config
 
 def test_an_unexpected_error_ends_in_run_failed_and_an_error_log(synthetic, make_config, tmp_path):
     store = RunStore(tmp_path / "run")
-    events = []
+    events: list[Event] = []
     trainer = engine.Trainer(make_config(), synthetic, torch.device("cpu"), emit=events.append, store=store)
 
     def broken(out, target):
@@ -371,7 +374,7 @@ def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config
 
     store = RunStore(tmp_path / "run")
     control = Control()
-    on_disk = []  # what another process would read, after each key (the view's errors are swallowed)
+    on_disk: list[str | None] = []  # what another process would read, after each key (the view's errors are swallowed)
 
     def view(event):
         if isinstance(event, BatchProgress) and not on_disk:
@@ -383,7 +386,8 @@ def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config
     prepared = Prepared(torch.device("cpu"), "CPU", synthetic)
     result = wired_trainer(make_config(epochs=1), "unit", prepared, store, view, control).run()
     store.close()
-    assert on_disk == ["pause", "resume"] and result.status == "completed"
+    assert on_disk == ["pause", "resume"]
+    assert isinstance(result, RunFinished) and result.status == "completed", result
 
 
 def test_compiled_model_trains_like_the_plain_one_and_saves_plain_checkpoints(

@@ -15,15 +15,16 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 import pytest
-import tomllib
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mlp_tui.cli import app
 from mlp_tui.config import (
@@ -39,7 +40,7 @@ from mlp_tui.config import (
 )
 from mlp_tui.datasets import IDX_FILES
 from mlp_tui.engine import trainer as engine
-from mlp_tui.events import RunFailed, RunFinished
+from mlp_tui.events import Event, RunFailed, RunFinished
 from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.follow import MetricsTail
 from mlp_tui.runs.store import CHECKPOINT_FORMAT, RunStore, load_checkpoint, new_run_dir, read_events
@@ -49,7 +50,7 @@ runner = CliRunner()
 FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def invoke(*args: str):
+def invoke(*args: str | Path) -> Result:
     result = runner.invoke(app, [str(a) for a in args])
     # typer.Exit ends as SystemExit; anything else means an exception escaped the command.
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -65,7 +66,7 @@ def usage_error(result) -> str:
 
 # == 1a. preset files: any bytes at all give a config or a ConfigError naming file and key =========
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 
 
 def _toml_string(text: str) -> str:
@@ -186,7 +187,7 @@ _bad_hidden = st.one_of(
     .flatmap(
         lambda good: st.tuples(st.just(good), st.integers(-(10**6), 0) | st.integers(16385, 10**9), st.integers(0, 3))
     )
-    .map(lambda t: ",".join(map(str, t[0][: t[2]] + [t[1]] + t[0][t[2] :]))),
+    .map(lambda t: ",".join(map(str, [*t[0][: t[2]], t[1], *t[0][t[2] :]]))),
     st.lists(st.integers(1, 64), min_size=17, max_size=20).map(lambda v: ",".join(map(str, v))),
     st.tuples(st.integers(1, 512), _letters).map(lambda t: f"{t[0]},{t[1]}"),
     st.floats(0.01, 1000).filter(lambda f: f != int(f)).map(repr),
@@ -361,6 +362,7 @@ def test_divergent_run_exits_1_naming_epoch_and_batch_and_keeps_no_bad_weights(t
 SAVER = """
 import sys, torch
 from pathlib import Path
+from typing import Any
 from mlp_tui.runs.store import CHECKPOINT_FORMAT, atomic_save
 path, base = Path(sys.argv[1]), torch.arange(2_000_000, dtype=torch.float32)
 print("ready", flush=True)
@@ -379,6 +381,7 @@ def test_sigkill_during_saves_leaves_the_old_or_the_new_checkpoint(tmp_path, cli
     saw_temp_at_kill = 0
     for round_ in range(5):
         proc = subprocess.Popen([sys.executable, "-c", SAVER, str(target)], stdout=subprocess.PIPE, text=True, env=env)
+        assert proc.stdout is not None
         try:
             assert proc.stdout.readline().strip() == "ready"
             if round_ % 2 == 0:  # the moment a temp file appears (a later one, by chance): mid-write
@@ -482,6 +485,7 @@ def test_second_ctrl_c_during_the_save_exits_at_once_and_checkpoints_load(tmp_pa
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(cli_env, PYTHONUNBUFFERED="1"),
         cwd=tmp_path,
     )  # fmt: skip
+    assert proc.stdout is not None
     lines, interrupted = [], False
     try:
         deadline = time.monotonic() + 120
@@ -530,14 +534,14 @@ def test_second_ctrl_c_during_the_save_exits_at_once_and_checkpoints_load(tmp_pa
         RuntimeError(
             "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to "
             "allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)"
-        ),  # fmt: skip
+        ),
     ],
     ids=["cuda", "cpu"],
 )
 def test_out_of_memory_saves_last_and_suggests_a_smaller_batch(synthetic, make_config, tmp_path, error):
     config = make_config(epochs=3, batch_size=128)
     store = RunStore(tmp_path / "run")
-    events = []
+    events: list[Event] = []
     trainer = engine.Trainer(config, synthetic, CPU, emit=events.append, store=store)
     real_loss, calls = trainer.step.lossf, [0]
     failing_call = trainer.steps_per_epoch + 3  # epoch 2, batch 3
@@ -561,14 +565,17 @@ def test_out_of_memory_saves_last_and_suggests_a_smaller_batch(synthetic, make_c
     assert last["epoch"] == 1 and last["partial_epoch"] is True
     assert last["mid_epoch"]["batches_done"] == 2, "the two batches of epoch 2 done before the fault are kept"
     # Nothing is lost: the run continues from there to the end.
-    again = engine.Trainer(config, synthetic, CPU, store=RunStore(tmp_path / "run"))
+    again_store = RunStore(tmp_path / "run")
+    again = engine.Trainer(config, synthetic, CPU, store=again_store)
     again.restore(last, load_checkpoint(tmp_path / "run" / "best.pt"))
     finished = again.run()
-    again.store.close()
+    again_store.close()
     assert isinstance(finished, RunFinished) and finished.status == "completed" and finished.epochs_done == 3
 
 
-def test_a_fault_while_saving_the_epochs_best_weights_resumes_at_the_next_epoch(synthetic, make_config, tmp_path):
+def test_a_fault_while_saving_the_epochs_best_weights_resumes_at_the_next_epoch(
+    synthetic, make_config, tmp_path, monkeypatch
+):
     """Epoch 2 is trained and validated, then saving its best weights fails: the resumed run
     trains epoch 3 from its first batch (not 'mid-way' with epoch 2's sums), each epoch once."""
     config = make_config(epochs=3, batch_size=128)
@@ -582,17 +589,18 @@ def test_a_fault_while_saving_the_epochs_best_weights_resumes_at_the_next_epoch(
             raise RuntimeError("the best weights could not be saved")
         real_save(kind, state)
 
-    store.save_checkpoint = save
+    monkeypatch.setattr(store, "save_checkpoint", save)
     trainer.best_key = (0.0, float("-inf"))  # every epoch's validation is a new best
     result = trainer.run()
     store.close()
     assert isinstance(result, RunFailed) and "could not be saved" in result.message
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert last["epoch"] == 2 and "mid_epoch" not in last
-    again = engine.Trainer(config, synthetic, CPU, store=RunStore(tmp_path / "run"))
+    again_store = RunStore(tmp_path / "run")
+    again = engine.Trainer(config, synthetic, CPU, store=again_store)
     again.restore(last, load_checkpoint(tmp_path / "run" / "best.pt"))
     finished = again.run()
-    again.store.close()
+    again_store.close()
     assert isinstance(finished, RunFinished) and finished.epochs_done == 3
     ends = [r for r in read_events(tmp_path / "run" / "metrics.jsonl") if r["event"] == "epoch_end"]
     assert [r["epoch"] for r in ends] == [1, 3]  # epoch 2's end was never recorded: it failed in its saves
@@ -612,20 +620,8 @@ def test_a_fault_while_saving_the_epochs_best_weights_resumes_at_the_next_epoch(
 def test_a_device_that_is_not_there_exits_2_suggesting_auto_or_cpu(tmp_path, device, says):
     if device == "mps" and torch.backends.mps.is_available():
         pytest.skip("this machine has MPS")
-    output = usage_error(
-        invoke(
-            "run",
-            "--preset",
-            "tiny",
-            "--headless",
-            "--device",
-            device,
-            "--data-dir",
-            tmp_path,
-            "--runs",
-            tmp_path / "runs",
-        )  # fmt: skip
-    )
+    output = usage_error(invoke("run", "--preset", "tiny", "--headless", "--device", device, "--data-dir", tmp_path,
+                                "--runs", tmp_path / "runs"))  # fmt: skip
     assert f"--device {device}: {says}" in output
     assert "--device auto or cpu" in output
     assert not (tmp_path / "runs").exists()
@@ -701,7 +697,7 @@ def test_a_reader_tailing_metrics_while_they_are_written_sees_every_record_once(
         done.set()
 
     tail = MetricsTail(path)
-    seen = []
+    seen: list[dict[str, Any]] = []
     thread = threading.Thread(target=writer)
     thread.start()
     deadline = time.monotonic() + 30

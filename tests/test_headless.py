@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import must_search
 from mlp_tui.events import RunFailed
 from mlp_tui.runs.store import load_checkpoint
 from mlp_tui.views.headless import PlainPrinter, RichPrinter, make_printer
@@ -58,7 +59,7 @@ def test_in_a_pipe_output_is_plain_lines(mnist_root, tmp_path, cli_env, mlp_tui_
     lines = out.splitlines()
     epoch_lines = [line for line in lines if line.startswith("epoch")]
     assert len(epoch_lines) == 2, epoch_lines
-    assert [EPOCH_SUMMARY.match(line).groups() for line in epoch_lines] == [("1", "2"), ("2", "2")]
+    assert [must_search(EPOCH_SUMMARY, line).groups() for line in epoch_lines] == [("1", "2"), ("2", "2")]
     assert lines[0].startswith("mlp-tui: preset tiny  model 784-16-10")
     assert "Traceback" not in out
     # The end: test score, per-class table, then how to run it again.
@@ -117,9 +118,9 @@ def test_on_a_terminal_progress_is_drawn_and_epochs_summarised(mnist_root, tmp_p
     text = ANSI.sub("", out)
     # The progress bar's batch counter: 3000 images in batches of 64 is 47 batches an epoch.
     assert PROGRESS_COUNTER.search(text), "no progress bar drawn"
-    lines = [line for line in re.split(r"[\r\n]+", text)]
+    lines = list(re.split(r"[\r\n]+", text))
     summaries = [line for line in lines if EPOCH_SUMMARY.match(line)]
-    assert [EPOCH_SUMMARY.match(line).groups() for line in summaries] == [("1", "2"), ("2", "2")]
+    assert [must_search(EPOCH_SUMMARY, line).groups() for line in summaries] == [("1", "2"), ("2", "2")]
     assert "Per-class test accuracy" in text
     assert "Reproduce with: mlp-tui run --preset tiny" in text
     assert "Traceback" not in text
@@ -130,22 +131,10 @@ def test_on_a_terminal_progress_is_drawn_and_epochs_summarised(mnist_root, tmp_p
 
 def test_ctrl_c_stops_saves_and_reports(mnist_root, tmp_path, cli_env, mlp_tui_cmd):
     runs = tmp_path / "runs"
+    cmd = [*mlp_tui_cmd, "run", "--preset", "dropout", "--headless", "--epochs", "50", "--subset", "20000",
+           "--data-dir", str(mnist_root), "--runs", str(runs)]  # fmt: skip
     proc = subprocess.Popen(
-        [
-            *mlp_tui_cmd,
-            "run",
-            "--preset",
-            "dropout",
-            "--headless",
-            "--epochs",
-            "50",
-            "--subset",
-            "20000",
-            "--data-dir",
-            str(mnist_root),
-            "--runs",
-            str(runs),
-        ],  # fmt: skip
+        cmd,
         cwd=tmp_path,
         env=cli_env,
         stdin=subprocess.DEVNULL,
@@ -154,14 +143,16 @@ def test_ctrl_c_stops_saves_and_reports(mnist_root, tmp_path, cli_env, mlp_tui_c
         text=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()
+    stdout = proc.stdout
+    assert stdout is not None
 
     def reader():
-        for line in proc.stdout:
+        for line in stdout:
             lines.put(line)
         lines.put(None)
 
     threading.Thread(target=reader, daemon=True).start()
-    seen = []
+    seen: list[str] = []
     try:
         deadline = time.monotonic() + TIMEOUT_S
         while not any(line.startswith("epoch") for line in seen):
@@ -235,7 +226,8 @@ def test_plain_printer_reports_a_failure_with_the_reproduce_line():
 def test_rich_printer_closes_the_progress_bar_before_the_final_report(synthetic_events, monkeypatch):
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), force_terminal=True, width=100, color_system="standard")
+    written = io.StringIO()
+    console = Console(file=written, force_terminal=True, width=100, color_system="standard")
     printer = RichPrinter(console=console, reproduce="mlp-tui run --preset tiny --headless --seed 0")
     live_during_report = []
     real_print = console.print
@@ -250,7 +242,7 @@ def test_rich_printer_closes_the_progress_bar_before_the_final_report(synthetic_
         printer.handle(event)
     printer.close()
     assert live_during_report == [False], "the live progress display was still drawing during the report"
-    out = console.file.getvalue()
+    out = written.getvalue()
     assert "\x1b[" in out
     text = ANSI.sub("", out)
     assert len([line for line in re.split(r"[\r\n]+", text) if EPOCH_SUMMARY.match(line)]) == 2

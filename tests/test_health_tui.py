@@ -16,6 +16,7 @@ from mlp_tui.config import RunConfig
 from mlp_tui.events import (
     BatchProgress,
     EpochEnd,
+    Event,
     HealthWarning,
     LayerHealth,
     LayerStats,
@@ -31,7 +32,7 @@ from mlp_tui.views.tui.widgets.health import HealthLog
 from mlp_tui.views.tui.widgets.lr_dialog import LrDialog
 
 SIZES = [(120, 40), (80, 24)]
-CONFIG = RunConfig(hidden=[256, 128], epochs=10, lr=0.01)
+CONFIG = RunConfig(hidden=(256, 128), epochs=10, lr=0.01)
 BATCHES = 844
 
 DEAD = HealthWarning(epoch=2, code="dead-units", layer=1, message="layer 1: 64 % of units never fire",
@@ -209,7 +210,7 @@ def test_charts_mark_the_best_epoch_and_the_worsening_after_it(size, tmp_path):
     async def scenario() -> None:
         app = create_app("tiny", runs_root=tmp_path)
         async with app.run_test(size=size, notifications=True) as pilot:
-            events = [started()]
+            events: list[Event] = [started()]
             for epoch, loss in enumerate(losses, 1):
                 events += [progress(epoch), epoch_end(epoch, val_loss=loss, is_best=loss == min(losses[:epoch]))]
             run = FakeRun(*events)

@@ -98,7 +98,7 @@ def test_layers_import_only_downwards():
 
 def test_engine_and_run_layers_import_no_ui_library(cli_env):
     below_views = [m for m in package_modules() if LAYERS[layer_of(m)] <= LAYERS["runs"]]
-    loaded = modules_after_import(below_views + ["mlp_tui.views.headless"], cli_env)
+    loaded = modules_after_import([*below_views, "mlp_tui.views.headless"], cli_env)
     assert "mlp_tui.engine.trainer" in loaded and "mlp_tui.runs.launch" in loaded and "torch" in top_level(loaded)
     assert not top_level(loaded) & {"textual", "rich", "textual_plotext", "plotext"}
 

@@ -34,7 +34,7 @@ def mnist_subsets(mnist_root):
 
 def train(run_trainer, data, **settings):
     config = build_config(settings | {"device": "cpu"}, base=RunConfig())
-    result, events, trainer = run_trainer(config, data)
+    result, events, _trainer = run_trainer(config, data)
     warnings = [e for e in events if isinstance(e, HealthWarning)]
     return result, events, warnings
 
@@ -50,6 +50,7 @@ def test_every_epoch_reports_each_layers_health(run_trainer, mnist_subsets):
     first, second, output = health[-1].layers
     assert (first.units, second.units, output.units) == (64, 32, 10)
     for layer in (first, second):
+        assert layer.dead is not None and layer.act_std is not None
         assert 0 <= layer.dead <= 1 and layer.saturated is None and layer.act_std > 0
         assert layer.weight_norm > 0 and layer.grad_norm > 0 and 1e-5 < layer.update_ratio < 1e-1
     assert output.dead is None and output.act_mean is None  # no activation after the output layer
@@ -108,8 +109,8 @@ def test_learning_rates_far_too_high_or_low_are_named(run_trainer, mnist_subsets
 
 
 def test_the_dropout_preset_raises_no_warning(mnist_root, tmp_path, cli_env, mlp_tui_cmd):
-    proc = subprocess.run(mlp_tui_cmd + ["run", "--preset", "dropout", "--headless", "--runs", str(tmp_path),
-                                         "--data-dir", str(mnist_root)],
+    proc = subprocess.run([*mlp_tui_cmd, "run", "--preset", "dropout", "--headless", "--runs", str(tmp_path),
+                           "--data-dir", str(mnist_root)],
                           env=cli_env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "warning" not in proc.stdout
@@ -134,7 +135,7 @@ def test_a_learning_rate_sent_mid_run_is_taken_at_the_next_batch_and_kept(
 
     monkeypatch.setattr(engine, "TICK_S", 0.0)  # a progress event after every batch
     control = Control()
-    sent = []
+    sent: list[int] = []
 
     def on_event(event):
         if isinstance(event, BatchProgress) and event.epoch == 1 and not sent:
@@ -159,9 +160,10 @@ def test_a_learning_rate_sent_mid_run_is_taken_at_the_next_batch_and_kept(
 
 def test_a_watcher_changes_the_learning_rate_of_a_headless_run(mnist_root, tmp_path, cli_env, mlp_tui_cmd):
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(mlp_tui_cmd + ["run", "--preset", "tiny", "--headless", "--epochs", "40", "--subset", "20000",
-                                           "--run-dir", str(run_dir), "--data-dir", str(mnist_root)],
-                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    cmd = [*mlp_tui_cmd, "run", "--preset", "tiny", "--headless", "--epochs", "40", "--subset", "20000",
+           "--run-dir", str(run_dir), "--data-dir", str(mnist_root)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
     deadline = time.monotonic() + 120
     metrics = run_dir / "metrics.jsonl"
     while not (metrics.exists() and '"epoch_end"' in metrics.read_text()):

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+from conftest import must_search
 from mlp_tui.cli import app
 from mlp_tui.engine.digit_input import ImageError, grey_from_array, load_digit, mnist_like
 
@@ -25,7 +26,7 @@ ESC = "\x1b"
 runner = CliRunner()
 
 
-def invoke(*args) -> object:
+def invoke(*args: object) -> Result:
     result = runner.invoke(app, [str(a) for a in args])
     # typer.Exit ends as SystemExit; anything else means an exception escaped the command.
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -156,11 +157,11 @@ def test_one_truth_for_test_accuracy_recorded_reported_listed_and_evaluated(trai
     root, run_dir, finished = trained
     recorded = f"{finished['test_accuracy'] * 100:.2f} %"
     report = (run_dir / "report.txt").read_text()
-    assert re.search(r"test accuracy ([\d.]+ %)", report).group(1) == recorded
+    assert must_search(r"test accuracy ([\d.]+ %)", report).group(1) == recorded
     listed = invoke("runs", "--runs", root).output.splitlines()[1]
     assert re.findall(r"\d+\.\d\d %", listed)[-1] == recorded
     evaluated = invoke("eval", run_dir, "--data-dir", mnist_root).output
-    assert re.search(r"test accuracy ([\d.]+ %)", evaluated).group(1) == recorded
+    assert must_search(r"test accuracy ([\d.]+ %)", evaluated).group(1) == recorded
     assert f"The same as the run recorded ({recorded}" in evaluated
     # Exactly, not only to two decimals: the same function, batches and weights.
     from mlp_tui.runs.evaluate import evaluate_run, load_run
@@ -362,7 +363,10 @@ def test_runs_never_loads_torch_and_evaluate_loads_no_ui_library(trained, tmp_pa
                           timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert trained[1].name in proc.stdout and proc.stdout.splitlines()[-1] == "LOADED: []"
-    code = "import sys, mlp_tui.runs.evaluate, mlp_tui.engine.digit_input\nprint(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    code = (
+        "import sys, mlp_tui.runs.evaluate, mlp_tui.engine.digit_input\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], env=child_env(tmp_path), capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr

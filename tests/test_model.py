@@ -13,7 +13,7 @@ from mlp_tui.preset_files import resolve_preset
 BATCH = 8
 
 
-def forward(config: RunConfig) -> tuple[nn.Module, torch.Tensor]:
+def forward(config: RunConfig) -> tuple[nn.Sequential, torch.Tensor]:
     torch.manual_seed(0)
     model = build_model(config).eval()
     out = model(torch.randn(BATCH, 784))
@@ -126,6 +126,7 @@ def test_cpu_dropout_drops_the_right_share_and_keeps_the_mean():
     assert abs(kept - 0.8) < 0.01
     assert torch.allclose(out[out != 0], torch.full_like(out[out != 0], 1 / 0.8))
     out.sum().backward()  # gradients flow only through kept units, scaled the same way
+    assert x.grad is not None
     assert torch.equal(x.grad, out.detach())
     layer.eval()
     assert torch.equal(layer(x), x)
@@ -183,5 +184,5 @@ def test_mse_and_l1_match_their_textbook_definitions():
     expected = F.mse_loss(probs, F.one_hot(target, 10).float())
     assert torch.allclose(loss_fn(config)(probs, target), expected)
     model = build_model(config)
-    manual = sum(m.weight.abs().sum() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    manual = torch.stack([m.weight.abs().sum() for m in model.modules() if isinstance(m, torch.nn.Linear)]).sum()
     assert torch.allclose(l1_penalty(linear_weights(model)), manual)

@@ -14,8 +14,9 @@ import sys
 import pytest
 import torch
 from torch import nn
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+from conftest import must_search
 from mlp_tui.cli import app
 from mlp_tui.config import ConfigError, RunConfig, build_config
 from mlp_tui.engine.model import build_model, count_parameters, format_summary
@@ -29,14 +30,15 @@ runner = CliRunner()
 PIXELS = (torch.arange(784) % 256).to(torch.uint8).reshape(1, 784)  # every grey level 0..255
 
 
-def invoke(*args) -> object:
+def invoke(*args: object) -> Result:
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     return result
 
 
 def first_layer_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    seen = []
+    assert isinstance(model, nn.Sequential), type(model)  # the MLP: its layers in order
+    seen: list[torch.Tensor] = []
     model[0].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
     model.eval()(x)
     return seen[0]
@@ -79,7 +81,8 @@ def test_identity_layers_collapse_to_one_linear_map():
     torch.manual_seed(0)
     model = build_model(config).eval()
     linears = [m for m in model if isinstance(m, nn.Linear)]
-    weight, bias = linears[0].weight, linears[0].bias
+    weight: torch.Tensor = linears[0].weight
+    bias: torch.Tensor = linears[0].bias
     for layer in linears[1:]:  # W3 (W2 (W1 x + b1) + b2) + b3 = (W3 W2 W1) x + ...
         weight, bias = layer.weight @ weight, layer.weight @ bias + layer.bias
     x = torch.randint(0, 256, (20, 784), dtype=torch.uint8)
@@ -113,7 +116,7 @@ def test_zero_initialisation_keeps_every_hidden_unit_identical_and_says_so(run_t
     health = [e for e in events if isinstance(e, LayerHealth)][-1]
     assert [s.identical for s in health.layers] == [True, True, False]  # the output units differ by class
     warnings = {w.layer: w for w in events if isinstance(w, HealthWarning) and w.code == "identical-units"}
-    assert sorted(warnings) == [1, 2]
+    assert set(warnings) == {1, 2}
     assert warnings[1].message == (
         "layer 1: all 16 units are identical (zero initialisation: every unit gets the same gradient, "
         "so they never differ)"
@@ -227,7 +230,7 @@ def unit_run(tmp_path, idx_dataset):
                     "--data-dir", tmp_path / "data", "--runs", tmp_path / "runs")  # fmt: skip
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "runs").iterdir()
-    recorded = re.search(r"test accuracy ([\d.]+ %)", result.output).group(1)
+    recorded = must_search(r"test accuracy ([\d.]+ %)", result.output).group(1)
     return tmp_path / "data", run_dir, recorded, result.output
 
 
@@ -237,7 +240,7 @@ def test_eval_of_a_unit_normalised_checkpoint_reproduces_its_accuracy(unit_run, 
     data, run_dir, recorded, output = unit_run
     assert "inputs in [0,1]" in output  # the run's header says how its pixels were scaled
     evaluated = invoke("eval", run_dir, "--data-dir", data, "--device", "cpu").output
-    assert re.search(r"test accuracy ([\d.]+ %)", evaluated).group(1) == recorded
+    assert must_search(r"test accuracy ([\d.]+ %)", evaluated).group(1) == recorded
     assert f"The same as the run recorded ({recorded}" in evaluated
     loaded = load_run(run_dir, "cpu")
     assert loaded.config.normalize == "unit"

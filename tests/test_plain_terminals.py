@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from typing import TextIO, cast
 
 import pytest
 
 from conftest import FakeRun, wait_until
 from mlp_tui import terminal
 from mlp_tui.config import RunConfig
-from mlp_tui.events import BatchProgress, EpochEnd, LrChanged, RunStarted
+from mlp_tui.events import BatchProgress, EpochEnd, Event, LrChanged, RunStarted
 from mlp_tui.terminal import AsciiStream, ascii_only, asciify
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.training import TrainingScreen
@@ -74,7 +75,7 @@ def test_ascii_stream_is_all_click_and_rich_get(capsys):
     import click
 
     stream = AsciiStream(sys.stdout)
-    click.echo("3 · ████ ✓", file=stream)
+    click.echo("3 · ████ ✓", file=cast(TextIO, stream))  # duck-typed, as use_ascii_streams puts it in sys.stdout
     assert capsys.readouterr().out == "3 . #### +\n"
 
 
@@ -124,10 +125,10 @@ def test_commands_in_a_c_locale_print_ascii_only(c_locale, command):
 # -- the charts without colour ---------------------------------------------------------------------
 
 
-def events() -> list:
+def events() -> list[Event]:
     started = RunStarted(config={}, preset="tiny", device="cpu", summary="summary", parameters=1,
                          train_size=54_000, val_size=6_000, test_size=10_000, run_dir="runs/test")  # fmt: skip
-    out = [started]
+    out: list[Event] = [started]
     for epoch, (train, val) in enumerate([(0.9, 0.6), (0.5, 0.4), (0.3, 0.45)], start=1):
         out.append(BatchProgress(epoch=epoch, epochs=5, batch=100, batches=100, loss=train, accuracy=0.9,
                                  samples_per_s=9000.0))  # fmt: skip

@@ -95,12 +95,13 @@ def test_the_log_says_when_a_watcher_paused_and_resumed_the_run(synthetic, make_
     assert [from_dict(json.loads(json.dumps(e.to_dict()))) for e in said] == said
 
 
-def test_the_progress_bar_shows_the_time_left_and_the_pause(synthetic, make_config):
+def test_the_progress_bar_shows_the_time_left_and_the_pause(synthetic, make_config, monkeypatch):
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
+    written = io.StringIO()
+    console = Console(file=written, force_terminal=True, width=160, color_system=None)
     printer = RichPrinter(console=console)
-    shown = []
+    shown: list[str] = []
     real_handle = printer.handle
 
     def handle(event) -> None:
@@ -108,22 +109,23 @@ def test_the_progress_bar_shows_the_time_left_and_the_pause(synthetic, make_conf
         if printer.task is not None:
             shown.append(printer.progress.tasks[0].fields["left"])
 
-    printer.handle = handle
+    monkeypatch.setattr(printer, "handle", handle)
     pause_once_in_epoch_2(synthetic, make_config, printer)
     printer.close()
     assert "paused" in shown
     assert re.fullmatch(r"epoch \d\d:\d\d left, ETA \d\d:\d\d", shown[0]), shown[0]  # from the first batch on
-    assert "paused in epoch 2, after batch 5 (from a watcher)" in console.file.getvalue()
+    assert "paused in epoch 2, after batch 5 (from a watcher)" in written.getvalue()
 
 
 def test_at_80_columns_the_bar_keeps_its_counter_and_the_eta():
     from rich.console import Console
 
-    console = Console(file=io.StringIO(), force_terminal=True, width=80, color_system=None)
+    written = io.StringIO()
+    console = Console(file=written, force_terminal=True, width=80, color_system=None)
     printer = RichPrinter(console=console)
     printer.handle(progress(10, 113, batches=211, rate=16910.0, epochs=10))
     printer.close()
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.file.getvalue())
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", written.getvalue())
     bar = [line for line in re.split(r"[\r\n]+", text) if "img/s" in line][-1]
     assert re.search(r"113/211 .* ETA 00:00$", bar.rstrip()), bar
 
@@ -134,6 +136,8 @@ def test_at_80_columns_the_bar_keeps_its_counter_and_the_eta():
 def test_watch_shows_a_run_paused_in_its_first_epoch_with_its_eta(synthetic, make_config, tmp_path):
     """A run directory as a live run paused by a watcher leaves it: started, a progress report
     halfway through epoch 1, then Paused; `watch` says paused, with an ETA already."""
+    from textual.widgets import Static
+
     from mlp_tui.views.tui.app import create_app
     from mlp_tui.views.tui.screens.training import TrainingScreen
 
@@ -157,7 +161,7 @@ def test_watch_shows_a_run_paused_in_its_first_epoch_with_its_eta(synthetic, mak
             screen = app.screen
             assert isinstance(screen, TrainingScreen)
             await wait_until(pilot, lambda: screen.progress is not None and screen.state == "paused", timeout=30)
-            status = str(screen.query_one("#status").content)
+            status = str(screen.query_one("#status", Static).content)
             # Half an epoch plus three more at 1000 images/s in batches of 10 (100 batches): 3.5 s.
             assert "paused" in status and "ETA 00:03" in status, status
             resumed = Resumed(epoch=1, batch=50, seconds=12.0, by="watcher").to_dict() | {"t": now}

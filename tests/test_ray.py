@@ -82,10 +82,12 @@ def test_a_killed_ray_worker_is_continued_from_its_checkpoint(ray_address, mnist
     while victim is None:
         assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
         log = next(runs.glob("*/workers.log"), None)
-        for line in log.read_text().splitlines() if log else []:
+        for line in log.read_text().splitlines() if log is not None else []:
             found = re.search(r" (\S+): training on \S+ \(pid (\d+)\)", line)
-            metrics = log.parent / found.group(1) / "metrics.jsonl" if found else None
-            if metrics and metrics.exists() and metrics.read_text().count('"epoch_end"') >= 2:
+            if log is None or found is None:
+                continue
+            metrics = log.parent / found.group(1) / "metrics.jsonl"
+            if metrics.exists() and metrics.read_text().count('"epoch_end"') >= 2:
                 victim = found.group(1), int(found.group(2))
         time.sleep(0.05)
     name, pid = victim
@@ -103,8 +105,8 @@ def test_a_killed_ray_worker_is_continued_from_its_checkpoint(ray_address, mnist
 
 
 def test_a_head_that_is_not_there_is_said_at_once(tmp_path, cli_env, mlp_tui_cmd):
-    out = subprocess.run(mlp_tui_cmd + ["compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--headless",
-                                        "--runs", str(tmp_path / "runs"), "--ray", "127.0.0.1:1"],
+    out = subprocess.run([*mlp_tui_cmd, "compare", "--preset", "tiny", "--vary", "loss=nll,mse", "--headless",
+                          "--runs", str(tmp_path / "runs"), "--ray", "127.0.0.1:1"],
                          env=cli_env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 2 and "--ray 127.0.0.1:1: nothing answers there" in out.stderr
     assert not (tmp_path / "runs").exists()

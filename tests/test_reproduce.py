@@ -91,15 +91,17 @@ def test_a_resumed_run_keeps_a_change_made_before_it_stopped_and_makes_it_once(
     last = load_run_checkpoint(tmp_path / "run" / "last.pt")
     resumed_events: list = []
     # As `--resume` does: the config from the checkpoint, then its state.
+    resumed_store = RunStore(tmp_path / "run")
     resumed = Trainer(build_config(last["config"]), synthetic, CPU, emit=resumed_events.append,
-                      store=RunStore(tmp_path / "run"), preset="test")  # fmt: skip
+                      store=resumed_store, preset="test")  # fmt: skip
     resumed.restore(last, load_run_checkpoint(tmp_path / "run" / "best.pt"))
     finished = resumed.run()
-    resumed.store.close()
+    resumed_store.close()
     assert not [e for e in resumed_events if isinstance(e, LrChanged)]  # made once, before the stop
     straight, rerun, _ = run_trainer(load_preset_file(tmp_path / "run" / "config.toml").config, synthetic)
     whole = [r for r in read_events(tmp_path / "run" / "metrics.jsonl") if r["event"] == "epoch_end"]
     assert [tuple(r[k] for k in NUMBERS) for r in whole] == numbers(rerun)
+    assert isinstance(finished, RunFinished), finished
     assert (finished.test_loss, finished.test_accuracy) == (straight.test_loss, straight.test_accuracy)
 
 
@@ -109,7 +111,8 @@ def test_rewriting_config_toml_keeps_latest_the_run_started_last(tmp_path, make_
     newer.write_config(make_config(), "test")
     os.utime(tmp_path / "older" / "config.toml", (1_000_000, 1_000_000))  # started first
     older.write_config(make_config(lr_changes=((1, 2, 0.01),)), "test")  # a change by hand, later
-    older.close(), newer.close()
+    older.close()
+    newer.close()
     assert find_runs(tmp_path)[0].name == "newer"
     assert "lr_changes = [[1, 2, 0.01]]" in (tmp_path / "older" / "config.toml").read_text()
 
@@ -192,8 +195,9 @@ def test_a_bad_lr_changes_value_exits_2_naming_the_option_and_its_form(tmp_path,
     assert not (tmp_path / "runs").exists()
 
 
-def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
+def wait_for(condition, proc: subprocess.Popen[str], what: str, timeout: float = 120) -> None:
     """A bounded wait for something the run does, failing early if it exits."""
+    assert proc.stdout is not None, "the run's output is piped, to be shown if it ends early"
     deadline = time.monotonic() + timeout
     while not condition():
         assert proc.poll() is None, f"the run ended before {what}: {proc.stdout.read()}"

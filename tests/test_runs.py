@@ -11,7 +11,7 @@ import torch
 
 from mlp_tui.config import build_config
 from mlp_tui.engine.model import build_model, build_optimizer
-from mlp_tui.events import BatchProgress, from_dict
+from mlp_tui.events import BatchProgress, Evaluation, from_dict
 from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.store import (
     CHECKPOINT_FORMAT,
@@ -35,7 +35,7 @@ def finished_run(synthetic, make_config, run_trainer, tmp_path):
 
 
 def test_checkpoint_round_trip_gives_the_same_predictions(finished_run, synthetic):
-    config, run_dir, result, _, trainer = finished_run
+    _config, run_dir, result, _, trainer = finished_run
     checkpoint = load_checkpoint(run_dir / "best.pt")
     assert checkpoint["format"] == CHECKPOINT_FORMAT
     assert checkpoint["epoch"] == result.best_epoch
@@ -186,6 +186,7 @@ def test_misclassified_digits_survive_the_round_trip(finished_run):
     assert len(records) == 1
     restored = from_dict(records[0])
     assert restored == test_eval
+    assert isinstance(restored, Evaluation)
     for mistake in restored.misclassified:
         assert len(mistake.pixels) == 784
         assert mistake.predicted != mistake.true

@@ -36,6 +36,7 @@ def test_every_run_option_has_a_field_the_uncommon_ones_folded_away(tmp_path):
         app = create_app("dropout", runs_root=tmp_path)
         async with app.run_test(size=(120, 40)):
             screen = app.screen
+            assert isinstance(screen, SetupScreen)
             advanced = screen.query_one("#advanced", Collapsible)
             assert advanced.collapsed  # folded on opening: the common settings come first
             assert set(COMMON) | set(ADVANCED) == set(CLI_OPTIONS)
@@ -48,7 +49,7 @@ def test_every_run_option_has_a_field_the_uncommon_ones_folded_away(tmp_path):
                     assert isinstance(field, Select) and field.value == getattr(screen.config, key), key
                 else:
                     assert isinstance(field, Input) and OPTIONS[key].help in str(field.tooltip), key
-            labels = [str(label.content) for label in advanced.query(".field-label")]
+            labels = [str(label.content) for label in advanced.query(".field-label").results(Static)]
             assert "Weight decay" in labels and "Batch norm" in labels  # named from the key
 
     asyncio.run(scenario())
@@ -112,6 +113,7 @@ def test_yes_no_settings_toggle_and_say_so_in_words(tmp_path):
         app = create_app("tiny", dataclasses.replace(resolve_preset("tiny").config, compile=True), runs_root=tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.screen
+            assert isinstance(screen, SetupScreen)
             await open_advanced(pilot, app)
             compiled, norm = screen.query_one("#f-compile", Checkbox), screen.query_one("#f-batch_norm", Checkbox)
             assert compiled.value and str(compiled.label) == "on"  # words, which NO_COLOR keeps
@@ -133,16 +135,16 @@ def test_tab_walks_every_field_in_order_and_nothing_overlaps_at_80x24(tmp_path):
             screen = app.screen
             fields = [f"f-{key}" for key in COMMON + ADVANCED]
 
-            def tab_order() -> list[str]:  # the order Tab visits, fields only
+            def tab_order() -> list[str | None]:  # the order Tab visits, fields only
                 return [w.id for w in screen.focus_chain if w.id in fields or isinstance(w, CollapsibleTitle)]
 
-            assert tab_order() == fields[: len(COMMON)] + [None]  # the folded fields are skipped
+            assert tab_order() == [*fields[: len(COMMON)], None]  # the folded fields are skipped
             screen.query_one(f"#f-{COMMON[-1]}").focus()
             await pilot.press("tab")
             assert isinstance(app.focused, CollapsibleTitle)
             await pilot.press("enter", "tab")
             assert app.focused.id == fields[len(COMMON)]
-            assert tab_order() == fields[: len(COMMON)] + [None] + fields[len(COMMON) :]
+            assert tab_order() == [*fields[: len(COMMON)], None, *fields[len(COMMON) :]]
             screen.query_one(f"#f-{ADVANCED[-2]}").focus()
             await pilot.press("tab")
             await pilot.pause()
@@ -162,6 +164,7 @@ def test_a_field_wrong_only_with_another_clears_when_that_one_is_fixed(tmp_path)
         app = create_app("tiny", runs_root=tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.screen
+            assert isinstance(screen, SetupScreen)
             await open_advanced(pilot, app)
             await set_field(pilot, app, "lr_changes", "8:0.01")
             await set_field(pilot, app, "epochs", "5")  # the change at epoch 8 would never happen

@@ -28,6 +28,7 @@ from mlp_tui.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
+    Event,
     HealthWarning,
     LayerHealth,
     LayerStats,
@@ -127,8 +128,8 @@ FINISHED = RunFinished(status="completed", epochs_done=3, best_epoch=3, best_val
                        test_accuracy=0.9, seconds=6.5)  # fmt: skip
 
 
-def history() -> list:
-    events = [started()]
+def history() -> list[Event]:
+    events: list[Event] = [started()]
     for epoch in (1, 2, 3):
         events += [progress(epoch), epoch_end(epoch), health(epoch)]
     return [*events, WARNING, evaluation("val", 200, 22), evaluation("test", 500, 50), FINISHED]
@@ -247,9 +248,10 @@ def comparison() -> tuple[Path, Plan]:
     accuracy = {("nll", 0): 0.90, ("nll", 1): 0.91, ("mse", 0): 0.95, ("mse", 1): 0.96}
     for member in plan.members(folder):
         top = accuracy[(member.variant.settings["loss"], member.seed)]
-        events = [RunStarted(config=member.config.to_dict(), preset="tiny", device="CPU", summary="784-16-10",
-                             parameters=12_730, train_size=1_800, val_size=200, test_size=500,
-                             run_dir=str(member.path), time=T0)]  # fmt: skip
+        start = RunStarted(config=member.config.to_dict(), preset="tiny", device="CPU", summary="784-16-10",
+                           parameters=12_730, train_size=1_800, val_size=200, test_size=500,
+                           run_dir=str(member.path), time=T0)  # fmt: skip
+        events: list[Event] = [start]
         events += [EpochEnd(epoch=e, epochs=3, train_loss=1 / e, train_accuracy=top - 0.05 / e, val_loss=1.2 / e,
                             val_accuracy=top - 0.1 / e, lr=0.001, seconds=1.5, samples_per_s=1000.0, is_best=True)
                    for e in (1, 2, 3)]  # fmt: skip

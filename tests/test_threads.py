@@ -171,7 +171,8 @@ def test_the_option_takes_auto_or_a_count_from_the_command_line_and_presets():
 
 def test_headless_says_when_auto_changed_the_count_and_runs_lists_it():
     out = io.StringIO()
-    PlainPrinter(out).handle(ThreadsChanged(epoch=2, batch=40, threads=1, previous=2, why="1 trains 3.0x faster than 2 now",
+    PlainPrinter(out).handle(ThreadsChanged(epoch=2, batch=40, threads=1, previous=2,
+                                            why="1 trains 3.0x faster than 2 now",
                                             device="CPU (1 thread, auto since epoch 2)"))  # fmt: skip
     assert out.getvalue() == "CPU threads 2 -> 1 (auto, epoch 2, after batch 40: 1 trains 3.0x faster than 2 now)\n"
     assert threads_cell("CPU (1 thread, auto since epoch 2)") == "1 auto (epoch 2+)"
@@ -185,8 +186,8 @@ def test_the_same_seed_and_thread_count_give_the_same_numbers(mnist_root, tmp_pa
     for name in ("a", "b"):
         run_dir = tmp_path / name
         proc = subprocess.run(
-            mlp_tui_cmd + ["run", "--preset", "tiny", "--headless", "--epochs", "1", "--subset", "3000", "--threads", "2",
-                           "--data-dir", str(mnist_root), "--run-dir", str(run_dir)],
+            [*mlp_tui_cmd, "run", "--preset", "tiny", "--headless", "--epochs", "1", "--subset", "3000",
+             "--threads", "2", "--data-dir", str(mnist_root), "--run-dir", str(run_dir)],
             env=cli_env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr

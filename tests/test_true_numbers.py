@@ -43,7 +43,8 @@ BATCHES = 844
 
 def started(run_dir="runs/test", config: RunConfig | None = None) -> RunStarted:
     return RunStarted(config=(config or RunConfig()).to_dict(), preset="tiny", device="cpu", summary="summary",
-                      parameters=1, train_size=54_000, val_size=6_000, test_size=10_000, run_dir=str(run_dir))  # fmt: skip
+                      parameters=1, train_size=54_000, val_size=6_000, test_size=10_000,
+                      run_dir=str(run_dir))  # fmt: skip
 
 
 def progress(epoch: int, batch: int, lr: float | None = None) -> BatchProgress:
@@ -134,7 +135,7 @@ def test_the_lr_keys_scale_the_rate_the_run_has_when_it_takes_them(run_trainer, 
 
     monkeypatch.setattr(engine, "TICK_S", 0.0)  # a progress event after every batch
     control = Control()
-    seen: dict[int, float] = {}  # batch → the rate the run reported after it, in epoch 1
+    seen: dict[int, float | None] = {}  # batch → the rate the run reported after it, in epoch 1
 
     def on_event(event) -> None:
         if isinstance(event, BatchProgress) and event.epoch == 1:
@@ -146,7 +147,7 @@ def test_the_lr_keys_scale_the_rate_the_run_has_when_it_takes_them(run_trainer, 
     _, events, _ = run_trainer(config, synthetic, control=control, on_event=on_event)
     [changed] = [e for e in events if isinstance(e, LrChanged)]
     assert changed.batch == 8 and changed.previous == seen[8] != seen[3]  # the schedule moved in between
-    assert changed.lr == pytest.approx(seen[8] / 2)
+    assert seen[8] is not None and changed.lr == pytest.approx(seen[8] / 2)
 
 
 def test_a_watcher_sends_a_factor_and_quick_presses_multiply(tmp_path):
@@ -199,6 +200,7 @@ def test_watch_shows_where_a_paused_run_stands(size, tmp_path):
         app = create_app("tiny", config, watch=run_dir, runs_root=tmp_path)
         async with app.run_test(size=size) as pilot:
             screen = app.screen
+            assert isinstance(screen, TrainingScreen)
             await wait_until(pilot, lambda: screen.state == "paused" and screen.progress is not None, timeout=30)
             await pilot.pause()
             status = plain(screen.query_one("#status", Static))
@@ -223,7 +225,7 @@ def test_a_pause_moves_the_bar_to_where_the_run_stopped(tmp_path):
             assert plain(screen.query_one("#progress-text", Static)).startswith(" 30/844 ·")
             assert "epoch 2/10" in plain(screen.query_one("#status", Static))
             run.send(Paused(epoch=3, batch=0, by="app"))  # before the new epoch's first progress
-            await wait_until(pilot, lambda: screen.progress.epoch == 3)
+            await wait_until(pilot, lambda: screen.progress is not None and screen.progress.epoch == 3)
             text = plain(screen.query_one("#progress-text", Static))
             assert text.startswith(" 0/844 ·") and "loss" not in text  # epoch 2's running loss is not epoch 3's
 
@@ -310,7 +312,7 @@ def test_predictions_show_the_validation_set_while_training_and_the_test_set_aft
             view = screen.query_one(PredictionsView)
             await wait_until(pilot, lambda: view.predictions is not None and view.drawn, timeout=60)
             text = await on_screen(pilot, app, "validation images")
-            assert view.predictions.split == "val" and "test images," not in text
+            assert view.predictions is not None and view.predictions.split == "val" and "test images," not in text
             # (at 80 columns the header ends at a word: "… best.pt, epoch …")
             said = re.search(r"all 6,000 validation images, (\d+\.\d\d) % right · best\.pt, epoch (2|…)", text)
             assert said, text

@@ -10,6 +10,7 @@ from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
 from conftest import wait_until
+from mlp_tui.events import RunFinished
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.dialogs import ConfirmDialog
 from mlp_tui.views.tui.screens.setup import SetupScreen
@@ -121,6 +122,7 @@ def test_fashion_mnist_chosen_on_the_setup_screen_names_its_classes_everywhere(t
     async def scenario() -> None:
         app = create_app("tiny", data_dir=tmp_path / "data", runs_root=tmp_path / "runs")
         async with app.run_test(size=(120, 40)) as pilot:
+            assert isinstance(app.screen, SetupScreen)
             app.screen.query_one("#f-dataset", Select).value = "fashion-mnist"
             await set_field(pilot, app, "epochs", "1")
             assert app.screen.config.dataset == "fashion-mnist"
@@ -188,7 +190,7 @@ def test_quit_during_run_asks_first_and_saves(mnist_root, tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             await wait_until(pilot, lambda: not app.is_running, timeout=60)
-        assert training.result is not None and training.result.status == "stopped"
+        assert isinstance(training.result, RunFinished) and training.result.status == "stopped"
         assert list(tmp_path.glob("*-dropout/last.pt"))
 
     asyncio.run(scenario())
@@ -205,7 +207,7 @@ def test_pause_and_resume_from_keys(mnist_root, tmp_path):
             assert not training.control.paused
             await pilot.press("s")
             await wait_until(pilot, lambda: training.result is not None)
-            assert training.result.status == "stopped"
+            assert isinstance(training.result, RunFinished) and training.result.status == "stopped"
 
     asyncio.run(scenario())
 
@@ -249,6 +251,7 @@ def test_switching_to_sgd_suggests_a_learning_rate_unless_one_was_typed(tmp_path
         app = create_app("dropout", runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
+            assert isinstance(screen, SetupScreen)
             from mlp_tui.preset_files import resolve_preset
 
             assert screen.config.lr == resolve_preset("dropout").config.lr  # untouched on opening
@@ -304,6 +307,7 @@ def test_resuming_in_the_app_continues_the_charts(mnist_root, tmp_path):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
             screen = app.screen
+            assert isinstance(screen, TrainingScreen)
             await wait_until(pilot, lambda: screen.result is not None)
             assert screen.state == "finished", screen.result
             epochs = [e for e, _ in screen.query_one("#loss-chart", MetricChart).points("train")]

@@ -59,7 +59,8 @@ def test_a_real_process_prints_the_one_line_to_stderr_only(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == (
-        f"mlp-tui: error: option --optimizer: unknown value 'adamm' (did you mean 'adam'?); expected one of {OPTIMIZERS}\n"
+        "mlp-tui: error: option --optimizer: unknown value 'adamm' (did you mean 'adam'?); "
+        f"expected one of {OPTIMIZERS}\n"
     )
     assert not (tmp_path / "runs").exists()
 

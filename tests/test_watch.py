@@ -22,7 +22,7 @@ from mlp_tui.runs.status import STALE_S, run_status, write_command
 from mlp_tui.runs.store import load_checkpoint, read_events
 
 
-def start_run(tmp_path: Path, run_dir: Path, mnist_root: Path, *args: str) -> subprocess.Popen:
+def start_run(tmp_path: Path, run_dir: Path, mnist_root: Path, *args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, MLP_TUI_DATA=str(mnist_root), PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, "-m", "mlp_tui", "run", "--headless", "--run-dir", str(run_dir), *args],
@@ -34,8 +34,9 @@ def start_run(tmp_path: Path, run_dir: Path, mnist_root: Path, *args: str) -> su
     )
 
 
-def wait_for_line(process: subprocess.Popen, prefix: str, timeout: float = 120) -> list[str]:
+def wait_for_line(process: subprocess.Popen[str], prefix: str, timeout: float = 120) -> list[str]:
     lines, deadline = [], time.monotonic() + timeout
+    assert process.stdout is not None
     for line in process.stdout:
         lines.append(line)
         if line.startswith(prefix):
@@ -119,7 +120,8 @@ def test_watch_sees_epochs_of_a_run_in_another_process_arrive(mnist_root, tmp_pa
             watch.close()
     assert process.wait(60) == 0
     assert epochs == [1, 2, 3]
-    assert finished.status == "completed" and finished.test_accuracy > 0.8
+    assert finished is not None and finished.status == "completed"
+    assert finished.test_accuracy is not None and finished.test_accuracy > 0.8
     assert "running" in statuses
 
 
@@ -172,7 +174,9 @@ def test_control_file_pauses_resumes_and_stops_a_headless_run(mnist_root, tmp_pa
 
     write_command(run_dir, "resume")
     resumed = wait_for_line(process, "resumed", timeout=30)[-1]
-    seconds = int(re.fullmatch(r"resumed after (\d+) s \(from a watcher\)\n", resumed).group(1))
+    said_resumed = re.fullmatch(r"resumed after (\d+) s \(from a watcher\)\n", resumed)
+    assert said_resumed is not None, resumed
+    seconds = int(said_resumed.group(1))
     assert seconds >= 2  # the 2.5 s above at least
     said = [r for r in read_events(metrics) if r["event"] in ("paused", "resumed")]
     assert [r["event"] for r in said] == ["paused", "resumed"] and said[1]["seconds"] >= 2.5

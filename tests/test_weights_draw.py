@@ -4,6 +4,7 @@ view) and the Draw pad (paint a digit, see the model's probabilities), as a user
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -12,8 +13,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from rich.text import Text
 from typer.testing import CliRunner
 
 from conftest import wait_until
@@ -81,7 +84,10 @@ def test_weights_near_zero_are_dark_and_larger_ones_brighter():
 def test_each_picture_is_scaled_by_its_own_largest_weight_unless_asked_to_share():
     small, large = [0.01] * 784, [1.0] * 784
     lines = weight_grid_text([(small, "unit 0", False), (large, "unit 1", False)], 80)
-    brightest = lambda line, lo, hi: max(colours(str(s.style))[0][2] for s in line.spans if lo <= s.start < hi)
+
+    def brightest(line: Text, lo: int, hi: int) -> int:
+        return max(colours(str(s.style))[0][2] for s in line.spans if lo <= s.start < hi)
+
     assert brightest(lines[0], 0, 28) == brightest(lines[0], 30, 58)  # both full blue, each by its own max
     shared = weight_grid_text([(small, "unit 0", False), (large, "unit 1", False)], 80, per_picture=False)
     assert brightest(shared[0], 0, 28) < brightest(shared[0], 30, 58) / 4
@@ -109,7 +115,10 @@ def test_a_grid_labels_every_picture_and_marks_dead_units():
     label = coloured[14]
     dead_style = next(str(s.style) for s in label.spans if label.plain[s.start : s.end].startswith("unit 2"))
     assert "red" in dead_style
-    brightest = lambda line: max(max(colours(str(s.style))[0]) for s in line.spans)
+
+    def brightest(line: Text) -> int:
+        return max(max(colours(str(s.style))[0]) for s in line.spans)
+
     values = pictures[2][0]
     dead, live = weight_grid_text([(values, "", True)], 100)[0], weight_grid_text([(values, "", False)], 100)[0]
     assert brightest(dead) < brightest(live) / 2  # a dead unit's picture is dimmed
@@ -122,8 +131,8 @@ def test_a_picture_needs_784_weights(size):
 
 
 def test_no_color_and_pipes_get_no_colour(monkeypatch):
-    class Tty:
-        def isatty(self):
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
             return True
 
     monkeypatch.delenv("NO_COLOR", raising=False)
@@ -259,9 +268,12 @@ def test_dead_units_come_from_the_runs_layer_health_events(tiny_run, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(tiny_run / "best.pt", run / "best.pt")
-    health = lambda epoch, dead: {"event": "layer_health", "epoch": epoch, "layers": [
-        {"layer": 1, "units": 16, "dead": len(dead) / 16, "saturated": None, "act_mean": 1.0, "act_std": 1.0,
-         "weight_norm": 1.0, "grad_norm": 1.0, "update_ratio": 1e-3, "dead_units": dead}]}  # fmt: skip
+
+    def health(epoch: int, dead: list[int]) -> dict[str, Any]:
+        return {"event": "layer_health", "epoch": epoch, "layers": [
+            {"layer": 1, "units": 16, "dead": len(dead) / 16, "saturated": None, "act_mean": 1.0, "act_std": 1.0,
+             "weight_norm": 1.0, "grad_norm": 1.0, "update_ratio": 1e-3, "dead_units": dead}]}  # fmt: skip
+
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in (health(1, [3, 5]), health(2, [5]))) + "\n")
     layer = read_first_layer(run)  # best.pt is epoch 2: the units dead then
     assert layer.dead == {5} and layer.dead_epoch == 2
@@ -449,8 +461,10 @@ def test_drawings_are_prepared_like_mnist_before_the_model_reads_them(tiny_run, 
     model = load_draw_model(tiny_run)
     images, labels = mnist_test_images(mnist_root, 100)
     right = 0
-    for pixels, label in zip(images, labels):
-        probabilities = model.predict(drawing_pixels([v / 255 for v in pixels]))
+    for pixels, label in zip(images, labels, strict=True):
+        drawn = drawing_pixels([v / 255 for v in pixels])
+        assert drawn is not None
+        probabilities = model.predict(drawn)
         right += max(range(10), key=probabilities.__getitem__) == label
     assert right >= 85
     # a digit drawn small in a corner is moved to the centre and scaled up to the 20x20 box
@@ -458,6 +472,7 @@ def test_drawings_are_prepared_like_mnist_before_the_model_reads_them(tiny_run, 
     for r in range(2, 9):
         small[r * 28 + 3] = 1.0
     prepared = drawing_pixels(small)
+    assert prepared is not None
     rows = [r for r in range(28) if any(prepared[r * 28 : (r + 1) * 28])]
     assert len(rows) >= 19 and 3 <= rows[0] <= 5
     assert drawing_pixels([0.0] * 784) is None

@@ -8,11 +8,10 @@ beside one ordinary run directory per variant and seed.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from ...config import ConfigError, RunConfig, build_config
 from ...preset_files import toml_value

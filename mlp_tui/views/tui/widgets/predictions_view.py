@@ -13,6 +13,7 @@ only while the tab is shown, again when a better epoch has replaced best.pt or t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
@@ -22,6 +23,9 @@ from ...digit_art import bar_lines, marks
 from .checkpoint_follower import CheckpointFollower
 from .digit_grid import DigitGrid, GridSource
 from .splits import split_name
+
+if TYPE_CHECKING:
+    from ....runs.predictions import SplitPredictions
 
 ALL, WRONG = "all", "wrong"  # what `w` cycles through, with each class's number
 
@@ -108,8 +112,8 @@ class PredictionsView(CheckpointFollower, DigitGrid):
         super().__init__("No run yet: predictions appear when its first epoch ends.", **kwargs)
         self.follow(run_dir)
         self.data_dir = data_dir
-        self.predictions = None  # runs.predictions.SplitPredictions, once read
-        self.show = ALL
+        self.predictions: SplitPredictions | None = None  # once read
+        self.show: str | int = ALL  # "all", "wrong" or a class number
         self.split = "val"  # until the run has ended: the test set is for the end (set_split)
 
     @property
