@@ -1,3 +1,3 @@
-from .cli import main
+from mlp_tui.cli import main
 
 main()

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_common import (
+from mlp_tui.cli_common import (  # fmt: skip
     DEFAULT_PRESET,
     DataDir,
     PresetOption,
@@ -23,17 +23,17 @@ from .cli_common import (
     fail,
     interactive,
     user_errors,
-)  # fmt: skip
-from .cli_errors import Commands
-from .compare_command import compare
-from .config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
-from .errors import EXIT_OK, exit_now
-from .inspect_commands import DATA_SETTINGS, data, eval_run, predict_digit, weights
-from .overrides import override_flags, with_overrides
-from .preset_files import Preset, list_presets, preset_dirs, resolve_preset
-from .run_options import given_settings, with_setting_options
-from .terminal import use_ascii_streams
-from .text_width import layout_width
+)
+from mlp_tui.cli_errors import Commands
+from mlp_tui.compare_command import compare
+from mlp_tui.config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
+from mlp_tui.errors import EXIT_OK, exit_now
+from mlp_tui.inspect_commands import DATA_SETTINGS, data, eval_run, predict_digit, weights
+from mlp_tui.overrides import override_flags, with_overrides
+from mlp_tui.preset_files import Preset, list_presets, preset_dirs, resolve_preset
+from mlp_tui.run_options import given_settings, with_setting_options
+from mlp_tui.terminal import use_ascii_streams
+from mlp_tui.text_width import layout_width
 
 app = typer.Typer(
     help="Train multilayer perceptrons on MNIST-format data and watch them learn, in your terminal.",
@@ -66,7 +66,7 @@ def open_app(
 ) -> None:
     if not interactive():
         fail("the app needs a terminal; for logs and servers use: mlp-tui run --preset NAME --headless")
-    from .views.tui.app import create_app
+    from mlp_tui.views.tui.app import create_app
 
     presets = list_presets()
     if chosen.name not in {p.name for p in presets}:
@@ -78,7 +78,7 @@ def open_app(
 @app.command()
 def presets() -> None:
     """List the presets, built-in and your own, with the test accuracy to expect."""
-    from .views.presets_table import preset_lines
+    from mlp_tui.views.presets_table import preset_lines
 
     with user_errors():
         found = list_presets()
@@ -134,8 +134,8 @@ def run(
                 fail("--run-dir works with --headless only; the app names its runs under --runs")
             open_app(chosen, config, autostart=True, data_dir=data_dir, runs_root=runs_root)
             return
-        from .runs.job import Job
-        from .views.headless import run_headless
+        from mlp_tui.runs.job import Job
+        from mlp_tui.views.headless import run_headless
 
         code = run_headless(Job(config, chosen.name, data_dir, runs_root, run_dir=run_dir, reproduce=reproduce))
     raise typer.Exit(code)
@@ -151,9 +151,9 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
 
     For a run started with --headless on this server, say. Pause, resume and stop it from here;
     quitting leaves it running."""
-    from .preset_files import load_preset_file
-    from .runs.compare.plan import PLAN_FILE
-    from .runs.status import resolve_run, summarize
+    from mlp_tui.preset_files import load_preset_file
+    from mlp_tui.runs.compare.plan import PLAN_FILE
+    from mlp_tui.runs.status import resolve_run, summarize
 
     with user_errors():
         comparison = next((p for p in (Path(run), runs_root / run) if (p / PLAN_FILE).is_file()), None)
@@ -165,33 +165,33 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
             fail(f"watch needs a terminal; in a script, read {run_dir / 'metrics.jsonl'} or use `mlp-tui runs`")
         config_file = run_dir / "config.toml"
         config = load_preset_file(config_file).config
-        from .views.tui.app import create_app
+        from mlp_tui.views.tui.app import create_app
 
         create_app(summarize(run_dir).preset, config, runs_root=runs_root, watch=run_dir).run()
 
 
 def _watch_comparison(folder: Path, runs_root: Path) -> None:
-    from .runs.compare.board import Board
-    from .runs.compare.plan import PLAN_FILE, read_plan
+    from mlp_tui.runs.compare.board import Board
+    from mlp_tui.runs.compare.plan import PLAN_FILE, read_plan
 
     if not interactive():
         fail(f"watch needs a terminal; in a script, read {folder / 'leaderboard.md'} or use "
              f"`mlp-tui compare {folder} --headless`")  # fmt: skip
-    from .views.tui.app import create_app
+    from mlp_tui.views.tui.app import create_app
 
     create_app(runs_root=runs_root, compare=Board(read_plan(folder / PLAN_FILE), folder)).run()
 
 
 def _resume(name: str, headless: bool, *, device: str | None, data_dir: Path | None, runs_root: Path) -> int:
-    from .runs.job import Job
-    from .runs.launch import load_resume
-    from .runs.status import resolve_run
-    from .views.headless import run_headless
+    from mlp_tui.runs.job import Job
+    from mlp_tui.runs.launch import load_resume
+    from mlp_tui.runs.status import resolve_run
+    from mlp_tui.views.headless import run_headless
 
     run_dir = resolve_run(name, runs_root)
     resumed = load_resume(run_dir, device)
     if not headless and interactive():
-        from .views.tui.app import create_app
+        from mlp_tui.views.tui.app import create_app
 
         # Checked and loaded here so problems show before the app opens; the training process
         # loads the checkpoints itself, so the app keeps only what it shows.
@@ -211,7 +211,7 @@ def _resume(name: str, headless: bool, *, device: str | None, data_dir: Path | N
 @app.command("runs")
 def list_runs(runs_root: RunsRoot = Path("runs")) -> None:
     """List the runs, newest first: status, epochs, best validation and test accuracy."""
-    from .views import runs_table
+    from mlp_tui.views import runs_table
 
     rows = runs_table.run_rows(runs_root)
     if not rows:

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from .config import OPTIONS, ConfigError
-from .errors import EXIT_USAGE
-from .preset_files import list_presets
+from mlp_tui.config import OPTIONS, ConfigError
+from mlp_tui.errors import EXIT_USAGE
+from mlp_tui.preset_files import list_presets
 
 DEFAULT_PRESET = "dropout"
 
@@ -42,9 +42,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn bad input (config, data, device, checkpoint) into a one-line message and exit 2."""
-    from .errors import EXIT_FAILED, DataError, DeviceError, DiskFullError
-    from .runs.status import RunNotFound
-    from .runs.store import CheckpointError
+    from mlp_tui.errors import EXIT_FAILED, DataError, DeviceError, DiskFullError
+    from mlp_tui.runs.status import RunNotFound
+    from mlp_tui.runs.store import CheckpointError
 
     try:
         yield

@@ -20,17 +20,9 @@ try:  # newer Typer carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_errors  # type: ignore[no-redef]  # the same module, older home
 
-from .cli_common import fail
-from .config import (
-    CLI_SOURCE,
-    OPTIONS,
-    ConfigError,
-    build_config,
-    cli_flag,
-    expected,
-    parse_text,
-)
-from .setting_values import did_you_mean
+from mlp_tui.cli_common import fail
+from mlp_tui.config import CLI_SOURCE, OPTIONS, ConfigError, build_config, cli_flag, expected, parse_text
+from mlp_tui.setting_values import did_you_mean
 
 UsageError = click_errors.UsageError
 _NOUNS = {int: "an integer", float: "a number"}

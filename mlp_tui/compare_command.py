@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .cli_common import DataDir, RunsRoot, fail, interactive, user_errors
-from .config import ConfigError, cli_flag
-from .errors import EXIT_FAILED, EXIT_OK
-from .preset_files import resolve_preset
-from .render import counted
-from .run_options import given_settings
+from mlp_tui.cli_common import DataDir, RunsRoot, fail, interactive, user_errors
+from mlp_tui.config import ConfigError, cli_flag
+from mlp_tui.errors import EXIT_FAILED, EXIT_OK
+from mlp_tui.preset_files import resolve_preset
+from mlp_tui.render import counted
+from mlp_tui.run_options import given_settings
 
 if TYPE_CHECKING:
-    from .runs.compare.backend import Backend, ClusterSpec, MemberResult
-    from .runs.compare.board import Board
-    from .runs.compare.grid import Axis
-    from .runs.compare.plan import Plan
+    from mlp_tui.runs.compare.backend import Backend, ClusterSpec, MemberResult
+    from mlp_tui.runs.compare.board import Board
+    from mlp_tui.runs.compare.grid import Axis
+    from mlp_tui.runs.compare.plan import Plan
 
 DEFAULT_SEEDS = 3
 
@@ -101,8 +101,8 @@ def compare(
     """Compare settings side by side: every combination of the --vary axes, each trained once
     per seed, ranked by test accuracy (mean ± sd) with honest verdicts. Every run option applies
     to all variants."""
-    from .runs.compare.grid import parse_axis
-    from .runs.compare.plan import new_comparison, read_plan, resolve_comparison
+    from mlp_tui.runs.compare.grid import parse_axis
+    from mlp_tui.runs.compare.plan import new_comparison, read_plan, resolve_comparison
 
     values = given_settings(settings)
     with user_errors():
@@ -120,7 +120,7 @@ def compare(
                 flags = " ".join(cli_flag(k) for k in others) or "--preset/--vary/--seeds"
                 fail(f"--resume finishes a comparison as it was planned; drop {flags}")
             folder = resolve_comparison(resume, runs_root)
-            from .runs.compare.pool import driver_alive
+            from mlp_tui.runs.compare.pool import driver_alive
 
             if driver_alive(folder):
                 fail(f"comparison {folder} is still being trained; follow it with: mlp-tui watch {folder}")
@@ -134,7 +134,7 @@ def compare(
         if cluster is None:
             _check_data(plan, data_dir, device)  # before the directory exists: a failed start leaves nothing
         elif headless:  # the app's driver process joins the cluster: Ray stays out of the app's process
-            from .runs.compare.backend import cluster_backend
+            from mlp_tui.runs.compare.backend import cluster_backend
 
             backend = cluster_backend(cluster)
             typer.echo("mlp-tui compare: checking the data on the cluster …")
@@ -148,7 +148,7 @@ def compare(
 
 def _cluster_spec(ray: str | None, cpus: float | None, gpus: float | None, jobs: int | None) -> ClusterSpec | None:
     """--ray and what each run asks of the cluster; None for the local pool."""
-    from .runs.compare.backend import ClusterSpec, require_ray
+    from mlp_tui.runs.compare.backend import ClusterSpec, require_ray
 
     if ray is None:
         if cpus is not None or gpus is not None:
@@ -163,8 +163,8 @@ def _cluster_spec(ray: str | None, cpus: float | None, gpus: float | None, jobs:
 
 
 def _plan(presets: list[str], axes: list[Axis], values: dict[str, Any], seeds: int, yes: bool) -> Plan:
-    from .runs.compare.grid import build_grid, check_size
-    from .runs.compare.plan import Plan, is_plan_file, read_plan
+    from mlp_tui.runs.compare.grid import build_grid, check_size
+    from mlp_tui.runs.compare.plan import Plan, is_plan_file, read_plan
 
     if len(presets) == 1 and is_plan_file(Path(presets[0])):
         if axes or values or seeds != DEFAULT_SEEDS:
@@ -185,8 +185,8 @@ def _plan(presets: list[str], axes: list[Axis], values: dict[str, Any], seeds: i
 def _check_data(plan: Plan, data_dir: Path | None, device: str | None = None) -> None:
     """Every device of the plan there, every dataset on disk and valid (downloaded once here, not
     by each worker): DeviceError or DataError, exit 2, before anything trains."""
-    from .engine.data import ensure_dataset
-    from .engine.model import pick_device
+    from mlp_tui.engine.data import ensure_dataset
+    from mlp_tui.engine.model import pick_device
 
     for name in dict.fromkeys(device or v.config.device for v in plan.variants):
         pick_device(name)
@@ -215,7 +215,7 @@ def _run_headless(
 ) -> int:
     import signal
 
-    from .runs.compare.driver import drive
+    from mlp_tui.runs.compare.driver import drive
 
     stop = threading.Event()
     received: list[int] = []
@@ -271,8 +271,8 @@ def leaderboard_lines(board: Board) -> list[str]:
     """The table, what it says in words and how the verdicts are reached, fitted to the width."""
     import textwrap
 
-    from .runs.compare.leaderboard import table_lines, verdict_note
-    from .text_width import layout_width
+    from mlp_tui.runs.compare.leaderboard import table_lines, verdict_note
+    from mlp_tui.text_width import layout_width
 
     width = layout_width()
     notes = [*board.summary(), verdict_note(board)]
@@ -300,10 +300,10 @@ def _left_over(board: Board, folder: Path) -> list[str]:
 
 
 def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
-    from .runs.compare.board import Board
-    from .runs.compare.existing import plan_from_runs
-    from .runs.compare.plan import PLAN_FILE
-    from .runs.status import resolve_run
+    from mlp_tui.runs.compare.board import Board
+    from mlp_tui.runs.compare.existing import plan_from_runs
+    from mlp_tui.runs.compare.plan import PLAN_FILE
+    from mlp_tui.runs.status import resolve_run
 
     paths: list[Path] = []
     for name in names:
@@ -317,7 +317,7 @@ def _show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
             raise ConfigError(f"{name}: no runs match")
         for match in matches:
             if (Path(match) / PLAN_FILE).is_file():
-                from .runs.compare.plan import read_plan
+                from mlp_tui.runs.compare.plan import read_plan
 
                 if len(names) == 1 and len(matches) == 1:
                     plan = read_plan(Path(match) / PLAN_FILE)
@@ -343,13 +343,13 @@ def _show(board: Board, folder: Path | None, runs_root: Path, headless: bool) ->
 
 def _open_compare_app(folder: Path, plan: Plan, runs_root: Path, data_dir: Path | None, *, jobs: int | None,
                       device: str | None, start: bool, cluster: ClusterSpec | None = None) -> None:  # fmt: skip
-    from .runs.compare.board import Board
+    from mlp_tui.runs.compare.board import Board
 
     drive = {"jobs": jobs, "device": device, "data_dir": data_dir, "cluster": cluster} if start else None
     _open_board_app(Board(plan, folder), runs_root, drive=drive)
 
 
 def _open_board_app(board: Board, runs_root: Path, drive: dict[str, Any] | None = None) -> None:
-    from .views.tui.app import create_app
+    from mlp_tui.views.tui.app import create_app
 
     create_app(runs_root=runs_root, compare=board, drive=drive).run()

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .datasets import DATASET_NAMES
-from .lr_changes import FORM as LR_CHANGES_FORM
-from .lr_changes import HELP as LR_CHANGES_HELP
-from .lr_changes import LrChange, format_lr_changes, parse_lr_changes, past_last_epoch
-from .options import Option, option
-from .setting_values import (  # noqa: F401  (parse_hidden, did_you_mean, DEVICES: part of the config API)
+from mlp_tui.datasets import DATASET_NAMES
+from mlp_tui.lr_changes import FORM as LR_CHANGES_FORM
+from mlp_tui.lr_changes import HELP as LR_CHANGES_HELP
+from mlp_tui.lr_changes import LrChange, format_lr_changes, parse_lr_changes, past_last_epoch
+from mlp_tui.options import Option, option
+from mlp_tui.setting_values import (  # noqa: F401  (parse_hidden, did_you_mean, DEVICES: part of the config API)
     DEVICES,
     MAX_HIDDEN,
     MAX_LAYERS,
@@ -26,7 +26,7 @@ from .setting_values import (  # noqa: F401  (parse_hidden, did_you_mean, DEVICE
     parse_hidden,
     thread_setting,
 )
-from .suggested_lr import SUGGESTED_LR, suggested_lr
+from mlp_tui.suggested_lr import SUGGESTED_LR, suggested_lr
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "leaky_relu", "gelu", "silu", "mish", "identity")
 LOSSES = ("nll", "cross-entropy", "mse")

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .datasets import DIGITS
+from mlp_tui.datasets import DIGITS
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,21 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_common import DEFAULT_PRESET, DataDir, DeviceOption, PresetOption, RunArgument, RunsRoot, fail, user_errors
-from .config import CLI_SOURCE
-from .overrides import with_overrides
-from .preset_files import resolve_preset
-from .run_options import given_settings
-from .text_width import layout_width
+from mlp_tui.cli_common import (
+    DEFAULT_PRESET,
+    DataDir,
+    DeviceOption,
+    PresetOption,
+    RunArgument,
+    RunsRoot,
+    fail,
+    user_errors,
+)
+from mlp_tui.config import CLI_SOURCE
+from mlp_tui.overrides import with_overrides
+from mlp_tui.preset_files import resolve_preset
+from mlp_tui.run_options import given_settings
+from mlp_tui.text_width import layout_width
 
 
 def eval_run(
@@ -21,11 +30,11 @@ def eval_run(
 ) -> None:
     """Test a run's best weights (best.pt) on its dataset's test set and print the report."""
     with user_errors():
-        from .runs.status import resolve_run, summarize
+        from mlp_tui.runs.status import resolve_run, summarize
 
         run_dir = resolve_run(run_name, runs_root)
-        from .render import wants_ascii
-        from .runs.evaluate import eval_report, evaluate_run, load_run
+        from mlp_tui.render import wants_ascii
+        from mlp_tui.runs.evaluate import eval_report, evaluate_run, load_run
 
         loaded = load_run(run_dir, device)
         finished, test = evaluate_run(loaded, data_dir)
@@ -48,17 +57,17 @@ def predict_digit(
 ) -> None:
     """Read a handwritten digit from a picture with a run's best weights."""
     with user_errors():
-        from .engine.digit_input import ImageError, load_digit
-        from .runs.status import resolve_run
+        from mlp_tui.engine.digit_input import ImageError, load_digit
+        from mlp_tui.runs.status import resolve_run
 
         run_dir = resolve_run(run_name, runs_root)
         try:
             digit = load_digit(image)
         except ImageError as exc:
             fail(str(exc))
-        from .datasets import dataset_info
-        from .render import prediction_lines, wants_ascii
-        from .runs.evaluate import load_run, predict
+        from mlp_tui.datasets import dataset_info
+        from mlp_tui.render import prediction_lines, wants_ascii
+        from mlp_tui.runs.evaluate import load_run, predict
 
         loaded = load_run(run_dir, device)
         probs = predict(loaded, digit.pixels)
@@ -87,15 +96,15 @@ def weights(
     """Show what the first layer learned: each hidden unit's 784 incoming weights as a 28x28 picture
     (blue positive, red negative; a linear model: one template per class)."""
     with user_errors():
-        from .runs.status import resolve_run
-        from .runs.weights import read_first_layer
+        from mlp_tui.runs.status import resolve_run
+        from mlp_tui.runs.weights import read_first_layer
 
         layer = read_first_layer(resolve_run(run_name, runs_root))
         pages = max(1, -(-layer.count // per_page))
         if page > pages:
             fail(f"--page {page}: {layer.count} pictures make {pages} page(s) of {per_page}")
-    from .render import WEIGHT_LEGEND_PLAIN, wants_ascii, wants_colour, weight_grid_lines, weight_grid_text
-    from .report import fold
+    from mlp_tui.render import WEIGHT_LEGEND_PLAIN, wants_ascii, wants_colour, weight_grid_lines, weight_grid_text
+    from mlp_tui.report import fold
 
     start = (page - 1) * per_page
     pictures = layer.pictures(start, start + per_page)
@@ -152,8 +161,8 @@ def data(
     with user_errors():
         chosen = resolve_preset(preset)
         config = with_overrides(chosen.config, values, CLI_SOURCE)
-        from .render import wants_ascii
-        from .views.data_sample import data_report
+        from mlp_tui.render import wants_ascii
+        from mlp_tui.views.data_sample import data_report
 
         width = layout_width(30)
         text = data_report(config, chosen.name, data_dir, count=count, width=width, ascii=wants_ascii(),

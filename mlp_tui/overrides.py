@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .config import CLI_OPTIONS, CLI_SOURCE, RunConfig, build_config, cli_flag
-from .lr_changes import format_lr_changes
-from .suggested_lr import suggested_lr
+from mlp_tui.config import CLI_OPTIONS, CLI_SOURCE, RunConfig, build_config, cli_flag
+from mlp_tui.lr_changes import format_lr_changes
+from mlp_tui.suggested_lr import suggested_lr
 
 
 def with_suggested_lr(before: RunConfig, after: RunConfig, lr_given: bool) -> RunConfig:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import META_KEYS, ConfigError, RunConfig, build_config, did_you_mean, where
+from mlp_tui.config import META_KEYS, ConfigError, RunConfig, build_config, did_you_mean, where
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
-from .datasets import DIGITS, class_label, class_labels
-from .terminal import ascii_only, no_color
+from mlp_tui.datasets import DIGITS, class_label, class_labels
+from mlp_tui.terminal import ascii_only, no_color
 
 if TYPE_CHECKING:
     from rich.text import Text

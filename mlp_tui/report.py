@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .datasets import class_labels
-from .events import BatchProgress, EpochEnd, Evaluation, Misclassified, RunFinished, RunStarted
-from .render import digit_grid
+from mlp_tui.datasets import class_labels
+from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, Misclassified, RunFinished, RunStarted
+from mlp_tui.render import digit_grid
 
 MONITORED = {"val-accuracy": "accuracy", "val-loss": "loss"}
 

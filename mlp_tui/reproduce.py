@@ -9,9 +9,9 @@ import dataclasses
 import shlex
 from pathlib import Path
 
-from .config import RunConfig, build_config
-from .events import Event, LrChanged, RunFailed, RunFinished, RunStarted
-from .lr_changes import LrChange, format_lr_changes, parse_lr_changes, with_change
+from mlp_tui.config import RunConfig, build_config
+from mlp_tui.events import Event, LrChanged, RunFailed, RunFinished, RunStarted
+from mlp_tui.lr_changes import LrChange, format_lr_changes, parse_lr_changes, with_change
 
 # How a run that ended before its last epoch ended, in words (RunFinished.status).
 ENDED = {

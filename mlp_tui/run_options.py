@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 import typer
 
-from .config import CLI_OPTIONS, FIELDS, OPTIONS, cli_flag
+from mlp_tui.config import CLI_OPTIONS, FIELDS, OPTIONS, cli_flag
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 

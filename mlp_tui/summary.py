@@ -6,7 +6,7 @@ type; `model.summary_rows` gives the same rows from a built model (a test holds 
 
 from __future__ import annotations
 
-from .config import RunConfig
+from mlp_tui.config import RunConfig
 
 N_INPUTS, N_CLASSES = 784, 10
 Row = tuple[str, str, int]

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import RunConfig
-from ..errors import DeviceError
-from ..summary import format_rows, rows_from
+from mlp_tui.config import RunConfig
+from mlp_tui.errors import DeviceError
+from mlp_tui.summary import format_rows, rows_from
 
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .augment import augment_batch
+from mlp_tui.engine.augment import augment_batch
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..events import Event
+from mlp_tui.events import Event
 
 if TYPE_CHECKING:
-    from ..config import RunConfig
+    from mlp_tui.config import RunConfig
 
 
 class RunSink(Protocol):

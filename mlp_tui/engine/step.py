@@ -14,11 +14,11 @@ from collections.abc import Callable
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from ..config import RunConfig
-from .augment import augment_batch
-from .data import Dataset
-from .insight import HealthMonitor
-from .model import l1_penalty
+from mlp_tui.config import RunConfig
+from mlp_tui.engine.augment import augment_batch
+from mlp_tui.engine.data import Dataset
+from mlp_tui.engine.insight import HealthMonitor
+from mlp_tui.engine.model import l1_penalty
 
 
 class TrainStep:

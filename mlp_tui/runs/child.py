@@ -26,13 +26,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ..config import RunConfig
-from ..errors import DataError, exit_now
-from ..events import Event, RunFailed, from_dict
+from mlp_tui.config import RunConfig
+from mlp_tui.errors import DataError, exit_now
+from mlp_tui.events import Event, RunFailed, from_dict
 
 if TYPE_CHECKING:
-    from ..engine.control import Control
-    from .handle import RunHandle
+    from mlp_tui.engine.control import Control
+    from mlp_tui.runs.handle import RunHandle
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
 # process more than its share of CPU on a small machine (its thread team waits at barriers
@@ -69,9 +69,9 @@ def main() -> int:
         except (BrokenPipeError, OSError):
             control.stop("stopped")  # the app is gone: finish the batch, save, end
 
-    from ..engine.control import Control
-    from .job import Job
-    from .launch import NOT_STARTED, STOP_SIGNALS, launch
+    from mlp_tui.engine.control import Control
+    from mlp_tui.runs.job import Job
+    from mlp_tui.runs.launch import NOT_STARTED, STOP_SIGNALS, launch
 
     control = Control()
     job = Job.from_json(sys.stdin.readline())
@@ -96,7 +96,7 @@ def main() -> int:
 
 
 def _history(run_dir: Path) -> list[Event]:
-    from .store import METRICS_FILE, read_events
+    from mlp_tui.runs.store import METRICS_FILE, read_events
 
     path = Path(run_dir) / METRICS_FILE
     events: list[Event] = []
@@ -138,7 +138,7 @@ class ChildRun:
         # tables pick up where the run left off. Old endings and progress are left out.
         self._history = _history(resume) if resume is not None else []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
-        from .job import Job
+        from mlp_tui.runs.job import Job
 
         self._send(Job(config, preset, data_dir, runs_root, resume=resume).to_json())
 

@@ -10,15 +10,15 @@ from typing import Any
 
 import torch
 
-from ..config import CLI_SOURCE, RunConfig, build_config
-from ..datasets import dataset_info
-from ..engine.data import load_test_split
-from ..engine.model import build_model, configure_device, device_name, pick_device, probabilities
-from ..engine.splits import test_part
-from ..errors import DeviceError
-from ..events import Evaluation, RunFinished
-from ..report import Holdout, final_report, pct
-from .store import CheckpointError, load_run_checkpoint
+from mlp_tui.config import CLI_SOURCE, RunConfig, build_config
+from mlp_tui.datasets import dataset_info
+from mlp_tui.engine.data import load_test_split
+from mlp_tui.engine.model import build_model, configure_device, device_name, pick_device, probabilities
+from mlp_tui.engine.splits import test_part
+from mlp_tui.errors import DeviceError
+from mlp_tui.events import Evaluation, RunFinished
+from mlp_tui.report import Holdout, final_report, pct
+from mlp_tui.runs.store import CheckpointError, load_run_checkpoint
 
 
 @dataclass
@@ -146,7 +146,7 @@ def _positions(state: dict[str, Any]) -> str:
 
 def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinished, Evaluation]:
     """Test-set loss, accuracy, per-class counts, confusion and mistakes of the loaded weights."""
-    from ..engine.trainer import evaluate  # the training loop's own evaluation, so numbers match the run's
+    from mlp_tui.engine.trainer import evaluate  # the training loop's own evaluation, so numbers match the run's
 
     config = run.config
     whole_x, whole_y = load_test_split(config.dataset, data_dir, device=run.device)

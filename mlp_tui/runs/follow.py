@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..engine.control import parse_lr
-from ..events import Event, from_dict
-from .status import METRICS_FILE, read_command, run_status, write_command
-from .store import MetricsTail
+from mlp_tui.engine.control import parse_lr
+from mlp_tui.events import Event, from_dict
+from mlp_tui.runs.status import METRICS_FILE, read_command, run_status, write_command
+from mlp_tui.runs.store import MetricsTail
 
 if TYPE_CHECKING:
-    from .handle import RunHandle
+    from mlp_tui.runs.handle import RunHandle
 
 POLL_S = 0.25  # new lines show up within this (the issue asks for a second)
 STATUS_EVERY_S = 1.0

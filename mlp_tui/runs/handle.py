@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from ..events import Event
+from mlp_tui.events import Event
 
 if TYPE_CHECKING:
-    from .follow import RunStatus
+    from mlp_tui.runs.follow import RunStatus
 
 
 class RunHandle(Protocol):

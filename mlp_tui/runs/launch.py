@@ -16,16 +16,16 @@ from typing import Any
 
 import torch
 
-from ..config import CLI_SOURCE, ConfigError, RunConfig, build_config
-from ..engine.control import Control
-from ..engine.data import Dataset, load_dataset
-from ..engine.model import configure_device, device_name, pick_device
-from ..engine.trainer import Trainer
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
-from ..events import Event, RunFailed, RunFinished
-from ..preset_files import load_preset_file
-from .job import Job
-from .status import (
+from mlp_tui.config import CLI_SOURCE, ConfigError, RunConfig, build_config
+from mlp_tui.engine.control import Control
+from mlp_tui.engine.data import Dataset, load_dataset
+from mlp_tui.engine.model import configure_device, device_name, pick_device
+from mlp_tui.engine.trainer import Trainer
+from mlp_tui.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
+from mlp_tui.events import Event, RunFailed, RunFinished
+from mlp_tui.preset_files import load_preset_file
+from mlp_tui.runs.job import Job
+from mlp_tui.runs.status import (
     CONTROL_FILE,
     PROCESS_FILE,
     pid_alive,
@@ -35,7 +35,7 @@ from .status import (
     write_command,
     write_process_file,
 )
-from .store import METRICS_FILE, CheckpointError, RunStore, load_run_checkpoint, new_run_dir
+from mlp_tui.runs.store import METRICS_FILE, CheckpointError, RunStore, load_run_checkpoint, new_run_dir
 
 STOP_SIGNALS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import torch
 
-from ..config import RunConfig
-from ..engine.data import load_test_split, load_val_split
-from ..engine.model import probabilities
-from ..engine.splits import test_part
-from ..errors import DataError
-from .weights import NoCheckpointYet, load_draw_model
+from mlp_tui.config import RunConfig
+from mlp_tui.engine.data import load_test_split, load_val_split
+from mlp_tui.engine.model import probabilities
+from mlp_tui.engine.splits import test_part
+from mlp_tui.errors import DataError
+from mlp_tui.runs.weights import NoCheckpointYet, load_draw_model
 
 PREDICT_BATCH = 2048  # on the CPU: the training process keeps the device to itself
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.control import parse_lr
-from .store import METRICS_FILE, atomic_write_bytes, read_events
+from mlp_tui.engine.control import parse_lr
+from mlp_tui.runs.store import METRICS_FILE, atomic_write_bytes, read_events
 
 PROCESS_FILE = "process.json"
 CONTROL_FILE = "control"

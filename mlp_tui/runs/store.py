@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..config import RunConfig
-from ..errors import DiskFullError
-from ..events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
-from ..preset_files import to_toml
-from ..report import Holdout, final_report
-from ..reproduce import ReproduceLine
-from .full_disk import advice, checkpoint_words, disk_error
+from mlp_tui.config import RunConfig
+from mlp_tui.errors import DiskFullError
+from mlp_tui.events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
+from mlp_tui.preset_files import to_toml
+from mlp_tui.report import Holdout, final_report
+from mlp_tui.reproduce import ReproduceLine
+from mlp_tui.runs.full_disk import advice, checkpoint_words, disk_error
 
 if TYPE_CHECKING:
     import torch
@@ -148,7 +148,7 @@ def load_run_checkpoint(path: str | Path, map_location: str | torch.device = "cp
     for key, what in (("config", "config"), ("model", "model weights")):
         if not isinstance(data.get(key), dict):
             raise CheckpointError(f"{path}: incomplete checkpoint (it holds no {what})")
-    from ..engine.model import legacy_state
+    from mlp_tui.engine.model import legacy_state
 
     data["model"] = legacy_state(data["model"])
     return data

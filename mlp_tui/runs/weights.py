@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datasets import DIGITS, class_label, dataset_info
-from .status import FINAL_EVENTS
-from .store import METRICS_FILE, CheckpointError, load_run_checkpoint
+from mlp_tui.datasets import DIGITS, class_label, dataset_info
+from mlp_tui.runs.status import FINAL_EVENTS
+from mlp_tui.runs.store import METRICS_FILE, CheckpointError, load_run_checkpoint
 
 TAIL_BYTES = 64 * 1024  # the end of metrics.jsonl that tells whether the run has ended
 
@@ -200,7 +200,7 @@ class DrawModel:
     loaded: Any  # runs.evaluate.LoadedRun, for evaluate.predict
 
     def predict(self, pixels: bytes) -> list[float]:
-        from .evaluate import predict
+        from mlp_tui.runs.evaluate import predict
 
         return predict(self.loaded, pixels)
 
@@ -209,9 +209,9 @@ def load_draw_model(run_dir: Path, checkpoint: Path | None = None) -> DrawModel:
     """The model of the run's newest checkpoint (or `checkpoint`), ready for evaluate.predict."""
     import torch
 
-    from ..config import build_config
-    from ..engine.model import build_model
-    from .evaluate import LoadedRun
+    from mlp_tui.config import build_config
+    from mlp_tui.engine.model import build_model
+    from mlp_tui.runs.evaluate import LoadedRun
 
     run_dir = Path(run_dir)
     path = checkpoint or newest_checkpoint(run_dir)
@@ -240,7 +240,7 @@ def drawing_pixels(canvas: list[float] | bytes) -> bytes | None:
     20x20 box and centred by mass, as MNIST's digits were. None when nothing is drawn."""
     import numpy as np
 
-    from ..engine.digit_input import ImageError, mnist_like
+    from mlp_tui.engine.digit_input import ImageError, mnist_like
 
     grey = np.asarray(canvas, dtype=np.float64).reshape(28, 28)
     if grey.max() <= 1.0:

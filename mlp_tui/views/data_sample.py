@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import RunConfig
-from ..datasets import class_label, dataset_info
-from ..render import SIDE
-from ..report import fold
-from .digit_art import cells_per_row, grid_lines
+from mlp_tui.config import RunConfig
+from mlp_tui.datasets import class_label, dataset_info
+from mlp_tui.render import SIDE
+from mlp_tui.report import fold
+from mlp_tui.views.digit_art import cells_per_row, grid_lines
 
 ROWS = 4  # rows of digits `mlp-tui data` prints unless told how many images
 
@@ -49,8 +49,8 @@ def data_report(config: RunConfig, preset: str, data_dir: str | Path | None, *, 
     data cannot be read."""
     import torch
 
-    from ..engine.data import load_train_split
-    from ..engine.sample import sample_batch
+    from mlp_tui.engine.data import load_train_split
+    from mlp_tui.engine.sample import sample_batch
 
     x, y = load_train_split(config.dataset, data_dir, val_split=config.val_split, seed=config.seed,
                             subset=config.subset, val_from=config.val_from)  # fmt: skip

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import torch
 
-from ..datasets import class_labels
-from ..render import ASCII_RAMP, SHADES, SIDE, bar
+from mlp_tui.datasets import class_labels
+from mlp_tui.render import ASCII_RAMP, SHADES, SIDE, bar
 
 ART_LINES = SIDE // 2  # 14 lines of 28 cells
 GAP = 2  # columns between digits

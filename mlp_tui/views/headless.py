@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from ..config import build_config
-from ..datasets import dataset_info
-from ..events import (
+from mlp_tui.config import build_config
+from mlp_tui.datasets import dataset_info
+from mlp_tui.events import (  # fmt: skip
     BatchProgress,
     EpochEnd,
     Evaluation,
@@ -22,12 +22,12 @@ from ..events import (
     RunFinished,
     RunStarted,
     ThreadsChanged,
-)  # fmt: skip
-from ..render import wants_ascii
-from ..report import Holdout, batch_line, epoch_line, final_report
-from ..reproduce import ReproduceLine
-from ..text_width import fold, layout_width
-from .eta import clock, duration, epoch_left, run_left
+)
+from mlp_tui.render import wants_ascii
+from mlp_tui.report import Holdout, batch_line, epoch_line, final_report
+from mlp_tui.reproduce import ReproduceLine
+from mlp_tui.text_width import fold, layout_width
+from mlp_tui.views.eta import clock, duration, epoch_left, run_left
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -242,8 +242,8 @@ def make_printer(reproduce: str = "", stream: TextIO | None = None) -> PlainPrin
 
 def run_headless(job) -> int:
     """Train `job` (a runs.launch.Job) printing its progress; Ctrl-C stops it saved. Exit code."""
-    from ..engine.control import Control
-    from ..runs.launch import NOT_STARTED, exit_code, launch, stop_on_signals
+    from mlp_tui.engine.control import Control
+    from mlp_tui.runs.launch import NOT_STARTED, exit_code, launch, stop_on_signals
 
     printer = make_printer(reproduce=job.reproduce or "")
     control = Control()

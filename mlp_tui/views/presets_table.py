@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from ..preset_files import Preset
+from mlp_tui.preset_files import Preset
 
 INDENT = " " * 4
 

@@ -20,9 +20,9 @@ def _when(started: float | None) -> str:
 
 def comparison_rows(root: Path) -> list[tuple[float, tuple]]:
     """A comparison as one line: its progress in runs and the leader's test accuracy."""
-    from ..runs.compare.board import Board
-    from ..runs.compare.plan import PLAN_FILE, find_comparisons, read_plan
-    from ..runs.compare.pool import driver_alive
+    from mlp_tui.runs.compare.board import Board
+    from mlp_tui.runs.compare.plan import PLAN_FILE, find_comparisons, read_plan
+    from mlp_tui.runs.compare.pool import driver_alive
 
     rows = []
     for folder in find_comparisons(root):
@@ -52,8 +52,8 @@ def _cut(text: str, width: int) -> str:
 
 
 def _single_rows(root: Path) -> list[tuple]:
-    from ..report import pct
-    from ..runs.status import RunSummary, find_runs, summarize
+    from mlp_tui.report import pct
+    from mlp_tui.runs.status import RunSummary, find_runs, summarize
 
     summaries = []
     for path in find_runs(root):
@@ -107,7 +107,7 @@ PRESET_FLOOR = 8  # shorter than this, a cut preset says nothing: the column goe
 def runs_table(rows: list[tuple[str, ...]], width: int, title: str | None = None):
     """The table at most `width` wide. The id, status and test accuracy always stay: they are
     what `eval`, `predict` and `watch` need; the others go in the order of DROP_FIRST."""
-    from ..text_width import fit_columns
+    from mlp_tui.text_width import fit_columns
 
     def build(dropped: list[str], preset_width: int | None):
         return _table(rows, [i for i, h in enumerate(HEADERS) if h not in dropped], title, preset_width)
@@ -142,7 +142,7 @@ def _table(rows, shown: list[int], title: str | None, preset_width: int | None =
 
 def print_table(rows: list[tuple[str, ...]], root: Path, terminal: bool) -> None:
     """On a terminal Rich's table with colours; in a pipe plain lines; both fit layout_width()."""
-    from ..text_width import layout_width, plain_lines
+    from mlp_tui.text_width import layout_width, plain_lines
 
     width = layout_width()
     if not terminal:

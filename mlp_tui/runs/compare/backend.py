@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ...config import ConfigError
-from ..job import Job
-from .plan import Member
+from mlp_tui.config import ConfigError
+from mlp_tui.runs.compare.plan import Member
+from mlp_tui.runs.job import Job
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def import_ray() -> None:
 def cluster_backend(spec: ClusterSpec) -> Backend:
     """The backend for `--ray`: joins the cluster now (ConfigError, exit 2, if it cannot)."""
     import_ray()
-    from .cluster import ClusterRunner
-    from .ray_cluster import RayCluster
+    from mlp_tui.runs.compare.cluster import ClusterRunner
+    from mlp_tui.runs.compare.ray_cluster import RayCluster
 
     return ClusterRunner(RayCluster(spec), spec)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..status import run_status
-from ..store import METRICS_FILE, MetricsTail
-from .plan import Member, Plan
-from .stats import ALPHA, mean, same_mean, sd, welch_p
-from .summary import axis_lines, same_run
+from mlp_tui.runs.compare.plan import Member, Plan
+from mlp_tui.runs.compare.stats import ALPHA, mean, same_mean, sd, welch_p
+from mlp_tui.runs.compare.summary import axis_lines, same_run
+from mlp_tui.runs.status import run_status
+from mlp_tui.runs.store import METRICS_FILE, MetricsTail
 
 ENDED_WELL = ("completed", "early-stopped")
 RUNNING = ("running", "paused", "stale")  # stale: silent, but not known to have ended

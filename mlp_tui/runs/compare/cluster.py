@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..job import Job
-from ..status import read_command, write_process_file
-from .backend import ClusterSpec, MemberResult
-from .plan import Member
-from .retry import WorkerLog, continue_job, ended_result
-from .streaming import apply_changes, read_files
+from mlp_tui.runs.compare.backend import ClusterSpec, MemberResult
+from mlp_tui.runs.compare.plan import Member
+from mlp_tui.runs.compare.retry import WorkerLog, continue_job, ended_result
+from mlp_tui.runs.compare.streaming import apply_changes, read_files
+from mlp_tui.runs.job import Job
+from mlp_tui.runs.status import read_command, write_process_file
 
 MAX_TRIES = 3  # a member's worker may die this many times before the member counts as died
 FORWARD_S = 0.25  # how often members' control files are read for commands to pass on

@@ -20,12 +20,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ...errors import DiskFullError, exit_now
-from .backend import Backend, ClusterSpec, MemberResult, cluster_backend
-from .board import Board
-from .leaderboard import write_leaderboard
-from .plan import PLAN_FILE, Plan, read_plan
-from .pool import STOP_FILE, LocalPool, member_job, stop_requested, write_driver_file
+from mlp_tui.errors import DiskFullError, exit_now
+from mlp_tui.runs.compare.backend import Backend, ClusterSpec, MemberResult, cluster_backend
+from mlp_tui.runs.compare.board import Board
+from mlp_tui.runs.compare.leaderboard import write_leaderboard
+from mlp_tui.runs.compare.plan import PLAN_FILE, Plan, read_plan
+from mlp_tui.runs.compare.pool import STOP_FILE, LocalPool, member_job, stop_requested, write_driver_file
 
 
 def drive(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...config import RunConfig, build_config
-from ...preset_files import load_preset_file
-from ..status import RunNotFound
-from .grid import SEPARATOR, Variant, value_text
-from .plan import Member, Plan
+from mlp_tui.config import RunConfig, build_config
+from mlp_tui.preset_files import load_preset_file
+from mlp_tui.runs.compare.grid import SEPARATOR, Variant, value_text
+from mlp_tui.runs.compare.plan import Member, Plan
+from mlp_tui.runs.status import RunNotFound
 
 IGNORED = ("seed", "device", "lr_suggested")  # not what makes a variant
 

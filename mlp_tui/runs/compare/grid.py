@@ -11,10 +11,10 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from ...config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
-from ...lr_changes import format_lr_changes
-from ...overrides import with_overrides
-from ...suggested_lr import suggested_lr
+from mlp_tui.config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
+from mlp_tui.lr_changes import format_lr_changes
+from mlp_tui.overrides import with_overrides
+from mlp_tui.suggested_lr import suggested_lr
 
 MAX_RUNS = 64  # more than this needs --yes: a typo in an axis should not start a week of training
 SEPARATOR = " · "

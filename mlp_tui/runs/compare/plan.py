@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...config import ConfigError, RunConfig, build_config
-from ...preset_files import toml_value
-from ..store import atomic_write_bytes, new_run_dir
-from .grid import Variant, seeds_for
+from mlp_tui.config import ConfigError, RunConfig, build_config
+from mlp_tui.preset_files import toml_value
+from mlp_tui.runs.compare.grid import Variant, seeds_for
+from mlp_tui.runs.store import atomic_write_bytes, new_run_dir
 
 PLAN_FILE = "compare.toml"
 DRIVER_FILE = "driver.json"  # pid and host of the process running the pool
@@ -146,7 +146,7 @@ def find_comparisons(root: Path) -> list[Path]:
 
 def resolve_comparison(name: str, root: Path) -> Path:
     """A comparison directory from a path (or its compare.toml), a name under root, or `latest`."""
-    from ..status import resolve_dir
+    from mlp_tui.runs.status import resolve_dir
 
     if Path(name).name == PLAN_FILE:
         name = str(Path(name).parent)

@@ -24,14 +24,14 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from ...config import build_config
-from ..job import Job
-from ..status import STALE_S, failed_for_disk, pid_alive, read_process_file, run_status
-from ..store import atomic_write_bytes
-from .backend import MemberResult
-from .plan import DRIVER_FILE, Member
-from .retry import WorkerLog, continue_job, ended_result
-from .worker import Answer, WorkerProcess
+from mlp_tui.config import build_config
+from mlp_tui.runs.compare.backend import MemberResult
+from mlp_tui.runs.compare.plan import DRIVER_FILE, Member
+from mlp_tui.runs.compare.retry import WorkerLog, continue_job, ended_result
+from mlp_tui.runs.compare.worker import Answer, WorkerProcess
+from mlp_tui.runs.job import Job
+from mlp_tui.runs.status import STALE_S, failed_for_disk, pid_alive, read_process_file, run_status
+from mlp_tui.runs.store import atomic_write_bytes
 
 STOP_FILE = "control"  # "stop" in it: the driver stops its members (saved) and starts no more
 POOL_TRIES = 2  # a member whose worker failed in a way that can pass is tried once more
@@ -121,7 +121,7 @@ class LocalPool:
                          f"{threads} CPU thread{'s' if threads > 1 else ''} each")  # fmt: skip
 
     def check_data(self, datasets: list[str], data_dir: Path | None) -> None:
-        from ...engine.data import ensure_dataset
+        from mlp_tui.engine.data import ensure_dataset
 
         for dataset in datasets:
             ensure_dataset(dataset, data_dir)

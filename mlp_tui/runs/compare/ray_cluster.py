@@ -18,12 +18,12 @@ from typing import Any, cast
 import ray
 import ray.exceptions
 
-from ...config import ConfigError
-from ...errors import DataError
-from ..job import Job
-from .backend import ClusterSpec
-from .cluster import MemberLost
-from .remote_member import STOP, stream_member
+from mlp_tui.config import ConfigError
+from mlp_tui.errors import DataError
+from mlp_tui.runs.compare.backend import ClusterSpec
+from mlp_tui.runs.compare.cluster import MemberLost
+from mlp_tui.runs.compare.remote_member import STOP, stream_member
+from mlp_tui.runs.job import Job
 
 
 @ray.remote(num_cpus=0)
@@ -71,7 +71,7 @@ class _Inbox:
 
 @ray.remote(num_cpus=0, max_retries=0)
 def _check_data(datasets: list[str], data_dir: str | None) -> None:
-    from ...engine.data import ensure_dataset
+    from mlp_tui.engine.data import ensure_dataset
 
     for dataset in datasets:
         ensure_dataset(dataset, data_dir)

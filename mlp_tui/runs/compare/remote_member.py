@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..job import Job
-from ..status import write_command
-from .streaming import DirectoryWatch
+from mlp_tui.runs.compare.streaming import DirectoryWatch
+from mlp_tui.runs.job import Job
+from mlp_tui.runs.status import write_command
 
 if TYPE_CHECKING:
-    from ...engine.control import Control
+    from mlp_tui.engine.control import Control
 
 SYNC_S = 0.5  # how often the scratch copy is looked at: a live chart needs no more
 STOP = "stop"  # the comparison stops: this member saves and ends, and none starts
@@ -36,8 +36,8 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
         yield {"result": None}
         return
     yield {"started": {"host": socket.gethostname(), "pid": os.getpid()}}
-    from ...engine.control import Control
-    from ..launch import NOT_STARTED
+    from mlp_tui.engine.control import Control
+    from mlp_tui.runs.launch import NOT_STARTED
 
     target = job.resume or job.run_dir
     if target is None:  # a comparison's members always name their directory (pool.member_job)
@@ -78,7 +78,7 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
 
 
 def _train(job: Job, control: Control, result: dict[str, Any]) -> None:
-    from ..launch import launch
+    from mlp_tui.runs.launch import launch
 
     try:
         ended = launch(job, lambda event: None, control)

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..job import Job
-from ..status import summarize
-from .backend import MemberResult
-from .plan import Member
+from mlp_tui.runs.compare.backend import MemberResult
+from mlp_tui.runs.compare.plan import Member
+from mlp_tui.runs.job import Job
+from mlp_tui.runs.status import summarize
 
 WORKER_LOG = "workers.log"  # the workers' stderr and the driver's lines about them: never on the driver's screen
 ENDED = ("completed", "early-stopped", "failed")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...render import counted
-from .grid import value_text
-from .stats import ALPHA, mean, paired_p, sd
+from mlp_tui.render import counted
+from mlp_tui.runs.compare.grid import value_text
+from mlp_tui.runs.compare.stats import ALPHA, mean, paired_p, sd
 
 if TYPE_CHECKING:
-    from .board import MemberState
-    from .plan import Member
+    from mlp_tui.runs.compare.board import MemberState
+    from mlp_tui.runs.compare.plan import Member
 
 # Pairs of levels that are one objective under two names: identical results are no surprise.
 SAME_OBJECTIVE = {("loss", frozenset({"nll", "cross-entropy"}))}

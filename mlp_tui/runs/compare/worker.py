@@ -28,14 +28,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
-from ...errors import exit_now
+from mlp_tui.errors import exit_now
 
 if TYPE_CHECKING:
-    from ...engine.control import Control
-    from ...events import Event, RunFailed, RunFinished
-    from ..job import Job
-    from .plan import Member
-    from .retry import WorkerLog
+    from mlp_tui.engine.control import Control
+    from mlp_tui.events import Event, RunFailed, RunFinished
+    from mlp_tui.runs.compare.plan import Member
+    from mlp_tui.runs.compare.retry import WorkerLog
+    from mlp_tui.runs.job import Job
 
 Answer = dict[str, Any]  # a worker's line to the driver (JSON)
 
@@ -50,9 +50,9 @@ def main() -> int:
     os.dup2(2, 1)  # anything else that prints goes to stderr, never into the result lines
     sys.stdout = sys.stderr
 
-    from ...engine.control import Control
-    from ..job import Job
-    from ..launch import STOP_SIGNALS, launch
+    from mlp_tui.engine.control import Control
+    from mlp_tui.runs.job import Job
+    from mlp_tui.runs.launch import STOP_SIGNALS, launch
 
     jobs: queue.Queue[str | object] = queue.Queue()  # job lines, then _STOP
     current = {"control": Control()}
@@ -143,7 +143,7 @@ def _train(
     emit: Callable[[Event], None],
 ) -> Answer:
     """Train one member; what to answer the driver."""
-    from ...engine.trainer import out_of_memory
+    from mlp_tui.engine.trainer import out_of_memory
 
     answer: Answer
     try:

@@ -12,24 +12,24 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from ...config import RunConfig
-from ...events import Event
-from ...preset_files import Preset, list_presets
-from ...runs.child import ChildRun
-from ...runs.compare.board import Board
-from ...runs.compare.driver import start_driver
-from ...runs.compare.plan import Plan, new_comparison
-from ...runs.compare.pool import request_stop
-from ...runs.follow import RunStatus, RunWatch
-from ...runs.handle import RunHandle
-from ...summary import config_rows, format_rows, parameter_count
-from ...terminal import ascii_only
-from .ascii_driver import ascii_driver
-from .dialogs import ConfirmDialog
-from .screens.base import SizedScreen
-from .screens.compare import CompareScreen
-from .screens.setup import SetupScreen
-from .screens.training import TrainingScreen
+from mlp_tui.config import RunConfig
+from mlp_tui.events import Event
+from mlp_tui.preset_files import Preset, list_presets
+from mlp_tui.runs.child import ChildRun
+from mlp_tui.runs.compare.board import Board
+from mlp_tui.runs.compare.driver import start_driver
+from mlp_tui.runs.compare.plan import Plan, new_comparison
+from mlp_tui.runs.compare.pool import request_stop
+from mlp_tui.runs.follow import RunStatus, RunWatch
+from mlp_tui.runs.handle import RunHandle
+from mlp_tui.summary import config_rows, format_rows, parameter_count
+from mlp_tui.terminal import ascii_only
+from mlp_tui.views.tui.ascii_driver import ascii_driver
+from mlp_tui.views.tui.dialogs import ConfirmDialog
+from mlp_tui.views.tui.screens.base import SizedScreen
+from mlp_tui.views.tui.screens.compare import CompareScreen
+from mlp_tui.views.tui.screens.setup import SetupScreen
+from mlp_tui.views.tui.screens.training import TrainingScreen
 
 
 class MlpApp(App):
@@ -182,7 +182,7 @@ class MlpApp(App):
     def detect_device(self) -> None:
         """Importing torch takes a second or two: do it off the UI thread, after the first
         paint. (Training itself runs in its own process.)"""
-        from ...engine.model import device_name, pick_device
+        from mlp_tui.engine.model import device_name, pick_device
 
         label = device_name(pick_device("auto"))
         self.call_from_thread(self.show_device, label)

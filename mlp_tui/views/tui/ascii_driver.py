@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.driver import Driver
 
-from ...terminal import asciify
+from mlp_tui.terminal import asciify
 
 
 def ascii_driver(base: type[Driver]) -> type[Driver]:

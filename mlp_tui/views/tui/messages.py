@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from ...events import BatchProgress, Event
+from mlp_tui.events import BatchProgress, Event
 
 if TYPE_CHECKING:
-    from ...runs.follow import RunStatus
-    from .board_view import BoardView
+    from mlp_tui.runs.follow import RunStatus
+    from mlp_tui.views.tui.board_view import BoardView
 
 
 class EngineEvent(Message):

@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
-from ..screenshot import save_picture
+from mlp_tui.views.tui.screenshot import save_picture
 
 if TYPE_CHECKING:
-    from ..app import MlpApp
+    from mlp_tui.views.tui.app import MlpApp
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 # Each screen places it among its own keys, where the footer has room for it.

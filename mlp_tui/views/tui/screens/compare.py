@@ -20,20 +20,20 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ....config import build_config
-from ....runs.compare.board import Board
-from ....runs.compare.driver import driver_error
-from ....runs.compare.plan import PLAN_FILE
-from ....runs.compare.pool import driver_alive, request_stop
-from ..board_view import METRICS, BoardView, MemberView, RowView, snapshot
-from ..dialogs import ConfirmDialog, PickDialog
-from ..messages import BoardChanged
-from ..widgets.compare_chart import CompareChart
-from ..widgets.fitted_footer import FittedFooter
-from ..widgets.leaderboard import Leaderboard
-from .base import SCREENSHOT, SizedScreen
-from .member import MemberScreen
-from .setup import SetupScreen
+from mlp_tui.config import build_config
+from mlp_tui.runs.compare.board import Board
+from mlp_tui.runs.compare.driver import driver_error
+from mlp_tui.runs.compare.plan import PLAN_FILE
+from mlp_tui.runs.compare.pool import driver_alive, request_stop
+from mlp_tui.views.tui.board_view import METRICS, BoardView, MemberView, RowView, snapshot
+from mlp_tui.views.tui.dialogs import ConfirmDialog, PickDialog
+from mlp_tui.views.tui.messages import BoardChanged
+from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
+from mlp_tui.views.tui.screens.member import MemberScreen
+from mlp_tui.views.tui.screens.setup import SetupScreen
+from mlp_tui.views.tui.widgets.compare_chart import CompareChart
+from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
+from mlp_tui.views.tui.widgets.leaderboard import Leaderboard
 
 POLL_S = 0.5  # the members' metrics.jsonl are read this often
 ALIVE_EVERY_S = 2.0  # and whether a driver elsewhere still runs the comparison

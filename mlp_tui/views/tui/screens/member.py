@@ -6,9 +6,9 @@ from pathlib import Path
 
 from textual.binding import Binding
 
-from ....config import RunConfig
-from ....runs.follow import RunWatch
-from .training import TrainingScreen
+from mlp_tui.config import RunConfig
+from mlp_tui.runs.follow import RunWatch
+from mlp_tui.views.tui.screens.training import TrainingScreen
 
 
 class MemberScreen(TrainingScreen):

@@ -13,15 +13,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from ....config import ConfigError, RunConfig
-from ....preset_files import Preset
-from ....runs.compare.grid import build_grid, check_size
-from ....runs.compare.plan import Plan
-from ..widgets.compare_form import CompareForm
-from ..widgets.fitted_footer import FittedFooter
-from ..widgets.settings_form import SettingsForm
-from .base import SCREENSHOT, SizedScreen
-from .data import DataScreen
+from mlp_tui.config import ConfigError, RunConfig
+from mlp_tui.preset_files import Preset
+from mlp_tui.runs.compare.grid import build_grid, check_size
+from mlp_tui.runs.compare.plan import Plan
+from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
+from mlp_tui.views.tui.screens.data import DataScreen
+from mlp_tui.views.tui.widgets.compare_form import CompareForm
+from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
+from mlp_tui.views.tui.widgets.settings_form import SettingsForm
 
 
 def hidden_width(config: RunConfig) -> int:

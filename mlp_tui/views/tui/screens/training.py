@@ -17,9 +17,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from ....config import RunConfig
-from ....datasets import dataset_info
-from ....events import (
+from mlp_tui.config import RunConfig
+from mlp_tui.datasets import dataset_info
+from mlp_tui.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
@@ -33,26 +33,26 @@ from ....events import (
     RunStarted,
     ThreadsChanged,
 )
-from ....report import pct
-from ....runs.follow import RunStatus
-from ....runs.handle import RunHandle
-from ..dialogs import ConfirmDialog
-from ..messages import EngineEvent
-from ..widgets.chart import MetricChart
-from ..widgets.class_table import ClassTable
-from ..widgets.confusion import ConfusionView
-from ..widgets.data_view import DataView
-from ..widgets.digit_grid import DigitGrid
-from ..widgets.draw_pad import DrawPad
-from ..widgets.fitted_footer import FittedFooter
-from ..widgets.gallery import MistakeGallery
-from ..widgets.health import LEGEND, HealthLog, HealthTable
-from ..widgets.lr_dialog import LrDialog
-from ..widgets.model_summary import ModelSummary
-from ..widgets.predictions_view import PredictionsView
-from ..widgets.status_header import StatusHeader
-from ..widgets.weights_view import WeightsView
-from .base import SCREENSHOT, SizedScreen
+from mlp_tui.report import pct
+from mlp_tui.runs.follow import RunStatus
+from mlp_tui.runs.handle import RunHandle
+from mlp_tui.views.tui.dialogs import ConfirmDialog
+from mlp_tui.views.tui.messages import EngineEvent
+from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
+from mlp_tui.views.tui.widgets.chart import MetricChart
+from mlp_tui.views.tui.widgets.class_table import ClassTable
+from mlp_tui.views.tui.widgets.confusion import ConfusionView
+from mlp_tui.views.tui.widgets.data_view import DataView
+from mlp_tui.views.tui.widgets.digit_grid import DigitGrid
+from mlp_tui.views.tui.widgets.draw_pad import DrawPad
+from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
+from mlp_tui.views.tui.widgets.gallery import MistakeGallery
+from mlp_tui.views.tui.widgets.health import LEGEND, HealthLog, HealthTable
+from mlp_tui.views.tui.widgets.lr_dialog import LrDialog
+from mlp_tui.views.tui.widgets.model_summary import ModelSummary
+from mlp_tui.views.tui.widgets.predictions_view import PredictionsView
+from mlp_tui.views.tui.widgets.status_header import StatusHeader
+from mlp_tui.views.tui.widgets.weights_view import WeightsView
 
 
 class TrainingScreen(SizedScreen):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-from .axis import y_limits
+from mlp_tui.views.tui.widgets.axis import y_limits
 
 BEST_COLOUR, AFTER_BEST_COLOUR, LR_COLOUR = "green", "orange", "magenta"
 LR_MARK = ":"  # without colour: the best epoch keeps plotext's solid line, lr changes are dotted

@@ -97,15 +97,15 @@ class CheckpointFollower(_Host):
 
     def checkpoint_for(self, run_dir: Path) -> Path:
         """Which checkpoint to read (on the worker): the newest; raises NoCheckpointYet."""
-        from ....runs.weights import newest_checkpoint
+        from mlp_tui.runs.weights import newest_checkpoint
 
         return newest_checkpoint(run_dir)
 
     @work(thread=True, exclusive=True, group="checkpoint-read", exit_on_error=False)
     def _read(self, request: int, run_dir: Path, stamp) -> None:
-        from ....errors import DataError
-        from ....runs.store import CheckpointError
-        from ....runs.weights import NoCheckpointYet, stamp_of
+        from mlp_tui.errors import DataError
+        from mlp_tui.runs.store import CheckpointError
+        from mlp_tui.runs.weights import NoCheckpointYet, stamp_of
 
         try:
             path = self.checkpoint_for(run_dir)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ....datasets import DIGITS, class_label
-from ....events import Evaluation
-from ....render import bar
-from .splits import evaluated
+from mlp_tui.datasets import DIGITS, class_label
+from mlp_tui.events import Evaluation
+from mlp_tui.render import bar
+from mlp_tui.views.tui.widgets.splits import evaluated
 
 BAR = 10  # the accuracy bar's width in cells
 

@@ -17,8 +17,8 @@ from rich.text import Text
 from textual import work
 from textual_plotext import Plot, PlotextPlot
 
-from ..board_view import Curve
-from .axis import y_limits
+from mlp_tui.views.tui.board_view import Curve
+from mlp_tui.views.tui.widgets.axis import y_limits
 
 # Colours that read on dark and light backgrounds (textual-plotext's own data sequence); the
 # leaderboard paints each variant's name in the same colour.

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, SelectionList, Static
 
-from ....config import LOSSES, OPTIMIZERS, ConfigError
-from ....runs.compare.grid import Axis
+from mlp_tui.config import LOSSES, OPTIMIZERS, ConfigError
+from mlp_tui.runs.compare.grid import Axis
 
 DEPTHS = (1, 2, 3)  # hidden layers, each as wide as the form's first one
 DROPOUTS = (0.0, 0.2, 0.5)

@@ -6,9 +6,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ....datasets import class_label
-from ....events import Evaluation
-from .splits import on_the_set
+from mlp_tui.datasets import class_label
+from mlp_tui.events import Evaluation
+from mlp_tui.views.tui.widgets.splits import on_the_set
 
 
 class ConfusionView(Static):

@@ -19,13 +19,13 @@ from textual import work
 from textual.binding import Binding
 from textual.message import Message
 
-from ....config import RunConfig
-from ....datasets import class_label, dataset_info
-from ...data_sample import distortion_text
-from .digit_grid import DigitGrid, GridSource
+from mlp_tui.config import RunConfig
+from mlp_tui.datasets import class_label, dataset_info
+from mlp_tui.views.data_sample import distortion_text
+from mlp_tui.views.tui.widgets.digit_grid import DigitGrid, GridSource
 
 if TYPE_CHECKING:
-    from ....engine.sample import SampleBatch
+    from mlp_tui.engine.sample import SampleBatch
 
 SAMPLE = 256  # images a sample holds: pages of them, then `f` for fresh ones
 
@@ -57,7 +57,7 @@ class SampleSource(GridSource):
 @functools.lru_cache(maxsize=1)
 def _train_split(dataset: str, data_dir: str, val_split: float, seed: int, subset: int, val_from: str = "train"):
     """The images a run trains on, kept for the next batch (60,000 images are 47 MB)."""
-    from ....engine.data import load_train_split
+    from mlp_tui.engine.data import load_train_split
 
     return load_train_split(dataset, data_dir or None, val_split=val_split, seed=seed, subset=subset, val_from=val_from)
 
@@ -106,14 +106,14 @@ class DataView(DigitGrid):
         try:
             import torch
 
-            from ....engine.sample import sample_batch
+            from mlp_tui.engine.sample import sample_batch
 
             x, y = _train_split(config.dataset, data_dir, config.val_split, config.seed, config.subset, config.val_from)
             generator = torch.Generator().manual_seed(seed)
             batch = sample_batch(x, y, SAMPLE, augment=config.augment, elastic=config.elastic, generator=generator)
             self.post_message(self.Sampled(request, batch, None))
         except Exception as exc:  # DataError says what to do; anything else must not take the app down
-            from ....errors import DataError
+            from mlp_tui.errors import DataError
 
             text = str(exc) if isinstance(exc, DataError) else (
                 f"cannot read the training images: {type(exc).__name__}: {exc}")  # fmt: skip

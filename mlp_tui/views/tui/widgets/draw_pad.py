@@ -23,13 +23,13 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from ....datasets import DIGITS, class_labels
-from ....render import bar
-from .checkpoint_follower import CheckpointFollower
-from .draw_canvas import DrawCanvas
+from mlp_tui.datasets import DIGITS, class_labels
+from mlp_tui.render import bar
+from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
+from mlp_tui.views.tui.widgets.draw_canvas import DrawCanvas
 
 if TYPE_CHECKING:
-    from ....runs.weights import DrawModel
+    from mlp_tui.runs.weights import DrawModel
 
 
 class DrawPad(CheckpointFollower, Horizontal):
@@ -102,7 +102,7 @@ class DrawPad(CheckpointFollower, Horizontal):
         self.model = None
 
     def read_checkpoint(self, run_dir: Path, path: Path):
-        from ....runs.weights import load_draw_model
+        from mlp_tui.runs.weights import load_draw_model
 
         return load_draw_model(run_dir, path)
 
@@ -133,7 +133,7 @@ class DrawPad(CheckpointFollower, Horizontal):
 
     @work(thread=True, group="draw-predict", exit_on_error=False)
     def _read_drawings(self) -> None:
-        from ....runs.weights import drawing_pixels
+        from mlp_tui.runs.weights import drawing_pixels
 
         while True:
             with self._lock:

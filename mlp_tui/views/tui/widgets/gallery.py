@@ -4,11 +4,11 @@ true class (green); `b` shows every digit's probabilities as bars beside it."""
 
 from __future__ import annotations
 
-from ....datasets import class_label
-from ....events import Evaluation, Misclassified
-from ...digit_art import bar_lines, marks
-from .digit_grid import DigitGrid, GridSource
-from .splits import mistake_count, on_the_set
+from mlp_tui.datasets import class_label
+from mlp_tui.events import Evaluation, Misclassified
+from mlp_tui.views.digit_art import bar_lines, marks
+from mlp_tui.views.tui.widgets.digit_grid import DigitGrid, GridSource
+from mlp_tui.views.tui.widgets.splits import mistake_count, on_the_set
 
 
 class MistakeSource(GridSource):

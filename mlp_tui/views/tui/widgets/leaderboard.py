@@ -6,9 +6,9 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ....render import bar
-from ..board_view import RowView
-from .compare_chart import colour_style, variant_mark
+from mlp_tui.render import bar
+from mlp_tui.views.tui.board_view import RowView
+from mlp_tui.views.tui.widgets.compare_chart import colour_style, variant_mark
 
 COLUMNS = ("#", "variant", "test acc %", "verdict", "progress", "status", "best ep", "time/run")
 COMPACT_COLUMNS = COLUMNS[:5]  # a narrow terminal: the status is in the progress column

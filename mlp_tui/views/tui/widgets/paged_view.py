@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from .fit_text import shorten
+from mlp_tui.views.tui.widgets.fit_text import shorten
 
 
 def plain_strip(text: str, width: int, base: Style, bold: bool = False) -> Strip:

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
-from ....datasets import class_label
-from ....report import pct
-from ...digit_art import bar_lines, marks
-from .checkpoint_follower import CheckpointFollower
-from .digit_grid import DigitGrid, GridSource
-from .splits import split_name
+from mlp_tui.datasets import class_label
+from mlp_tui.report import pct
+from mlp_tui.views.digit_art import bar_lines, marks
+from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
+from mlp_tui.views.tui.widgets.digit_grid import DigitGrid, GridSource
+from mlp_tui.views.tui.widgets.splits import split_name
 
 if TYPE_CHECKING:
-    from ....runs.predictions import SplitPredictions
+    from mlp_tui.runs.predictions import SplitPredictions
 
 ALL, WRONG = "all", "wrong"  # what `w` cycles through, with each class's number
 
@@ -142,12 +142,12 @@ class PredictionsView(CheckpointFollower, DigitGrid):
         self.set_source(None)
 
     def checkpoint_for(self, run_dir: Path) -> Path:
-        from ....runs.predictions import best_checkpoint
+        from mlp_tui.runs.predictions import best_checkpoint
 
         return best_checkpoint(run_dir)
 
     def read_checkpoint(self, run_dir: Path, path: Path):
-        from ....runs.predictions import predict_split
+        from mlp_tui.runs.predictions import predict_split
 
         return predict_split(run_dir, self.split, path, self.data_dir)
 

@@ -4,7 +4,7 @@ so a number never hides which split it came from."""
 
 from __future__ import annotations
 
-from ....events import Evaluation
+from mlp_tui.events import Evaluation
 
 SPLITS = {"val": "validation", "test": "test"}
 

@@ -12,11 +12,11 @@ from rich.markup import escape
 from rich.text import Text
 from textual.widgets import Static
 
-from ....events import RunFailed, RunFinished
-from ....report import pct
-from ...eta import clock, run_left
-from .fit_text import shorten_text
-from .lr_dialog import asked_words
+from mlp_tui.events import RunFailed, RunFinished
+from mlp_tui.report import pct
+from mlp_tui.views.eta import clock, run_left
+from mlp_tui.views.tui.widgets.fit_text import shorten_text
+from mlp_tui.views.tui.widgets.lr_dialog import asked_words
 
 STATES = {
     "starting": "[yellow]● loading data[/]",

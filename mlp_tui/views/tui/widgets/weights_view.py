@@ -19,12 +19,12 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.strip import Strip
 
-from ....render import PICTURE_GAP, SIDE, WEIGHT_LEGEND_PLAIN, weight_grid_runs
-from .checkpoint_follower import CheckpointFollower
-from .paged_view import PagedView, plain_strip
+from mlp_tui.render import PICTURE_GAP, SIDE, WEIGHT_LEGEND_PLAIN, weight_grid_runs
+from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
+from mlp_tui.views.tui.widgets.paged_view import PagedView, plain_strip
 
 if TYPE_CHECKING:
-    from ....runs.weights import FirstLayer
+    from mlp_tui.runs.weights import FirstLayer
 
 HEADER = 2  # lines above the pictures
 PICTURE_LINES = SIDE // 2 + 1  # 14 lines of half blocks and the label
@@ -64,7 +64,7 @@ class WeightsView(CheckpointFollower, PagedView):
         self.first_layer, self.first = None, 0
 
     def read_checkpoint(self, run_dir: Path, path: Path):
-        from ....runs.weights import read_first_layer
+        from mlp_tui.runs.weights import read_first_layer
 
         return read_first_layer(run_dir, path)
 
