@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import headless_run, mnist_dir, report
 
-from mlp_tui.preset_files import builtin_preset_dir, list_presets, load_preset_file
+from mlp_tui.core.presets import builtin_preset_dir, list_presets, load_preset_file
 
 GOALS = {"dropout": (98.5, None), "best": (99.4, 15 * 60)}  # (test accuracy %, seconds or None)
 

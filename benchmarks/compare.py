@@ -19,11 +19,11 @@ from pathlib import Path
 
 from common import headless_run, mnist_dir, report
 
-from mlp_tui.preset_files import resolve_preset, to_toml
+from mlp_tui.core.presets import resolve_preset, to_toml
+from mlp_tui.runs.compare.backends.pool import default_jobs
 from mlp_tui.runs.compare.driver import drive
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.plan import Plan, new_comparison
-from mlp_tui.runs.compare.pool import default_jobs
 
 
 def solo_seconds(plan: Plan, data_dir: Path, members: int) -> list[float]:

@@ -14,12 +14,12 @@ import statistics
 
 from common import mnist_dir, report
 
-from mlp_tui.config import build_config
+from mlp_tui.core.config import build_config
+from mlp_tui.core.events import EpochEnd
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.data import load_dataset
 from mlp_tui.engine.model import configure_device, pick_device
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import EpochEnd
-from mlp_tui.preset_files import resolve_preset
 
 
 def epoch_seconds(config, data, device) -> float:

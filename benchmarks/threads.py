@@ -19,13 +19,13 @@ from contextlib import contextmanager
 
 from common import mnist_dir, report
 
-from mlp_tui.config import build_config
+from mlp_tui.core.config import build_config
+from mlp_tui.core.events import EpochEnd, ThreadsChanged
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.data import load_dataset
 from mlp_tui.engine.model import pick_device
 from mlp_tui.engine.threads import cpu_cores
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import EpochEnd, ThreadsChanged
-from mlp_tui.preset_files import resolve_preset
 
 SPIN = "while True: pass"
 

@@ -23,10 +23,10 @@ import torch
 from common import mnist_dir, report
 from torch import nn
 
+from mlp_tui.core.events import EpochEnd
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.model import build_model, count_parameters
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import EpochEnd
-from mlp_tui.preset_files import resolve_preset
 from mlp_tui.runs.launch import prepare
 
 

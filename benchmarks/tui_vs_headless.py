@@ -19,9 +19,9 @@ from pathlib import Path
 from common import mnist_dir, report
 from textual import events
 
+from mlp_tui.core.events import EpochEnd
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import EpochEnd
-from mlp_tui.preset_files import resolve_preset
 from mlp_tui.runs.launch import prepare
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mlp_tui.config import RunConfig
-from mlp_tui.datasets import IDX_FILES, dataset_info
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import IDX_FILES, dataset_info
 from mlp_tui.engine.data import resolve_data_dir, split_dataset, synthetic_digits
 from mlp_tui.engine.trainer import Control, Trainer
 
@@ -172,7 +172,7 @@ def mlp_tui_cmd():
 
 # A test session started under the C locale (no LANG, as some CI runners have) would put every
 # view drawn in this process in ASCII mode; the tests about that mode set their own locale.
-from mlp_tui import terminal as _terminal  # noqa: E402
+from mlp_tui.text import terminal as _terminal  # noqa: E402
 
 if _terminal._python_saw_c_locale():
     os.environ.setdefault(_terminal.ASCII_ENV, "0")

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import must_search
-from mlp_tui.cli import app
+from mlp_tui.cli.main import app
 
 runner = CliRunner()
 
@@ -94,7 +94,7 @@ def test_a_wrong_choice_exits_2_listing_the_choices(tmp_path, flag, value, choic
 
 
 def test_run_help_lists_the_choices_of_every_choice_option():
-    from mlp_tui.config import OPTIONS
+    from mlp_tui.core.config import OPTIONS
 
     text = " ".join(invoke("run", "--help").output.split())
     for key, option in OPTIONS.items():
@@ -108,7 +108,7 @@ def test_choices_are_offered_by_shell_completion(cli_env, mlp_tui_cmd):
     """What `mlp-tui --install-completion` installs asks the program itself for candidates."""
     env = dict(cli_env, _MLP_TUI_COMPLETE="complete_bash", COMP_WORDS="mlp-tui run --optimizer ad", COMP_CWORD="3")
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.argv[0] = 'mlp-tui'; from mlp_tui.cli import main; main()"],
+        [sys.executable, "-c", "import sys; sys.argv[0] = 'mlp-tui'; from mlp_tui.cli.main import main; main()"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert set(proc.stdout.split()) == {"adam", "adamw", "adagrad", "adadelta"}, proc.stdout + proc.stderr
@@ -185,7 +185,7 @@ def test_without_a_terminal_the_app_is_refused_and_run_goes_headless(mnist_root,
     """nohup, pipes and log files cannot show the app: say so rather than paint escape codes."""
     from typer.testing import CliRunner
 
-    from mlp_tui.cli import app
+    from mlp_tui.cli.main import app
 
     runner = CliRunner()
     bare = runner.invoke(app, [])

@@ -15,17 +15,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from mlp_tui.cli import app
-from mlp_tui.config import build_config
-from mlp_tui.events import RunStarted
-from mlp_tui.runs.compare.backend import ClusterSpec
-from mlp_tui.runs.compare.cluster import ClusterRunner, MemberLost
+from mlp_tui.cli.main import app
+from mlp_tui.core.config import build_config
+from mlp_tui.core.events import RunStarted
+from mlp_tui.runs.compare.backends import ClusterSpec
+from mlp_tui.runs.compare.backends.cluster import ClusterRunner, MemberLost
+from mlp_tui.runs.compare.backends.pool import member_job
+from mlp_tui.runs.compare.backends.remote_member import STOP, stream_member
+from mlp_tui.runs.compare.backends.streaming import DirectoryWatch, apply_changes, read_files
 from mlp_tui.runs.compare.driver import drive
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.plan import Plan, new_comparison
-from mlp_tui.runs.compare.pool import member_job
-from mlp_tui.runs.compare.remote_member import STOP, stream_member
-from mlp_tui.runs.compare.streaming import DirectoryWatch, apply_changes, read_files
 from mlp_tui.runs.store import RunStore, read_events
 
 # What differs between two trainings of the same run: when, how fast, and where.
@@ -101,7 +101,7 @@ def weights(path: Path) -> dict:
 def _quick_looks(monkeypatch):
     """Workers look at their scratch copy often: a tiny member's epochs take a few ms, and the
     tests want them to arrive one by one, as a real member's do."""
-    from mlp_tui.runs.compare import remote_member
+    from mlp_tui.runs.compare.backends import remote_member
 
     monkeypatch.setattr(remote_member, "SYNC_S", 0.02)
 
@@ -257,7 +257,7 @@ def test_nothing_imports_ray_without_ray(tmp_path, cli_env, mlp_tui_cmd):
     import subprocess
     import sys
 
-    code = ("import sys; import mlp_tui.cli, mlp_tui.runs.compare.driver, mlp_tui.runs.compare.cluster, "
+    code = ("import sys; import mlp_tui.cli.main, mlp_tui.runs.compare.driver, mlp_tui.runs.compare.backends.cluster, "
             "mlp_tui.views.tui.app; print('ray' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], env=cli_env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

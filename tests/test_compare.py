@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlp_tui.cli import app
-from mlp_tui.config import SUGGESTED_LR, ConfigError, RunConfig, build_config
-from mlp_tui.events import EpochEnd, Event, RunFinished, RunStarted
+from mlp_tui.cli.main import app
+from mlp_tui.core.config import SUGGESTED_LR, ConfigError, RunConfig, build_config
+from mlp_tui.core.events import EpochEnd, Event, RunFinished, RunStarted
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.grid import MAX_RUNS, build_grid, check_size, parse_axis
 from mlp_tui.runs.compare.leaderboard import csv_text, markdown, table_lines, verdict_note
@@ -359,7 +359,7 @@ def test_comparison_file_is_refused_as_a_preset_with_the_right_command(tmp_path)
 
 
 def test_a_comparison_file_redoes_the_same_grid_and_a_damaged_one_is_named(tmp_path):
-    from mlp_tui.compare_command import _plan
+    from mlp_tui.cli.compare import _plan
 
     variants = build_grid([("tiny", RunConfig(hidden=(16,)))], [parse_axis("hidden=8/16,16")], {"epochs": 2})
     folder = new_comparison(Plan(variants, 2, ["hidden=8/16,16"]), tmp_path)
@@ -387,7 +387,7 @@ def test_the_summary_names_the_winner_of_the_pairs_it_compares(tmp_path):
 
 
 def test_a_comparison_still_being_trained_is_not_resumed_twice(tmp_path):
-    from mlp_tui.runs.compare.pool import write_driver_file
+    from mlp_tui.runs.compare.folder import write_driver_file
 
     variants = build_grid([("p", RunConfig())], [parse_axis("loss=nll,mse")], {})
     folder = new_comparison(Plan(variants, 2, ["loss=nll,mse"]), tmp_path)

@@ -18,8 +18,8 @@ from rich.console import Console
 from textual.widgets import Input, SelectionList, Static
 
 from conftest import wait_until
-from mlp_tui.config import RunConfig
-from mlp_tui.events import EpochEnd, RunFinished, RunStarted
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import EpochEnd, RunFinished, RunStarted
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.existing import plan_from_runs
 from mlp_tui.runs.compare.grid import Axis, build_grid

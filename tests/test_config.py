@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from mlp_tui.config import CLI_OPTIONS, FORM_FIELDS, OPTIONS, ConfigError, RunConfig, build_config, parse_hidden
-from mlp_tui.overrides import override_flags, with_overrides
-from mlp_tui.preset_files import Expected, builtin_preset_dir, list_presets, load_preset_file, resolve_preset, to_toml
+from mlp_tui.core.config import CLI_OPTIONS, FORM_FIELDS, OPTIONS, ConfigError, RunConfig, build_config, parse_hidden
+from mlp_tui.core.overrides import override_flags, with_overrides
+from mlp_tui.core.presets import Expected, builtin_preset_dir, list_presets, load_preset_file, resolve_preset, to_toml
 
 BUILTIN_NAMES = ["tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best"]
 
@@ -262,7 +262,7 @@ def test_bad_expected_figures_name_the_file_and_what_is_wrong(tmp_path, table, p
 def test_every_setting_is_a_run_option_and_the_labelled_ones_are_on_the_form():
     from typer.testing import CliRunner
 
-    from mlp_tui.cli import app
+    from mlp_tui.cli.main import app
 
     help_text = CliRunner().invoke(app, ["run", "--help"]).output
     for key in CLI_OPTIONS:

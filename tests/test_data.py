@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from conftest import idx_bytes
-from mlp_tui.datasets import DATASETS, IDX_FILES, dataset_info
+from mlp_tui.core.datasets import DATASETS, IDX_FILES, dataset_info
+from mlp_tui.core.events import RunFinished
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.data import DataError, load_dataset, load_test_split, locate_files, pixel_stats, resolve_data_dir
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import RunFinished
-from mlp_tui.preset_files import resolve_preset
 
 CPU = torch.device("cpu")
 
@@ -347,7 +347,7 @@ def test_distortion_grid_is_the_one_affine_grid_and_interpolate_would_build():
 
 
 def test_augment_strength_is_validated():
-    from mlp_tui.config import ConfigError, build_config
+    from mlp_tui.core.config import ConfigError, build_config
 
     assert build_config({"augment": 0.5}).augment == 0.5
     with pytest.raises(ConfigError, match="augment"):

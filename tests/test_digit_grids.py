@@ -17,14 +17,14 @@ import torch
 from textual.widgets import Input
 
 from conftest import must_search, wait_until
-from mlp_tui.config import RunConfig
-from mlp_tui.datasets import dataset_info
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import dataset_info
+from mlp_tui.core.events import Evaluation, Misclassified, RunStarted
 from mlp_tui.engine.augment import augment_batch
 from mlp_tui.engine.data import load_dataset, load_train_split
 from mlp_tui.engine.sample import sample_batch
-from mlp_tui.events import Evaluation, Misclassified, RunStarted
-from mlp_tui.render import ASCII_RAMP, digit_lines
-from mlp_tui.views.digit_art import GREY_LEVELS, grey_art, grid_lines, grid_runs, plain_art
+from mlp_tui.text.render import ASCII_RAMP, digit_lines
+from mlp_tui.views.console.digit_art import GREY_LEVELS, grey_art, grid_lines, grid_runs, plain_art
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.data import DataScreen
 from mlp_tui.views.tui.screens.setup import SetupScreen
@@ -402,7 +402,7 @@ def test_mistakes_tab_shows_several_digits_at_once_with_bars_on_demand(size, tmp
 
 
 def watch(run_dir: Path, mnist_root: Path):
-    from mlp_tui.preset_files import load_preset_file
+    from mlp_tui.core.presets import load_preset_file
 
     config = load_preset_file(run_dir / "config.toml").config
     return create_app("tiny", config, data_dir=mnist_root, runs_root=run_dir.parent, watch=run_dir)
@@ -410,8 +410,8 @@ def watch(run_dir: Path, mnist_root: Path):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_predictions_mark_right_in_green_and_wrong_in_red_and_filter(size, tiny_run, mnist_root):
-    from mlp_tui.report import pct
     from mlp_tui.runs.status import summarize
+    from mlp_tui.text.report import pct
 
     async def scenario() -> None:
         app = watch(tiny_run, mnist_root)

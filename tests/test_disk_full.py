@@ -22,12 +22,12 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import wait_until
-from mlp_tui.cli import app
+from mlp_tui.cli.main import app
+from mlp_tui.core.events import EpochEnd, Event, RunFailed, RunFinished
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import EpochEnd, Event, RunFailed, RunFinished
-from mlp_tui.preset_files import resolve_preset
 from mlp_tui.runs import store as store_module
-from mlp_tui.runs.compare import worker
+from mlp_tui.runs.compare.backends import worker
 from mlp_tui.runs.compare.driver import drive
 from mlp_tui.runs.compare.plan import PLAN_FILE, read_plan
 from mlp_tui.runs.full_disk import disk_error
@@ -207,7 +207,7 @@ def test_metrics_that_cannot_be_appended_stop_the_run_with_no_torn_line(syntheti
 
 
 def test_a_line_torn_by_an_earlier_crash_never_swallows_the_next_record(tmp_path):
-    from mlp_tui.events import LrChanged
+    from mlp_tui.core.events import LrChanged
 
     (tmp_path / "metrics.jsonl").write_text(
         '{"event": "lr_changed", "epoch": 1, "batch": 1, "lr": 0.1, "previous": 0.2}\n{"ev'
@@ -321,7 +321,7 @@ def test_torch_save_on_a_full_disk_is_told_as_one_not_as_torch_internals(tmp_pat
 FULL_DISK_WORKER = """
 import errno, os
 from mlp_tui.runs import store
-from mlp_tui.runs.compare import worker
+from mlp_tui.runs.compare.backends import worker
 
 real = store.atomic_save
 

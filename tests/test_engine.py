@@ -9,9 +9,7 @@ import threading
 import pytest
 import torch
 
-from mlp_tui.engine import trainer as engine
-from mlp_tui.engine.trainer import Control
-from mlp_tui.events import (
+from mlp_tui.core.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
@@ -22,6 +20,8 @@ from mlp_tui.events import (
     RunFinished,
     RunStarted,
 )  # fmt: skip
+from mlp_tui.engine import trainer as engine
+from mlp_tui.engine.trainer import Control
 from mlp_tui.runs.store import RunStore, load_checkpoint
 
 WAIT_S = 60  # generous upper bound for anything a thread has to reach; never slept through
@@ -330,7 +330,7 @@ def test_patience_stops_early_after_epochs_without_improvement(synthetic, make_c
 def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(mnist_root, make_config, tmp_path):
     """The app trains in a child process: its events arrive in order, and if the app goes away
     (stdin closes) the run stops after the batch, saves its last checkpoint and says so."""
-    from mlp_tui.events import BatchProgress, RunFinished, RunStarted
+    from mlp_tui.core.events import BatchProgress, RunFinished, RunStarted
     from mlp_tui.runs.child import ChildRun
 
     config = make_config(hidden=(64,), epochs=50, subset=20000, batch_size=64)

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from mlp_tui.cli import app
-from mlp_tui.config import (
+from mlp_tui.cli.main import app
+from mlp_tui.core.config import (
     ACTIVATIONS,
     DEVICES,
     FIELDS,
@@ -38,10 +38,10 @@ from mlp_tui.config import (
     RunConfig,
     build_config,
 )
-from mlp_tui.datasets import IDX_FILES
+from mlp_tui.core.datasets import IDX_FILES
+from mlp_tui.core.events import Event, RunFailed, RunFinished
+from mlp_tui.core.presets import load_preset_file
 from mlp_tui.engine import trainer as engine
-from mlp_tui.events import Event, RunFailed, RunFinished
-from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.follow import MetricsTail
 from mlp_tui.runs.store import CHECKPOINT_FORMAT, RunStore, load_checkpoint, new_run_dir, read_events
 
@@ -469,7 +469,7 @@ def slow_atomic(path, write):
             time.sleep(20)
     real_atomic(path, slow_write)
 mlp_tui.runs.store._atomic = slow_atomic
-from mlp_tui.cli import app
+from mlp_tui.cli.main import app
 app(sys.argv[1:], prog_name="mlp-tui")
 """
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from conftest import FakeRun, wait_until
-from mlp_tui.events import RunFailed, RunFinished
+from mlp_tui.core.events import RunFailed, RunFinished
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.compare import CompareScreen

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from conftest import must_search
-from mlp_tui.events import RunFailed
+from mlp_tui.core.events import RunFailed
 from mlp_tui.runs.store import load_checkpoint
-from mlp_tui.views.headless import PlainPrinter, RichPrinter, make_printer
+from mlp_tui.views.console.headless import PlainPrinter, RichPrinter, make_printer
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 EPOCH_SUMMARY = re.compile(r"^epoch +(\d+)/(\d+)  train loss [\d.]+ acc ")

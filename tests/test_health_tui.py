@@ -12,8 +12,8 @@ from textual.widgets import Input, Static, TabbedContent
 from textual.widgets._toast import Toast
 
 from conftest import FakeRun, wait_until
-from mlp_tui.config import RunConfig
-from mlp_tui.events import (
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import (
     BatchProgress,
     EpochEnd,
     Event,

@@ -25,26 +25,16 @@ def top_level(names: set[str]) -> set[str]:
 
 
 PACKAGE = Path(mlp_tui.__file__).parent
-# The layers, lowest first: a module may import from its own layer and the ones below it only.
-LAYERS = {"shared": 0, "engine": 1, "runs": 2, "views": 3, "cli": 4}
-TOP_LEVEL_ENTRY = {
-    "cli",
-    "cli_common",
-    "cli_errors",
-    "compare_command",
-    "inspect_commands",
-    "run_options",
-    "__main__",
-}  # the command line sits above everything
+# The layers are folders, lowest first: a module may import from its own layer and the ones below.
+LAYERS = {"core": 0, "text": 1, "engine": 2, "runs": 3, "views": 4, "cli": 5, "entry": 6}
 
 
 def layer_of(module: str) -> str:
     parts = module.split(".")[1:]  # below mlp_tui
-    if not parts:
-        return "shared"
-    if parts[0] in ("engine", "runs", "views"):
-        return parts[0]
-    return "cli" if parts[0] in TOP_LEVEL_ENTRY else "shared"
+    if not parts or parts[0] == "__main__":
+        return "entry"  # mlp_tui itself and `python -m mlp_tui`
+    assert parts[0] in LAYERS, f"{module}: a module outside the layer folders"
+    return parts[0]
 
 
 def package_modules() -> list[str]:
@@ -58,15 +48,26 @@ def package_modules() -> list[str]:
     return names
 
 
-def imports_of(module: str) -> set[str]:
-    """mlp_tui modules that `module` imports anywhere in its file (lazy imports included)."""
+def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node but those under `if TYPE_CHECKING:` (names for the type checker, never imported)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    return [node for node in ast.walk(tree) if id(node) not in skipped]
+
+
+def imports_of(module: str, types_too: bool = True) -> set[str]:
+    """mlp_tui modules that `module` imports anywhere in its file (lazy imports included; those
+    under `if TYPE_CHECKING:` unless `types_too` is false)."""
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     is_package = not path.exists()
     if is_package:
         path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
     package = module if is_package else module.rsplit(".", 1)[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree) if types_too else runtime_nodes(tree):
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")
             if node.level:
@@ -82,9 +83,63 @@ def imports_of(module: str) -> set[str]:
     return {name for name in found if name.split(".")[0] == "mlp_tui"}
 
 
+def import_graph() -> dict[str, set[str]]:
+    """Each module's run-time imports of other mlp_tui modules, lazy ones included (`from pkg
+    import name` counts as the module pkg.name where that is one)."""
+    known = set(package_modules())
+    graph = {}
+    for module in known:
+        targets = set()
+        for target in imports_of(module, types_too=False):
+            while target not in known and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target != module:
+                targets.add(target)
+        graph[module] = targets
+    return graph
+
+
+def test_nothing_loose_at_the_top_of_the_package():
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert not loose, f"modules outside the layer folders: {loose}"
+
+
+def test_no_import_circles_lazy_imports_included():
+    graph = import_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(node: str) -> None:  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    # A package's __init__ importing its own modules is how a package offers them, not a circle.
+    assert not circles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
 def test_layers_import_only_downwards():
-    """shared terms < engine < runs < views < cli: the engine never reaches the run store or a
-    view, the run layer never a view."""
+    """core < text < engine < runs < views < cli: the engine never reaches the run store or a
+    view, the run layer never a view, nothing below the command line reaches it."""
     known = set(package_modules())
     wrong = set()
     for module in package_modules():
@@ -98,21 +153,21 @@ def test_layers_import_only_downwards():
 
 def test_engine_and_run_layers_import_no_ui_library(cli_env):
     below_views = [m for m in package_modules() if LAYERS[layer_of(m)] <= LAYERS["runs"]]
-    loaded = modules_after_import([*below_views, "mlp_tui.views.headless"], cli_env)
+    loaded = modules_after_import([*below_views, "mlp_tui.views.console.headless"], cli_env)
     assert "mlp_tui.engine.trainer" in loaded and "mlp_tui.runs.launch" in loaded and "torch" in top_level(loaded)
     assert not top_level(loaded) & {"textual", "rich", "textual_plotext", "plotext"}
 
 
 def test_shared_terms_import_no_torch(cli_env):
-    shared = [m for m in package_modules() if layer_of(m) == "shared"] + ["mlp_tui.runs.job"]
+    shared = [m for m in package_modules() if layer_of(m) in ("core", "text")] + ["mlp_tui.runs.job"]
     loaded = modules_after_import(shared, cli_env)
-    assert "mlp_tui.config" in loaded
+    assert "mlp_tui.core.config" in loaded
     assert not top_level(loaded) & {"torch", "torchvision", "textual", "rich"}
 
 
 def test_cli_imports_without_torch(cli_env):
-    loaded = modules_after_import(["mlp_tui.cli"], cli_env)
-    assert "mlp_tui.cli" in loaded
+    loaded = modules_after_import(["mlp_tui.cli.main"], cli_env)
+    assert "mlp_tui.cli.main" in loaded
     assert not top_level(loaded) & {"torch", "torchvision", "textual"}
 
 
@@ -123,7 +178,7 @@ def test_cli_imports_without_torch(cli_env):
 def test_help_and_presets_never_load_torch(args, expected, cli_env):
     code = (
         "import sys\n"
-        "from mlp_tui.cli import app\n"
+        "from mlp_tui.cli.main import app\n"
         f"app({args!r}, standalone_mode=False)\n"
         "print('LOADED:', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision', 'textual'}))\n"
     )

@@ -10,10 +10,10 @@ import time
 import pytest
 import torch
 
-from mlp_tui.config import RunConfig, build_config
+from mlp_tui.core.config import RunConfig, build_config
+from mlp_tui.core.events import BatchProgress, HealthWarning, LayerHealth, LrChanged
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import load_dataset
-from mlp_tui.events import BatchProgress, HealthWarning, LayerHealth, LrChanged
 from mlp_tui.runs.status import write_command
 from mlp_tui.runs.store import RunStore, load_checkpoint, read_events
 

@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner, Result
 
 from conftest import must_search
-from mlp_tui.cli import app
+from mlp_tui.cli.main import app
 from mlp_tui.engine.digit_input import ImageError, grey_from_array, load_digit, mnist_like
 
 REPO = Path(__file__).resolve().parents[1]
@@ -355,7 +355,7 @@ def test_unreadable_inputs_name_the_file(tmp_path):
 def test_runs_never_loads_torch_and_evaluate_loads_no_ui_library(trained, tmp_path):
     code = (
         "import sys\n"
-        "from mlp_tui.cli import app\n"
+        "from mlp_tui.cli.main import app\n"
         f"app(['runs', '--runs', {str(trained[0])!r}], standalone_mode=False)\n"
         "print('LOADED:', sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision', 'textual'}))\n"
     )

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from mlp_tui.config import RunConfig
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.engine.model import build_model, count_parameters, format_summary, loss_fn, probabilities, summary_rows
-from mlp_tui.preset_files import resolve_preset
 
 BATCH = 8
 
@@ -159,8 +159,8 @@ def test_summary_from_the_config_matches_the_built_model(overrides):
     """The setup screen shows the summary without building the model; it must be the same."""
     import dataclasses
 
-    from mlp_tui.config import RunConfig
-    from mlp_tui.summary import config_rows, parameter_count
+    from mlp_tui.core.architecture import config_rows, parameter_count
+    from mlp_tui.core.config import RunConfig
 
     config = dataclasses.replace(RunConfig(), **overrides)
     model = build_model(config)
@@ -175,7 +175,7 @@ def test_mse_and_l1_match_their_textbook_definitions():
 
     import torch.nn.functional as F
 
-    from mlp_tui.config import RunConfig
+    from mlp_tui.core.config import RunConfig
     from mlp_tui.engine.model import l1_penalty, linear_weights
 
     config = dataclasses.replace(RunConfig(), hidden=(8,), loss="mse")

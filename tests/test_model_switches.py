@@ -17,14 +17,14 @@ from torch import nn
 from typer.testing import CliRunner, Result
 
 from conftest import must_search
-from mlp_tui.cli import app
-from mlp_tui.config import ConfigError, RunConfig, build_config
+from mlp_tui.cli.main import app
+from mlp_tui.core.architecture import config_rows, parameter_count
+from mlp_tui.core.config import ConfigError, RunConfig, build_config
+from mlp_tui.core.events import HealthWarning, LayerHealth
+from mlp_tui.core.overrides import override_flags
+from mlp_tui.core.presets import load_preset_file, resolve_preset, to_toml
 from mlp_tui.engine.model import build_model, count_parameters, format_summary
-from mlp_tui.events import HealthWarning, LayerHealth
-from mlp_tui.overrides import override_flags
-from mlp_tui.preset_files import load_preset_file, resolve_preset, to_toml
 from mlp_tui.runs.compare.grid import parse_axis
-from mlp_tui.summary import config_rows, parameter_count
 
 runner = CliRunner()
 PIXELS = (torch.arange(784) % 256).to(torch.uint8).reshape(1, 784)  # every grey level 0..255
@@ -173,7 +173,7 @@ def test_help_lists_the_switches_and_completion_offers_their_choices(cli_env, ml
         assert part in text, part
     env = dict(cli_env, _MLP_TUI_COMPLETE="complete_bash", COMP_WORDS="mlp-tui run --normalize ", COMP_CWORD="3")
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.argv[0] = 'mlp-tui'; from mlp_tui.cli import main; main()"],
+        [sys.executable, "-c", "import sys; sys.argv[0] = 'mlp-tui'; from mlp_tui.cli.main import main; main()"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert set(proc.stdout.split()) == {"standard", "unit", "half"}, proc.stdout + proc.stderr

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlp_tui.cli import app
-from mlp_tui.config import RunConfig
+from mlp_tui.cli.main import app
+from mlp_tui.core.config import RunConfig
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.plan import Plan, new_comparison
 from test_compare import write_member

@@ -11,10 +11,10 @@ from typing import TextIO, cast
 import pytest
 
 from conftest import FakeRun, wait_until
-from mlp_tui import terminal
-from mlp_tui.config import RunConfig
-from mlp_tui.events import BatchProgress, EpochEnd, Event, LrChanged, RunStarted
-from mlp_tui.terminal import AsciiStream, ascii_only, asciify
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import BatchProgress, EpochEnd, Event, LrChanged, RunStarted
+from mlp_tui.text import terminal
+from mlp_tui.text.terminal import AsciiStream, ascii_only, asciify
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.training import TrainingScreen
 from mlp_tui.views.tui.widgets.chart import MetricChart
@@ -58,7 +58,7 @@ def test_ascii_only_follows_the_locale_and_the_override(locale_env, env, ascii):
 def test_python_turning_on_utf8_by_itself_still_means_a_c_locale(tmp_path):
     """LANG=C alone: Python coerces LC_CTYPE to C.UTF-8 and reports UTF-8; the mode stays ASCII."""
     env = {"LANG": "C", "PATH": "/usr/bin:/bin"}
-    code = "from mlp_tui.terminal import ascii_only; print(ascii_only())"
+    code = "from mlp_tui.text.terminal import ascii_only; print(ascii_only())"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path,
                          check=True)  # fmt: skip
     assert out.stdout.strip() == "True", out.stderr

@@ -14,8 +14,8 @@ import threading
 import time
 from pathlib import Path
 
-from mlp_tui.config import build_config
-from mlp_tui.runs.compare import pool, worker
+from mlp_tui.core.config import build_config
+from mlp_tui.runs.compare.backends import pool, worker
 from mlp_tui.runs.compare.driver import drive
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.plan import Plan, new_comparison
@@ -31,7 +31,7 @@ import json, os
 from pathlib import Path
 import torch
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.runs.compare import worker
+from mlp_tui.runs.compare.backends import worker
 
 times = json.loads(os.environ["OOM_TIMES"])
 real = Trainer._train_epoch

@@ -14,12 +14,12 @@ import time
 import pytest
 
 from conftest import CPU, wait_until
+from mlp_tui.core.events import BatchProgress, Paused, Resumed, from_dict
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.events import BatchProgress, Paused, Resumed, from_dict
 from mlp_tui.runs.status import run_status
+from mlp_tui.views.console.headless import PlainPrinter, RichPrinter
 from mlp_tui.views.eta import clock, duration, epoch_left, run_left
-from mlp_tui.views.headless import PlainPrinter, RichPrinter
 
 
 def progress(epoch: int, batch: int, *, batches: int = 100, rate: float = 1000.0, epochs: int = 5) -> BatchProgress:

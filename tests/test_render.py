@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlp_tui.render import bar, digit_grid, digit_lines, probability_lines
+from mlp_tui.text.render import bar, digit_grid, digit_lines, probability_lines
 
 
 def test_a_digit_is_14_lines_of_28_characters():

@@ -18,15 +18,15 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import CPU
-from mlp_tui.cli import app
-from mlp_tui.config import RunConfig, build_config
+from mlp_tui.cli.main import app
+from mlp_tui.core.config import RunConfig, build_config
+from mlp_tui.core.events import BatchProgress, EpochEnd, LrChanged, RunFinished, RunStarted
+from mlp_tui.core.presets import load_preset_file
 from mlp_tui.engine import trainer as engine
 from mlp_tui.engine.trainer import Control, Trainer
-from mlp_tui.events import BatchProgress, EpochEnd, LrChanged, RunFinished, RunStarted
-from mlp_tui.preset_files import load_preset_file
-from mlp_tui.reproduce import ReproduceLine
 from mlp_tui.runs.status import find_runs, read_command, write_command
 from mlp_tui.runs.store import RunStore, load_run_checkpoint, read_events
+from mlp_tui.text.reproduce import ReproduceLine
 
 NUMBERS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")  # an epoch's, not its timings
 

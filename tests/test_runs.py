@@ -9,10 +9,10 @@ import os
 import pytest
 import torch
 
-from mlp_tui.config import build_config
+from mlp_tui.core.config import build_config
+from mlp_tui.core.events import BatchProgress, Evaluation, from_dict
+from mlp_tui.core.presets import load_preset_file
 from mlp_tui.engine.model import build_model, build_optimizer
-from mlp_tui.events import BatchProgress, Evaluation, from_dict
-from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.store import (
     CHECKPOINT_FORMAT,
     CheckpointError,

@@ -9,8 +9,8 @@ from textual.widgets import Button, Checkbox, Collapsible, Input, Select, Static
 from textual.widgets.collapsible import CollapsibleTitle
 
 from conftest import wait_until
-from mlp_tui.config import CLI_OPTIONS, FIELDS, OPTIONS, RunConfig
-from mlp_tui.preset_files import resolve_preset
+from mlp_tui.core.config import CLI_OPTIONS, FIELDS, OPTIONS, RunConfig
+from mlp_tui.core.presets import resolve_preset
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.widgets.settings_form import ADVANCED, COMMON

@@ -22,9 +22,8 @@ from textual.widgets import DataTable
 import mlp_tui.views.tui.screens.setup  # noqa: F401  (the module the core count is read in)
 import mlp_tui.views.tui.screens.training as training_module
 from conftest import FakeRun, wait_until
-from mlp_tui.config import RunConfig
-from mlp_tui.engine.model import build_model
-from mlp_tui.events import (
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
@@ -36,6 +35,7 @@ from mlp_tui.events import (
     RunFinished,
     RunStarted,
 )  # fmt: skip
+from mlp_tui.engine.model import build_model
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.grid import Axis, build_grid
 from mlp_tui.runs.compare.plan import Plan, write_plan

@@ -13,13 +13,13 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import must_search
-from mlp_tui.cli import app
+from mlp_tui.cli.main import app
+from mlp_tui.core.events import BatchProgress, EpochEnd, Evaluation, RunFinished, RunStarted
 from mlp_tui.engine import trainer as engine
 from mlp_tui.engine.data import load_train_split, split_dataset, synthetic_digits
 from mlp_tui.engine.monitor import is_better, patience_spent, saved_key, score
-from mlp_tui.events import BatchProgress, EpochEnd, Evaluation, RunFinished, RunStarted
 from mlp_tui.runs.store import RunStore, load_checkpoint
-from mlp_tui.views.headless import PlainPrinter
+from mlp_tui.views.console.headless import PlainPrinter
 
 CPU = torch.device("cpu")
 runner = CliRunner()

@@ -12,13 +12,13 @@ import subprocess
 import pytest
 import torch
 
-from mlp_tui.config import ConfigError, build_config
+from mlp_tui.core.config import ConfigError, build_config
+from mlp_tui.core.events import ThreadsChanged
 from mlp_tui.engine import threads
 from mlp_tui.engine.threads import EXPLORE_FACTOR, ThreadTuner
-from mlp_tui.events import ThreadsChanged
 from mlp_tui.runs.store import read_events
-from mlp_tui.views.headless import PlainPrinter
-from mlp_tui.views.runs_table import threads_cell
+from mlp_tui.views.console.headless import PlainPrinter
+from mlp_tui.views.console.runs_table import threads_cell
 
 QUIET = {1: 1.0e-3, 2: 0.6e-3}  # seconds per batch: two threads 1.6x faster
 BUSY = {1: 1.0e-3, 2: 30e-3}  # another process on a core: the second thread waits for it

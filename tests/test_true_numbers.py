@@ -17,9 +17,8 @@ from rich.console import Console
 from textual.widgets import Input, ProgressBar, Static
 
 from conftest import FakeRun, wait_until
-from mlp_tui.config import RunConfig
-from mlp_tui.engine.control import Control
-from mlp_tui.events import (
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
@@ -29,6 +28,7 @@ from mlp_tui.events import (
     RunFinished,
     RunStarted,
 )  # fmt: skip
+from mlp_tui.engine.control import Control
 from mlp_tui.runs.follow import RunWatch
 from mlp_tui.runs.status import read_command, write_command
 from mlp_tui.runs.store import RunStore, read_events
@@ -298,7 +298,7 @@ def test_the_setup_summary_says_it_is_of_the_last_valid_settings(tmp_path):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_predictions_show_the_validation_set_while_training_and_the_test_set_after(size, tiny_run, mnist_root):
-    from mlp_tui.preset_files import load_preset_file
+    from mlp_tui.core.presets import load_preset_file
 
     config = load_preset_file(tiny_run / "config.toml").config
     best = [r for r in read_events(tiny_run / "metrics.jsonl") if r["event"] == "epoch_end" and r["is_best"]][-1]

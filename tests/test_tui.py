@@ -10,7 +10,7 @@ from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
 from conftest import wait_until
-from mlp_tui.events import RunFinished
+from mlp_tui.core.events import RunFinished
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.dialogs import ConfirmDialog
 from mlp_tui.views.tui.screens.setup import SetupScreen
@@ -252,7 +252,7 @@ def test_switching_to_sgd_suggests_a_learning_rate_unless_one_was_typed(tmp_path
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             assert isinstance(screen, SetupScreen)
-            from mlp_tui.preset_files import resolve_preset
+            from mlp_tui.core.presets import resolve_preset
 
             assert screen.config.lr == resolve_preset("dropout").config.lr  # untouched on opening
             screen.query_one("#f-loss", Select).value = "mse"

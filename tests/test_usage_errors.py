@@ -10,7 +10,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from mlp_tui.cli import app
+from mlp_tui.cli.main import app
 
 OPTIMIZERS = "sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad, adadelta"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlp_tui.cli import app
-from mlp_tui.events import EpochEnd, RunFinished
+from mlp_tui.cli.main import app
+from mlp_tui.core.events import EpochEnd, RunFinished
 from mlp_tui.runs.follow import MetricsTail, RunStatus, RunWatch
 from mlp_tui.runs.status import STALE_S, run_status, write_command
 from mlp_tui.runs.store import load_checkpoint, read_events
@@ -134,7 +134,7 @@ def test_watch_app_replays_a_finished_run_and_quits_without_asking(mnist_root, t
     assert process.wait(120) == 0
 
     async def scenario() -> None:
-        from mlp_tui.preset_files import load_preset_file
+        from mlp_tui.core.presets import load_preset_file
         from mlp_tui.views.tui.app import create_app
 
         config = load_preset_file(run_dir / "config.toml").config
@@ -259,7 +259,7 @@ def test_resume_refuses_a_finished_run_and_changed_settings(mnist_root, tmp_path
 def test_a_live_run_cannot_be_resumed_a_second_time(tmp_path):
     """Even a run that looks stale (hung, or paused in an app) is refused while its process lives:
     two writers in one run directory would clobber each other's checkpoints."""
-    from mlp_tui.config import ConfigError
+    from mlp_tui.core.config import ConfigError
     from mlp_tui.runs.launch import load_resume
 
     run_dir = tmp_path / "run"

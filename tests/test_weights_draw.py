@@ -20,8 +20,8 @@ from rich.text import Text
 from typer.testing import CliRunner
 
 from conftest import wait_until
-from mlp_tui.cli import app as cli_app
-from mlp_tui.render import (
+from mlp_tui.cli.main import app as cli_app
+from mlp_tui.text.render import (
     NEGATIVE_MARKS,
     POSITIVE_MARKS,
     wants_colour,
@@ -220,9 +220,9 @@ def test_weights_of_a_missing_run_exits_2(tmp_path):
 
 
 def test_weights_on_a_colour_terminal_prints_blue_and_red_half_blocks(tiny_run, monkeypatch):
-    import mlp_tui.render
+    import mlp_tui.text.render
 
-    monkeypatch.setattr(mlp_tui.render, "wants_colour", lambda stream=None: True)
+    monkeypatch.setattr(mlp_tui.text.render, "wants_colour", lambda stream=None: True)
     result = runner.invoke(cli_app, ["weights", str(tiny_run), "--per-page", "3"],
                            env={"COLUMNS": "100", "NO_COLOR": None, "COLORTERM": "truecolor"})  # fmt: skip
     assert result.exit_code == 0, result.output

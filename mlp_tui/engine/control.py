@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from mlp_tui.events import Event, Paused, Resumed
+from mlp_tui.core.events import Event, Paused, Resumed
 
 
 def parse_lr(command: str) -> float | None:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from mlp_tui.datasets import DATASETS, IDX_FILES, SPLIT_FILES, DatasetInfo, dataset_info
+from mlp_tui.core.datasets import DATASETS, IDX_FILES, SPLIT_FILES, DatasetInfo, dataset_info
+from mlp_tui.core.errors import DataError
 from mlp_tui.engine.idx import IdxArray, IdxError, check_labels, check_pair, read_idx
 from mlp_tui.engine.pixel_stats import cached_pixel_stats, pixel_stats
 from mlp_tui.engine.splits import split_indices, test_holdout, test_part, train_holdout
-from mlp_tui.errors import DataError
 
 DATA_ENV = "MLP_TUI_DATA"
 

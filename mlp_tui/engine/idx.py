@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlp_tui.errors import DataError
+from mlp_tui.core.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 UBYTE = 0x08

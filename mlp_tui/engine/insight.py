@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from mlp_tui.config import RunConfig
-from mlp_tui.events import MAX_DEAD_LISTED, EpochEnd, HealthWarning, LayerHealth, LayerStats
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import MAX_DEAD_LISTED, EpochEnd, HealthWarning, LayerHealth, LayerStats
 
 SAMPLE_EVERY = 8  # batches between gradient-norm samples
 PROBE_SIZE = 512

@@ -13,9 +13,9 @@ import dataclasses
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from mlp_tui.config import RunConfig
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.lr_changes import with_change
 from mlp_tui.engine.sink import RunSink
-from mlp_tui.lr_changes import with_change
 
 
 class LrPlan:

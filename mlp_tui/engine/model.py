@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlp_tui.config import RunConfig
-from mlp_tui.errors import DeviceError
-from mlp_tui.summary import format_rows, rows_from
+from mlp_tui.core.architecture import format_rows, rows_from
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.errors import DeviceError
 
 ACTIVATION_LAYERS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from mlp_tui.config import RunConfig
-from mlp_tui.datasets import dataset_info
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import dataset_info
+from mlp_tui.core.events import Evaluation, Misclassified
 from mlp_tui.engine.model import loss_fn, probabilities
-from mlp_tui.events import Evaluation, Misclassified
 
 EVAL_BATCH = 1024  # big enough for fast matmuls; larger chunks add 10 MB+ to peak memory
 N_MISCLASSIFIED = 48

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mlp_tui.events import Event
+from mlp_tui.core.events import Event
 
 if TYPE_CHECKING:
-    from mlp_tui.config import RunConfig
+    from mlp_tui.core.config import RunConfig
 
 
 class RunSink(Protocol):

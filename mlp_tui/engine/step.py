@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from mlp_tui.config import RunConfig
+from mlp_tui.core.config import RunConfig
 from mlp_tui.engine.augment import augment_batch
 from mlp_tui.engine.data import Dataset
 from mlp_tui.engine.insight import HealthMonitor

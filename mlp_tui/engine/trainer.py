@@ -15,19 +15,9 @@ from typing import Any
 
 import torch
 
-from mlp_tui.config import RunConfig
-from mlp_tui.engine.control import Control
-from mlp_tui.engine.data import Dataset
-from mlp_tui.engine.insight import Advisor, HealthMonitor
-from mlp_tui.engine.lr_plan import LrPlan, record_change, set_rate
-from mlp_tui.engine.model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
-from mlp_tui.engine.monitor import is_better, patience_spent, saved_key, score
-from mlp_tui.engine.scoring import evaluate
-from mlp_tui.engine.sink import RunSink
-from mlp_tui.engine.step import TrainStep
-from mlp_tui.engine.threads import Choice, ThreadTuner
-from mlp_tui.errors import DiskFullError
-from mlp_tui.events import (  # fmt: skip
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.errors import DiskFullError
+from mlp_tui.core.events import (  # fmt: skip
     BatchProgress,
     EpochEnd,
     Event,
@@ -38,6 +28,16 @@ from mlp_tui.events import (  # fmt: skip
     ThreadsChanged,
     from_dict,
 )
+from mlp_tui.engine.control import Control
+from mlp_tui.engine.data import Dataset
+from mlp_tui.engine.insight import Advisor, HealthMonitor
+from mlp_tui.engine.lr_plan import LrPlan, record_change, set_rate
+from mlp_tui.engine.model import build_model, build_optimizer, count_parameters, format_summary, linear_weights, loss_fn
+from mlp_tui.engine.monitor import is_better, patience_spent, saved_key, score
+from mlp_tui.engine.scoring import evaluate
+from mlp_tui.engine.sink import RunSink
+from mlp_tui.engine.step import TrainStep
+from mlp_tui.engine.threads import Choice, ThreadTuner
 
 TICK_S = 0.1  # progress events at most this often
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from mlp_tui.config import RunConfig
-from mlp_tui.errors import DataError, exit_now
-from mlp_tui.events import Event, RunFailed, from_dict
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.errors import DataError, exit_now
+from mlp_tui.core.events import Event, RunFailed, from_dict
 
 if TYPE_CHECKING:
     from mlp_tui.engine.control import Control

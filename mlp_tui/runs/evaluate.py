@@ -10,15 +10,15 @@ from typing import Any
 
 import torch
 
-from mlp_tui.config import CLI_SOURCE, RunConfig, build_config
-from mlp_tui.datasets import dataset_info
+from mlp_tui.core.config import CLI_SOURCE, RunConfig, build_config
+from mlp_tui.core.datasets import dataset_info
+from mlp_tui.core.errors import DeviceError
+from mlp_tui.core.events import Evaluation, RunFinished
 from mlp_tui.engine.data import load_test_split
 from mlp_tui.engine.model import build_model, configure_device, device_name, pick_device, probabilities
 from mlp_tui.engine.splits import test_part
-from mlp_tui.errors import DeviceError
-from mlp_tui.events import Evaluation, RunFinished
-from mlp_tui.report import Holdout, final_report, pct
 from mlp_tui.runs.store import CheckpointError, load_run_checkpoint
+from mlp_tui.text.report import Holdout, final_report, pct
 
 
 @dataclass

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlp_tui.core.events import Event, from_dict
 from mlp_tui.engine.control import parse_lr
-from mlp_tui.events import Event, from_dict
 from mlp_tui.runs.status import METRICS_FILE, read_command, run_status, write_command
 from mlp_tui.runs.store import MetricsTail
 

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from mlp_tui.errors import DISK_ERRORS
+from mlp_tui.core.errors import DISK_ERRORS
 
 
 def disk_error(exc: BaseException | None) -> int | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from mlp_tui.events import Event
+from mlp_tui.core.events import Event
 
 if TYPE_CHECKING:
     from mlp_tui.runs.follow import RunStatus

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlp_tui.config import RunConfig, build_config
+from mlp_tui.core.config import RunConfig, build_config
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ from typing import Any
 
 import torch
 
-from mlp_tui.config import CLI_SOURCE, ConfigError, RunConfig, build_config
+from mlp_tui.core.config import CLI_SOURCE, ConfigError, RunConfig, build_config
+from mlp_tui.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
+from mlp_tui.core.events import Event, RunFailed, RunFinished
+from mlp_tui.core.presets import load_preset_file
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import Dataset, load_dataset
 from mlp_tui.engine.model import configure_device, device_name, pick_device
 from mlp_tui.engine.trainer import Trainer
-from mlp_tui.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
-from mlp_tui.events import Event, RunFailed, RunFinished
-from mlp_tui.preset_files import load_preset_file
 from mlp_tui.runs.job import Job
 from mlp_tui.runs.status import (
     CONTROL_FILE,

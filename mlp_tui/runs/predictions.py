@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from mlp_tui.config import RunConfig
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.errors import DataError
 from mlp_tui.engine.data import load_test_split, load_val_split
 from mlp_tui.engine.model import probabilities
 from mlp_tui.engine.splits import test_part
-from mlp_tui.errors import DataError
 from mlp_tui.runs.weights import NoCheckpointYet, load_draw_model
 
 PREDICT_BATCH = 2048  # on the CPU: the training process keeps the device to itself

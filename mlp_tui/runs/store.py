@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from mlp_tui.config import RunConfig
-from mlp_tui.errors import DiskFullError
-from mlp_tui.events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
-from mlp_tui.preset_files import to_toml
-from mlp_tui.report import Holdout, final_report
-from mlp_tui.reproduce import ReproduceLine
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.errors import DiskFullError
+from mlp_tui.core.events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
+from mlp_tui.core.presets import to_toml
 from mlp_tui.runs.full_disk import advice, checkpoint_words, disk_error
+from mlp_tui.text.report import Holdout, final_report
+from mlp_tui.text.reproduce import ReproduceLine
 
 if TYPE_CHECKING:
     import torch

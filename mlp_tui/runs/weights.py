@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlp_tui.datasets import DIGITS, class_label, dataset_info
+from mlp_tui.core.datasets import DIGITS, class_label, dataset_info
 from mlp_tui.runs.status import FINAL_EVENTS
 from mlp_tui.runs.store import METRICS_FILE, CheckpointError, load_run_checkpoint
 
@@ -209,7 +209,7 @@ def load_draw_model(run_dir: Path, checkpoint: Path | None = None) -> DrawModel:
     """The model of the run's newest checkpoint (or `checkpoint`), ready for evaluate.predict."""
     import torch
 
-    from mlp_tui.config import build_config
+    from mlp_tui.core.config import build_config
     from mlp_tui.engine.model import build_model
     from mlp_tui.runs.evaluate import LoadedRun
 

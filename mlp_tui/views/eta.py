@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlp_tui.events import BatchProgress
+from mlp_tui.core.events import BatchProgress
 
 
 def epoch_left(progress: BatchProgress, batch_size: int) -> float | None:

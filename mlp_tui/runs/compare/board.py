@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlp_tui.runs.compare.findings import axis_lines, same_run
 from mlp_tui.runs.compare.plan import Member, Plan
 from mlp_tui.runs.compare.stats import ALPHA, mean, same_mean, sd, welch_p
-from mlp_tui.runs.compare.summary import axis_lines, same_run
 from mlp_tui.runs.status import run_status
 from mlp_tui.runs.store import METRICS_FILE, MetricsTail
 

@@ -20,12 +20,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from mlp_tui.errors import DiskFullError, exit_now
-from mlp_tui.runs.compare.backend import Backend, ClusterSpec, MemberResult, cluster_backend
+from mlp_tui.core.errors import DiskFullError, exit_now
+from mlp_tui.runs.compare.backends import Backend, ClusterSpec, MemberResult
+from mlp_tui.runs.compare.backends.pool import LocalPool, member_job
+from mlp_tui.runs.compare.backends.ray_backend import cluster_backend
 from mlp_tui.runs.compare.board import Board
+from mlp_tui.runs.compare.folder import STOP_FILE, stop_requested, write_driver_file
 from mlp_tui.runs.compare.leaderboard import write_leaderboard
 from mlp_tui.runs.compare.plan import PLAN_FILE, Plan, read_plan
-from mlp_tui.runs.compare.pool import STOP_FILE, LocalPool, member_job, stop_requested, write_driver_file
 
 
 def drive(

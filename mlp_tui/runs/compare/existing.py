@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlp_tui.config import RunConfig, build_config
-from mlp_tui.preset_files import load_preset_file
+from mlp_tui.core.config import RunConfig, build_config
+from mlp_tui.core.presets import load_preset_file
 from mlp_tui.runs.compare.grid import SEPARATOR, Variant, value_text
 from mlp_tui.runs.compare.plan import Member, Plan
 from mlp_tui.runs.status import RunNotFound

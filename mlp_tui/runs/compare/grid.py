@@ -11,10 +11,19 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from mlp_tui.config import CLI_OPTIONS, CLI_SOURCE, FIELDS, ConfigError, RunConfig, build_config, did_you_mean, expected
-from mlp_tui.lr_changes import format_lr_changes
-from mlp_tui.overrides import with_overrides
-from mlp_tui.suggested_lr import suggested_lr
+from mlp_tui.core.config import (
+    CLI_OPTIONS,
+    CLI_SOURCE,
+    FIELDS,
+    ConfigError,
+    RunConfig,
+    build_config,
+    did_you_mean,
+    expected,
+)
+from mlp_tui.core.lr_changes import format_lr_changes
+from mlp_tui.core.overrides import with_overrides
+from mlp_tui.core.suggested_lr import suggested_lr
 
 MAX_RUNS = 64  # more than this needs --yes: a typo in an axis should not start a week of training
 SEPARATOR = " · "

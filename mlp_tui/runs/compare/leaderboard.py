@@ -8,11 +8,11 @@ import io
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from mlp_tui.errors import DiskFullError
-from mlp_tui.render import counted
+from mlp_tui.core.errors import DiskFullError
 from mlp_tui.runs.compare.board import Board, VariantRow
 from mlp_tui.runs.compare.plan import LEADERBOARD_CSV, LEADERBOARD_MD
 from mlp_tui.runs.store import atomic_write_bytes
+from mlp_tui.text.render import counted
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -39,7 +39,7 @@ RIGHT = {0, 2, 3, 4, 5}  # numbers
 
 def table_lines(board: Board, width: int = 10_000) -> list[str]:
     """The leaderboard as plain lines at most `width` wide (a log or a terminal's)."""
-    from mlp_tui.text_width import fit_columns, plain_lines
+    from mlp_tui.text.width import fit_columns, plain_lines
 
     rows = [_cells(r) for r in board.rows()]
 

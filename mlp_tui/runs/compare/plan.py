@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlp_tui.config import ConfigError, RunConfig, build_config
-from mlp_tui.preset_files import toml_value
+from mlp_tui.core.config import ConfigError, RunConfig, build_config
+from mlp_tui.core.presets import toml_value
 from mlp_tui.runs.compare.grid import Variant, seeds_for
 from mlp_tui.runs.store import atomic_write_bytes, new_run_dir
 

@@ -12,18 +12,18 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from mlp_tui.config import RunConfig
-from mlp_tui.events import Event
-from mlp_tui.preset_files import Preset, list_presets
+from mlp_tui.core.architecture import config_rows, format_rows, parameter_count
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.events import Event
+from mlp_tui.core.presets import Preset, list_presets
 from mlp_tui.runs.child import ChildRun
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.driver import start_driver
+from mlp_tui.runs.compare.folder import request_stop
 from mlp_tui.runs.compare.plan import Plan, new_comparison
-from mlp_tui.runs.compare.pool import request_stop
 from mlp_tui.runs.follow import RunStatus, RunWatch
 from mlp_tui.runs.handle import RunHandle
-from mlp_tui.summary import config_rows, format_rows, parameter_count
-from mlp_tui.terminal import ascii_only
+from mlp_tui.text.terminal import ascii_only
 from mlp_tui.views.tui.ascii_driver import ascii_driver
 from mlp_tui.views.tui.dialogs import ConfirmDialog
 from mlp_tui.views.tui.screens.base import SizedScreen

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.driver import Driver
 
-from mlp_tui.terminal import asciify
+from mlp_tui.text.terminal import asciify
 
 
 def ascii_driver(base: type[Driver]) -> type[Driver]:

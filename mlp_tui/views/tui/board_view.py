@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlp_tui.render import counted
 from mlp_tui.runs.compare.board import RUNNING, Board, MemberState, VariantRow
 from mlp_tui.runs.compare.leaderboard import verdict_note
 from mlp_tui.runs.compare.plan import PLAN_FILE
 from mlp_tui.runs.compare.stats import mean
+from mlp_tui.text.render import counted
 
 # What a chart can show: (the Point field, its title, in percent).
 METRICS = {

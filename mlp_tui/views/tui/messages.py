@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from mlp_tui.events import BatchProgress, Event
+from mlp_tui.core.events import BatchProgress, Event
 
 if TYPE_CHECKING:
     from mlp_tui.runs.follow import RunStatus

@@ -20,11 +20,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from mlp_tui.config import build_config
+from mlp_tui.core.config import build_config
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.driver import driver_error
+from mlp_tui.runs.compare.folder import driver_alive, request_stop
 from mlp_tui.runs.compare.plan import PLAN_FILE
-from mlp_tui.runs.compare.pool import driver_alive, request_stop
 from mlp_tui.views.tui.board_view import METRICS, BoardView, MemberView, RowView, snapshot
 from mlp_tui.views.tui.dialogs import ConfirmDialog, PickDialog
 from mlp_tui.views.tui.messages import BoardChanged

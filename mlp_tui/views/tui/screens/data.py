@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 
-from mlp_tui.config import RunConfig
+from mlp_tui.core.config import RunConfig
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
 from mlp_tui.views.tui.widgets.data_view import DataView
 from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.binding import Binding
 
-from mlp_tui.config import RunConfig
+from mlp_tui.core.config import RunConfig
 from mlp_tui.runs.follow import RunWatch
 from mlp_tui.views.tui.screens.training import TrainingScreen
 

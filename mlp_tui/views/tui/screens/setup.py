@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from mlp_tui.config import ConfigError, RunConfig
-from mlp_tui.preset_files import Preset
+from mlp_tui.core.config import ConfigError, RunConfig
+from mlp_tui.core.presets import Preset
 from mlp_tui.runs.compare.grid import build_grid, check_size
 from mlp_tui.runs.compare.plan import Plan
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen

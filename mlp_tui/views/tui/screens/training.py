@@ -17,9 +17,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import ProgressBar, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from mlp_tui.config import RunConfig
-from mlp_tui.datasets import dataset_info
-from mlp_tui.events import (
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import dataset_info
+from mlp_tui.core.events import (
     BatchProgress,
     EpochEnd,
     Evaluation,
@@ -33,9 +33,9 @@ from mlp_tui.events import (
     RunStarted,
     ThreadsChanged,
 )
-from mlp_tui.report import pct
 from mlp_tui.runs.follow import RunStatus
 from mlp_tui.runs.handle import RunHandle
+from mlp_tui.text.report import pct
 from mlp_tui.views.tui.dialogs import ConfirmDialog
 from mlp_tui.views.tui.messages import EngineEvent
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen

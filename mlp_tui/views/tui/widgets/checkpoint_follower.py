@@ -103,7 +103,7 @@ class CheckpointFollower(_Host):
 
     @work(thread=True, exclusive=True, group="checkpoint-read", exit_on_error=False)
     def _read(self, request: int, run_dir: Path, stamp) -> None:
-        from mlp_tui.errors import DataError
+        from mlp_tui.core.errors import DataError
         from mlp_tui.runs.store import CheckpointError
         from mlp_tui.runs.weights import NoCheckpointYet, stamp_of
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from mlp_tui.datasets import DIGITS, class_label
-from mlp_tui.events import Evaluation
-from mlp_tui.render import bar
+from mlp_tui.core.datasets import DIGITS, class_label
+from mlp_tui.core.events import Evaluation
+from mlp_tui.text.render import bar
 from mlp_tui.views.tui.widgets.splits import evaluated
 
 BAR = 10  # the accuracy bar's width in cells

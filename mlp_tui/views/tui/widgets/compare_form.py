@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, SelectionList, Static
 
-from mlp_tui.config import LOSSES, OPTIMIZERS, ConfigError
+from mlp_tui.core.config import LOSSES, OPTIMIZERS, ConfigError
 from mlp_tui.runs.compare.grid import Axis
 
 DEPTHS = (1, 2, 3)  # hidden layers, each as wide as the form's first one

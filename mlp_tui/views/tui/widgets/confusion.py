@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from mlp_tui.datasets import class_label
-from mlp_tui.events import Evaluation
+from mlp_tui.core.datasets import class_label
+from mlp_tui.core.events import Evaluation
 from mlp_tui.views.tui.widgets.splits import on_the_set
 
 

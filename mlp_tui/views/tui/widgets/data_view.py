@@ -19,9 +19,9 @@ from textual import work
 from textual.binding import Binding
 from textual.message import Message
 
-from mlp_tui.config import RunConfig
-from mlp_tui.datasets import class_label, dataset_info
-from mlp_tui.views.data_sample import distortion_text
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import class_label, dataset_info
+from mlp_tui.views.console.data_sample import distortion_text
 from mlp_tui.views.tui.widgets.digit_grid import DigitGrid, GridSource
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class DataView(DigitGrid):
             batch = sample_batch(x, y, SAMPLE, augment=config.augment, elastic=config.elastic, generator=generator)
             self.post_message(self.Sampled(request, batch, None))
         except Exception as exc:  # DataError says what to do; anything else must not take the app down
-            from mlp_tui.errors import DataError
+            from mlp_tui.core.errors import DataError
 
             text = str(exc) if isinstance(exc, DataError) else (
                 f"cannot read the training images: {type(exc).__name__}: {exc}")  # fmt: skip

@@ -20,7 +20,7 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.strip import Strip
 
-from mlp_tui.render import SIDE, wants_ascii
+from mlp_tui.text.render import SIDE, wants_ascii
 from mlp_tui.views.tui.widgets.paged_view import PagedView, plain_strip
 
 HEADER = 1  # lines above the digits
@@ -115,7 +115,7 @@ class DigitGrid(PagedView):
 
     def cell_size(self) -> tuple[int, int]:
         """(columns, lines) of one digit with its caption (and bars)."""
-        from mlp_tui.views.digit_art import bars_width
+        from mlp_tui.views.console.digit_art import bars_width
 
         source = self.source
         side = 1 + bars_width(source.classes) if (self.bars and source is not None and source.has_bars) else 0
@@ -123,7 +123,7 @@ class DigitGrid(PagedView):
 
     @property
     def per_row(self) -> int:
-        from mlp_tui.views.digit_art import cells_per_row
+        from mlp_tui.views.console.digit_art import cells_per_row
 
         return cells_per_row(self.content_size.width, self.cell_size()[0])
 
@@ -161,7 +161,7 @@ def page_strips(
     base: Style,
 ) -> list[Strip]:
     """The lines of one page: the header, then the digits with their captions."""
-    from mlp_tui.views.digit_art import bars_width, grid_runs
+    from mlp_tui.views.console.digit_art import bars_width, grid_runs
 
     if source is None or not source.count:
         text = notice if source is None else source.empty_text()

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from mlp_tui.render import SIDE
+from mlp_tui.text.render import SIDE
 
 # The brush: full ink within about a pixel of the centre, fading out by 2.5 px, like the
 # antialiased strokes of MNIST (2-3 px wide once a digit is scaled to its 20 px box).

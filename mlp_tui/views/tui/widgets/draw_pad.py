@@ -23,8 +23,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from mlp_tui.datasets import DIGITS, class_labels
-from mlp_tui.render import bar
+from mlp_tui.core.datasets import DIGITS, class_labels
+from mlp_tui.text.render import bar
 from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
 from mlp_tui.views.tui.widgets.draw_canvas import DrawCanvas
 

@@ -8,7 +8,7 @@ import sys
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from mlp_tui.render import wants_ascii
+from mlp_tui.text.render import wants_ascii
 
 # What is left dangling once the words after it are gone.
 TRAILING = " ·,;:(-—"

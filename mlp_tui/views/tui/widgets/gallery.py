@@ -4,9 +4,9 @@ true class (green); `b` shows every digit's probabilities as bars beside it."""
 
 from __future__ import annotations
 
-from mlp_tui.datasets import class_label
-from mlp_tui.events import Evaluation, Misclassified
-from mlp_tui.views.digit_art import bar_lines, marks
+from mlp_tui.core.datasets import class_label
+from mlp_tui.core.events import Evaluation, Misclassified
+from mlp_tui.views.console.digit_art import bar_lines, marks
 from mlp_tui.views.tui.widgets.digit_grid import DigitGrid, GridSource
 from mlp_tui.views.tui.widgets.splits import mistake_count, on_the_set
 

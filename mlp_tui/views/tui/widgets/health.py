@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
-from mlp_tui.events import HealthWarning, LayerStats, LrChanged
+from mlp_tui.core.events import HealthWarning, LayerStats, LrChanged
 
 BARS = "▁▂▃▄▅▆▇█"
 LAYER_WIDTH = 9  # "256 units"

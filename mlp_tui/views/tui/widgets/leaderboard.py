@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from mlp_tui.render import bar
+from mlp_tui.text.render import bar
 from mlp_tui.views.tui.board_view import RowView
 from mlp_tui.views.tui.widgets.compare_chart import colour_style, variant_mark
 

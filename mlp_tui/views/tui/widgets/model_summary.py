@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from mlp_tui.config import RunConfig
-from mlp_tui.datasets import dataset_info
-from mlp_tui.events import LrChanged, RunStarted
-from mlp_tui.report import Holdout
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import dataset_info
+from mlp_tui.core.events import LrChanged, RunStarted
+from mlp_tui.text.report import Holdout
 
 
 def lr_words(config: RunConfig, change: LrChanged | None) -> str:

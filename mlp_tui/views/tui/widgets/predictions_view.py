@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
-from mlp_tui.datasets import class_label
-from mlp_tui.report import pct
-from mlp_tui.views.digit_art import bar_lines, marks
+from mlp_tui.core.datasets import class_label
+from mlp_tui.text.report import pct
+from mlp_tui.views.console.digit_art import bar_lines, marks
 from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
 from mlp_tui.views.tui.widgets.digit_grid import DigitGrid, GridSource
 from mlp_tui.views.tui.widgets.splits import split_name

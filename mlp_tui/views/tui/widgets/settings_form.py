@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Collapsible, Input, Label, Select, Static
 
-from mlp_tui.config import (  # fmt: skip
+from mlp_tui.core.config import (  # fmt: skip
     CLI_OPTIONS,
     FIELDS,
     FORM_SOURCE,
@@ -26,7 +26,7 @@ from mlp_tui.config import (  # fmt: skip
     parse_text,
     value_text,
 )
-from mlp_tui.overrides import with_suggested_lr
+from mlp_tui.core.overrides import with_suggested_lr
 
 COMMON = tuple(key for key in CLI_OPTIONS if OPTIONS[key].label)
 ADVANCED = tuple(key for key in CLI_OPTIONS if not OPTIONS[key].label)

@@ -4,7 +4,7 @@ so a number never hides which split it came from."""
 
 from __future__ import annotations
 
-from mlp_tui.events import Evaluation
+from mlp_tui.core.events import Evaluation
 
 SPLITS = {"val": "validation", "test": "test"}
 

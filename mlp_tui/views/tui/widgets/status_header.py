@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.text import Text
 from textual.widgets import Static
 
-from mlp_tui.events import RunFailed, RunFinished
-from mlp_tui.report import pct
+from mlp_tui.core.events import RunFailed, RunFinished
+from mlp_tui.text.report import pct
 from mlp_tui.views.eta import clock, run_left
 from mlp_tui.views.tui.widgets.fit_text import shorten_text
 from mlp_tui.views.tui.widgets.lr_dialog import asked_words

@@ -19,7 +19,7 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.strip import Strip
 
-from mlp_tui.render import PICTURE_GAP, SIDE, WEIGHT_LEGEND_PLAIN, weight_grid_runs
+from mlp_tui.text.render import PICTURE_GAP, SIDE, WEIGHT_LEGEND_PLAIN, weight_grid_runs
 from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
 from mlp_tui.views.tui.widgets.paged_view import PagedView, plain_strip
 

@@ -1,0 +1,1 @@
+"""Shared terms every layer uses: run settings, events, errors, datasets, presets."""

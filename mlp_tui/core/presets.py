@@ -1,0 +1,202 @@
+"""Presets: TOML files of run settings, built-in or the user's own, with what to expect of them.
+
+Torch-free, so `mlp-tui presets` and the app's setup screen stay instant.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlp_tui.core.config import META_KEYS, ConfigError, RunConfig, build_config, did_you_mean, where
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Measured test accuracy of a preset: mean and standard deviation over `seeds` seeds, and
+    the wall time of one run (start-up included) on `hardware`."""
+
+    accuracy: float  # %
+    sd: float  # percentage points
+    seeds: int
+    seconds: float | None = None
+    hardware: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.accuracy:.2f} ± {self.sd:.2f} %"
+        if self.seconds:
+            took = f"{self.seconds:.0f} s" if self.seconds < 120 else f"{self.seconds / 60:.1f} min".replace(".0 ", " ")
+            text += f" in ~{took}"
+        return text + (f" on {self.hardware}" if self.hardware else "")
+
+
+EXPECTED_KEYS = {"accuracy": (float, 0, 100), "sd": (float, 0, 100), "seeds": (int, 1, 10_000),
+                 "seconds": (float, 0, 10**7), "hardware": (str, None, None)}  # fmt: skip
+
+
+def _expected(value: Any, path: Path) -> Expected | str:
+    """`expected` as free text, or as a table of measured figures, checked."""
+    at = where(str(path), "expected")
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{at}: {value!r} is not a string or a table")
+    figures: dict[str, Any] = {}  # checked against EXPECTED_KEYS below
+    for key, item in value.items():
+        if key not in EXPECTED_KEYS:
+            raise ConfigError(f"{at}: unknown key '{key}'{did_you_mean(key, list(EXPECTED_KEYS))}; "
+                              f"allowed: {', '.join(EXPECTED_KEYS)}")  # fmt: skip
+        kind, low, high = EXPECTED_KEYS[key]
+        number = isinstance(item, (int, float)) and not isinstance(item, bool)
+        if (kind is str and not isinstance(item, str)) or (kind is int and not (number and isinstance(item, int))):
+            raise ConfigError(f"{at}: '{key}' = {item!r} is not {'a string' if kind is str else 'an integer'}")
+        if kind is float and not number:
+            raise ConfigError(f"{at}: '{key}' = {item!r} is not a number")
+        if low is not None and not low <= item <= high:
+            raise ConfigError(f"{at}: '{key}' = {item!r} is out of range {low}..{high}")
+        figures[key] = float(item) if kind is float else item
+    missing = [key for key in ("accuracy", "sd", "seeds") if key not in figures]
+    if missing:
+        raise ConfigError(f"{at}: missing {', '.join(missing)} (accuracy and sd in %, over how many seeds)")
+    return Expected(**figures)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    path: Path
+    description: str
+    source: str
+    expected: Expected | str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> RunConfig:
+        return build_config(self.values, source=str(self.path))
+
+
+def builtin_preset_dir() -> Path:
+    # mlp_tui/presets: in a checkout a link to the top-level presets/ folder, in a wheel the
+    # same files as package data.
+    return Path(__file__).resolve().parents[1] / "presets"
+
+
+def user_preset_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("mlp-tui")) / "presets"
+
+
+def preset_dirs() -> list[Path]:
+    """Built-in presets first; a user's own (same name wins) after."""
+    dirs = [builtin_preset_dir()]
+    extra = os.environ.get("MLP_TUI_PRESETS")
+    dirs.append(Path(extra) if extra else user_preset_dir())
+    return dirs
+
+
+def load_preset_file(path: Path) -> Preset:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such preset file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a preset file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    if "variant" in data and "seeds" in data:
+        raise ConfigError(f"{path}: a comparison (compare.toml), not a preset; redo it with: "
+                          f"mlp-tui compare --preset {path}")  # fmt: skip
+    meta: dict[str, Any] = {}
+    for key in META_KEYS:
+        if key in data:
+            value = data.pop(key)
+            if key == "expected":
+                value = _expected(value, path)
+            elif not isinstance(value, str):
+                raise ConfigError(f"{where(str(path), key)}: {value!r} is not a string")
+            meta[key] = value
+    preset = Preset(
+        name=path.stem,
+        path=path,
+        description=meta.get("description", ""),
+        source=meta.get("source", ""),
+        expected=meta.get("expected", ""),
+        values=data,
+    )
+    _ = preset.config  # validate now, so a bad preset is caught before anything trains
+    return preset
+
+
+def to_toml(config: RunConfig, meta: dict[str, str] | None = None) -> str:
+    """The config as a preset file, so a run directory's config can be fed back to --preset."""
+    lines = []
+    for key, value in (meta or {}).items():
+        lines.append(f"{key} = {toml_value(value)}")
+    if lines:
+        lines.append("")
+    for key, value in config.to_dict().items():
+        lines.append(f"{key} = {toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def list_presets() -> list[Preset]:
+    """All presets by name. Broken user files are skipped here; `resolve_preset` reports them."""
+    found: dict[str, Path] = {}
+    for folder in preset_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                found[path.stem] = path
+    presets = []
+    for name in sorted(found, key=_preset_order):
+        try:
+            presets.append(load_preset_file(found[name]))
+        except ConfigError:
+            continue
+    return presets
+
+
+# Built-ins in teaching order (small to strong); anything else alphabetically after.
+_ORDER = ("tiny", "keras", "kaiming", "sequential", "sigmoid", "dropout", "best")
+
+
+def _preset_order(name: str) -> tuple[int, str]:
+    return (_ORDER.index(name) if name in _ORDER else len(_ORDER), name)
+
+
+def resolve_preset(name_or_path: str) -> Preset:
+    """A preset by name (built-in or the user's folder) or by path to a TOML file."""
+    looks_like_path = name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path
+    if looks_like_path:
+        return load_preset_file(Path(name_or_path).expanduser())
+    for folder in reversed(preset_dirs()):
+        path = folder / f"{name_or_path}.toml"
+        if path.is_file():
+            return load_preset_file(path)
+    names = [p.name for p in list_presets()]
+    raise ConfigError(
+        f"unknown preset '{name_or_path}'{did_you_mean(name_or_path, names)}; "
+        f"available: {', '.join(names)} (or a path to a .toml file)"
+    )

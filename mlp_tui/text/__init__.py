@@ -1,0 +1,1 @@
+"""Torch-free text output shared by every view."""

@@ -1,0 +1,1 @@
+"""Views for a terminal without the app: the headless printer and printed tables."""
