@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from mlp_tui.core.config import RunConfig
-from mlp_tui.core.events import MAX_DEAD_LISTED, EpochEnd, HealthWarning, LayerHealth, LayerStats
+from mlp_tui.core.events import MAX_DEAD_LISTED, EpochEnd, HealthWarning, LayerHealth, LayerStats, from_dict
 
 SAMPLE_EVERY = 8  # batches between gradient-norm samples
 PROBE_SIZE = 512
@@ -142,10 +142,14 @@ class Advisor:
         self.sent: set[tuple[str, int | None]] = set()
         self.history: list[EpochEnd] = []
 
-    def restore(self, history: list[EpochEnd], sent: list[list[Any]]) -> None:
-        """A resumed run: its epochs so far and the warnings it already gave."""
-        self.history = list(history)
-        self.sent = {(code, layer) for code, layer in sent}
+    def state_dict(self) -> dict[str, Any]:
+        """The epochs so far and the warnings already given, as plain data."""
+        return {"history": [e.to_dict() for e in self.history], "sent": [[code, layer] for code, layer in self.sent]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """A resumed run: its epochs so far and the warnings it already gave (so none twice)."""
+        self.history = [e for e in map(from_dict, state["history"]) if isinstance(e, EpochEnd)]
+        self.sent = {(code, layer) for code, layer in state["sent"]}
 
     def warnings(self, end: EpochEnd, health: LayerHealth, best_epoch: int | None) -> list[HealthWarning]:
         self.history.append(end)

@@ -1,6 +1,7 @@
-"""A run's learning-rate changes as part of its config: those in `lr_changes` happen at exactly
-their epoch and batch, and one made by hand is added there as it happens, so the run's
-config.toml, its checkpoints (and so `--resume`) and its reproduce line all repeat it.
+"""A run's learning rate over time: the config's schedule, and its changes as part of its
+config: those in `lr_changes` happen at exactly their epoch and batch, and one made by hand is
+added there as it happens, so the run's config.toml, its checkpoints (and so `--resume`) and its
+reproduce line all repeat it.
 
 A rerun of a recorded config makes each change through the trainer's same `set_lr` at the same
 batch, so at the same thread count it gives the very same numbers.
@@ -16,6 +17,17 @@ from torch.optim.lr_scheduler import LRScheduler
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.lr_changes import with_change
 from mlp_tui.engine.sink import RunSink
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int) -> LRScheduler | None:
+    """The config's schedule over the run's `total_steps` batches (None: a constant rate)."""
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=max(total_steps, 1), cycle_momentum=config.optimizer != "sgd"
+        )
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    return None
 
 
 class LrPlan:

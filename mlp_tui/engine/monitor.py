@@ -10,6 +10,11 @@ ties. A run with no validation images goes by its training numbers the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 Key = tuple[float, float]  # compared as a tuple: larger is better
 
@@ -38,3 +43,47 @@ def saved_key(saved: Sequence[float] | None, saved_by: str | None, monitor: str)
         return None
     first, second = (float(v) for v in saved)
     return (first, second) if (saved_by or DEFAULT) == monitor else (second, first)
+
+
+class BestEpoch:
+    """The best epoch so far, its weights (kept in memory for the test at the end; best.pt holds
+    them on disk) and the epochs since it, which `--patience` counts."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.epoch: int | None = None
+        self.key: Key | None = None
+        self.val_accuracy: float | None = None
+        self.weights: dict[str, torch.Tensor] | None = None
+        self.since = 0
+
+    def update(self, epoch: int, key: Key, val_accuracy: float | None, model: nn.Module) -> bool:
+        """Whether `epoch` (scored `key`) is a new best; if so its weights are kept."""
+        if not is_better(key, self.key):
+            self.since += 1
+            return False
+        self.key, self.epoch, self.since = key, epoch, 0
+        self.val_accuracy = val_accuracy
+        self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return True
+
+    def patience_spent(self, patience: int) -> bool:
+        return patience_spent(self.since, patience)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the weights (best.pt's), under the keys last.pt has always used."""
+        return {
+            "best_epoch": self.epoch,
+            "best_key": list(self.key) if self.key else None,
+            "monitor": self.monitor,  # the order of best_key's two numbers
+            "best_val_accuracy": self.val_accuracy,
+            "since_best": self.since,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """From a last.pt, however old: one from before --monitor (or --patience) has no
+        `monitor` (or `since_best`)."""
+        self.epoch = state.get("best_epoch")
+        self.key = saved_key(state.get("best_key"), state.get("monitor"), self.monitor)
+        self.val_accuracy = state.get("best_val_accuracy")
+        self.since = int(state.get("since_best", 0))
