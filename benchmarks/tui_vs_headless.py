@@ -43,11 +43,11 @@ def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[list[float], lis
         app = create_app("dropout", config, autostart=True, data_dir=data_dir, runs_root=runs)
         latencies = []
         async with app.run_test(size=(120, 40)) as pilot:
-            while not isinstance(app.screen, TrainingScreen) or app.screen.state != "running":
+            while not isinstance(app.screen, TrainingScreen) or app.screen.run.status != "running":
                 await pilot.pause(0.05)
             screen = app.screen
             # Key presses during the second epoch: time from the key to the status line showing it.
-            while screen.epoch < 1:
+            while screen.run.epoch < 1:
                 await pilot.pause(0.05)
             status = screen.query_one("#status", Static)
             driver = app._driver
@@ -67,7 +67,7 @@ def app_rate_and_latency(config, data_dir, runs: Path) -> tuple[list[float], lis
                 await asyncio.sleep(0.3)
             while screen.result is None:
                 await pilot.pause(0.1)
-            return screen.epoch_rates, latencies
+            return screen.run.epoch_rates, latencies
 
     return asyncio.run(scenario())
 

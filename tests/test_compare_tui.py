@@ -198,7 +198,7 @@ def test_enter_opens_a_member_and_escape_comes_back(size, tmp_path):
             member = app.screen
             assert isinstance(member, MemberScreen)
             assert member.run_dir_path == folder / "02-mse-seed1"
-            await wait_until(pilot, lambda: member.state == "finished")
+            await wait_until(pilot, lambda: member.run.status == "finished")
             status = plain(member.query_one("#status", Static))
             assert "test accuracy 96.00 %" in status
             assert "escape" in member.active_bindings
@@ -461,7 +461,7 @@ def test_a_trained_comparison_opens_a_real_member(trained_comparison, tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, MemberScreen))
             member = app.screen
             assert isinstance(member, MemberScreen)
-            await wait_until(pilot, lambda: member.state == "finished")
+            await wait_until(pilot, lambda: member.run.status == "finished")
             assert member.query_one("#classes-table", ClassTable).row_count == 10
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is compare)

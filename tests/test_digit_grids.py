@@ -417,7 +417,7 @@ def test_predictions_mark_right_in_green_and_wrong_in_red_and_filter(size, tiny_
         app = watch(tiny_run, mnist_root)
         async with app.run_test(size=size) as pilot:
             screen = app.screen
-            await wait_until(pilot, lambda: screen.run_dir)
+            await wait_until(pilot, lambda: screen.run.run_dir)
             await pilot.press("0")
             view = screen.query_one(PredictionsView)
             # a finished run: the test images (a watcher replays the run's end, then reads them)
@@ -489,7 +489,7 @@ def test_pages_are_drawn_off_the_ui_thread(tiny_run, mnist_root, monkeypatch):
     async def scenario() -> None:
         app = watch(tiny_run, mnist_root)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_until(pilot, lambda: app.screen.run_dir)
+            await wait_until(pilot, lambda: app.screen.run.run_dir)
             await pilot.press("0")
             view = app.screen.query_one(PredictionsView)
             await shown(pilot, view)
@@ -511,7 +511,7 @@ def test_ctrl_s_saves_the_screen_into_the_run_directory_and_says_where(tiny_run,
     async def scenario() -> list[Path]:
         app = watch(tiny_run, mnist_root)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
-            await wait_until(pilot, lambda: app.screen.run_dir)
+            await wait_until(pilot, lambda: app.screen.run.run_dir)
             await pilot.press("0")
             await shown(pilot, app.screen.query_one(PredictionsView))
             assert "^s Screenshot" in screen_lines(app)[-1]
@@ -552,7 +552,7 @@ def test_ctrl_s_on_the_compare_screen_saves_into_the_comparison(tmp_path):
         app = create_app(runs_root=tmp_path, compare=Board(plan, folder))
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await open_compare(pilot, app)
-            assert "^s Screenshot" in screen_lines(app)[-1]
+            await wait_until(pilot, lambda: "^s Screenshot" in screen_lines(app)[-1])  # once the footer is drawn
             await pilot.press("ctrl+s")
             await wait_until(pilot, lambda: list(folder.glob("screen-*.svg")))
             saved = next(folder.glob("screen-*.svg"))

@@ -142,7 +142,7 @@ def test_the_app_shows_the_full_disk_and_what_to_do(small_disk, digits):
             screen = app.screen
             assert isinstance(screen, TrainingScreen)
             await wait_until(pilot, lambda: screen.result is not None, timeout=TIMEOUT_S)
-            assert screen.state == "failed" and isinstance(screen.result, RunFailed), screen.result
+            assert screen.run.status == "failed" and isinstance(screen.result, RunFailed), screen.result
             assert screen.result.reason == "disk-full", screen.result
             [run] = [p for p in runs.iterdir() if p.is_dir()]
             assert screen.result.message in (said(run, name, "epoch 1") for name in ("best.pt", "last.pt"))

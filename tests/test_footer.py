@@ -84,7 +84,7 @@ def test_training_footer_fits_on_every_tab(state, width, tmp_path):
         async with app.run_test(size=(width, 24 if width == 80 else 40)) as pilot:
             run = FakeRun(*two_epochs())
             screen = await open_training(pilot, app, run)
-            await wait_until(pilot, lambda: screen.epoch == 2)
+            await wait_until(pilot, lambda: screen.run.epoch == 2)
             if state != "live":
                 run.send(FINISHED if state == "finished" else FAILED)
                 await wait_until(pilot, lambda: screen.result is not None)
@@ -125,7 +125,7 @@ def test_watch_and_member_footers_fit(width, tmp_path):
         app = create_app("tiny", runs_root=tmp_path)
         async with app.run_test(size=(width, 24)) as pilot:
             screen = await open_training(pilot, app, FakeRun(*two_epochs()), watching=True)
-            await wait_until(pilot, lambda: screen.epoch == 2)
+            await wait_until(pilot, lambda: screen.run.epoch == 2)
             lines = await each_tab(pilot, app, screen, lambda line: assert_whole(app, line))
             assert "New run" not in lines["charts"]  # a watcher starts no runs
 
@@ -177,7 +177,7 @@ def test_long_status_lines_end_at_a_word_with_an_ellipsis(tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             run = FakeRun(dataclasses.replace(two_epochs()[0], run_dir=run_dir), *two_epochs()[1:])
             screen = await open_training(pilot, app, run)
-            await wait_until(pilot, lambda: screen.epoch == 2)
+            await wait_until(pilot, lambda: screen.run.epoch == 2)
             run.send(FINISHED)
             await wait_until(pilot, lambda: screen.result is not None)
             await pilot.pause()
@@ -203,14 +203,31 @@ def test_the_tab_bar_fits_80_columns_with_many_warnings(warnings, tmp_path):
         app = create_app("tiny", runs_root=tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_training(pilot, app, FakeRun(*two_epochs()))
-            await wait_until(pilot, lambda: screen.epoch == 2)
+            await wait_until(pilot, lambda: screen.run.epoch == 2)
             for layer in range(warnings):
-                screen.show_warning(dataclasses.replace(two_epochs()[-1], layer=layer + 2))
+                screen.take(dataclasses.replace(two_epochs()[-1], layer=layer + 2))
             await pilot.pause()
             count = warnings + 1  # and the run's own
             health = "Health 99+" if count >= 100 else f"Health {count}!"
             bar = next(line for line in screen_lines(app) if "Charts" in line)
             assert bar.split() == ["Charts", "Classes", "Mistakes", "Confusion", "Model", *health.split(), "Weights",
                                    "Draw", "Data", "Predictions"], bar  # fmt: skip
+
+    asyncio.run(scenario())
+
+
+def test_the_command_palette_offers_each_screens_own_commands(tmp_path):
+    """ctrl+p lists what this screen's keys do (each screen declares its own), and a screenshot."""
+
+    async def scenario() -> None:
+        app = create_app("tiny", runs_root=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
+            titles = {command.title for command in app.get_system_commands(app.screen)}
+            assert {"Save a picture of the screen", "Start training", "Look at the data", "Compare mode"} <= titles
+            screen = await open_training(pilot, app, FakeRun(*two_epochs()))
+            titles = {command.title for command in app.get_system_commands(screen)}
+            assert {"Save a picture of the screen", "Pause / resume", "Stop run", "Set the learning rate"} <= titles
+            assert "Start training" not in titles
 
     asyncio.run(scenario())

@@ -127,7 +127,7 @@ def test_health_tab_shows_each_layer_with_history_and_flags_what_is_out_of_range
             await wait_until(pilot, lambda: screen.query_one(TabbedContent).active == "health")
             await wait_until(pilot, lambda: "No layer statistics yet" in "\n".join(screen_lines(app)))
             run.send(*two_epochs()[1:])
-            await wait_until(pilot, lambda: screen.warnings)
+            await wait_until(pilot, lambda: screen.run.warnings)
             await pilot.pause()
 
             lines = screen_lines(app)
@@ -184,10 +184,10 @@ def test_a_live_warning_toasts_once_and_a_replayed_one_does_not(watching, tmp_pa
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             run = FakeRun(*history)
             screen = await open_training(pilot, app, run, watching=watching)
-            await wait_until(pilot, lambda: screen.epoch == 2 and screen.warnings)
+            await wait_until(pilot, lambda: screen.run.epoch == 2 and screen.run.warnings)
             await pilot.pause()
             run.send(now_live, epoch_end(3, val_loss=0.5, is_best=False), health(3), live, live)
-            await wait_until(pilot, lambda: len(screen.warnings) == 2)
+            await wait_until(pilot, lambda: len(screen.run.warnings) == 2)
             await wait_until(pilot, lambda: toasts(app))
             await pilot.pause(0.2)  # a second toast, had one been sent, would be up by now
 
@@ -215,7 +215,7 @@ def test_charts_mark_the_best_epoch_and_the_worsening_after_it(size, tmp_path):
                 events += [progress(epoch), epoch_end(epoch, val_loss=loss, is_best=loss == min(losses[:epoch]))]
             run = FakeRun(*events)
             screen = await open_training(pilot, app, run)
-            await wait_until(pilot, lambda: screen.epoch == 5)
+            await wait_until(pilot, lambda: screen.run.epoch == 5)
             await pilot.pause()
 
             chart = screen.query_one("#loss-chart", MetricChart)
@@ -229,7 +229,7 @@ def test_charts_mark_the_best_epoch_and_the_worsening_after_it(size, tmp_path):
 
             run.send(RunFinished(status="completed", epochs_done=5, best_epoch=3, best_val_accuracy=0.9,
                                  test_loss=0.3, test_accuracy=0.91, seconds=5.0))  # fmt: skip
-            await wait_until(pilot, lambda: screen.state == "finished")
+            await wait_until(pilot, lambda: screen.run.status == "finished")
             assert "test accuracy 91.00 % (best weights: epoch 3)" in status(screen)
 
     asyncio.run(scenario())
@@ -245,7 +245,7 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
         async with app.run_test(size=size, notifications=True) as pilot:
             run = FakeRun(started(), progress(1), epoch_end(1, lr=0.02))
             screen = await open_training(pilot, app, run)
-            await wait_until(pilot, lambda: screen.epoch == 1)
+            await wait_until(pilot, lambda: screen.run.epoch == 1)
             assert "lr 0.02" in status(screen)
             await wait_until(pilot, lambda: "Set lr" in screen_lines(app)[-1])  # the footer
             footer = screen_lines(app)[-1]
@@ -259,7 +259,7 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
             assert "lr 0.02 → ÷4 at the next batch" in status(screen)
 
             run.send(LrChanged(epoch=2, batch=422, lr=0.005, previous=0.02))
-            await wait_until(pilot, lambda: screen.lr == 0.005)
+            await wait_until(pilot, lambda: screen.run.lr == 0.005)
             assert "lr 0.005 ·" in status(screen)
             assert screen.query_one("#loss-chart", MetricChart).lr_marks == [1.5]  # half-way through epoch 2
             assert "lr (magenta)" in "\n".join(screen_lines(app)).replace("lr changed", "lr")  # the chart says
@@ -288,7 +288,7 @@ def test_lr_keys_halve_and_double_and_a_typed_lr_is_checked(size, tmp_path):
             sent = len(run.lrs) + len(run.scales)
             run.send(RunFinished(status="completed", epochs_done=2, best_epoch=1, best_val_accuracy=0.9,
                                  test_loss=0.3, test_accuracy=0.9, seconds=2.0))  # fmt: skip
-            await wait_until(pilot, lambda: screen.state == "finished")
+            await wait_until(pilot, lambda: screen.run.status == "finished")
             await pilot.press("minus", "plus", "l")
             await pilot.pause()
             assert len(run.lrs) + len(run.scales) == sent and app.screen is screen  # a finished run's lr is history

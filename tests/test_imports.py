@@ -48,26 +48,16 @@ def package_modules() -> list[str]:
     return names
 
 
-def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node but those under `if TYPE_CHECKING:` (names for the type checker, never imported)."""
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(n) for child in node.body for n in ast.walk(child))
-    return [node for node in ast.walk(tree) if id(node) not in skipped]
-
-
-def imports_of(module: str, types_too: bool = True) -> set[str]:
-    """mlp_tui modules that `module` imports anywhere in its file (lazy imports included; those
-    under `if TYPE_CHECKING:` unless `types_too` is false)."""
+def imports_of(module: str) -> set[str]:
+    """mlp_tui modules that `module` imports anywhere in its file (lazy imports and those under
+    `if TYPE_CHECKING:` included)."""
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     is_package = not path.exists()
     if is_package:
         path = PACKAGE.parent / module.replace(".", "/") / "__init__.py"
     package = module if is_package else module.rsplit(".", 1)[0]
     found = set()
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree) if types_too else runtime_nodes(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             base = package.split(".")
             if node.level:
@@ -84,13 +74,13 @@ def imports_of(module: str, types_too: bool = True) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Each module's run-time imports of other mlp_tui modules, lazy ones included (`from pkg
-    import name` counts as the module pkg.name where that is one)."""
+    """Each module's imports of other mlp_tui modules, lazy ones and those for the type checker
+    included (`from pkg import name` counts as the module pkg.name where that is one)."""
     known = set(package_modules())
     graph = {}
     for module in known:
         targets = set()
-        for target in imports_of(module, types_too=False):
+        for target in imports_of(module):
             while target not in known and "." in target:
                 target = target.rsplit(".", 1)[0]
             if target != module:

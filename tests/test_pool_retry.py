@@ -19,7 +19,8 @@ from mlp_tui.runs.compare.backends import pool, worker
 from mlp_tui.runs.compare.driver import drive
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.plan import Plan, new_comparison
-from mlp_tui.runs.status import pid_alive, write_command
+from mlp_tui.runs.layout import pid_alive
+from mlp_tui.runs.status import write_command
 from mlp_tui.runs.store import load_checkpoint, read_events
 
 TIMEOUT_S = 180

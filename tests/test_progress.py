@@ -160,13 +160,13 @@ def test_watch_shows_a_run_paused_in_its_first_epoch_with_its_eta(synthetic, mak
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             assert isinstance(screen, TrainingScreen)
-            await wait_until(pilot, lambda: screen.progress is not None and screen.state == "paused", timeout=30)
+            await wait_until(pilot, lambda: screen.run.latest is not None and screen.run.status == "paused", timeout=30)
             status = str(screen.query_one("#status", Static).content)
             # Half an epoch plus three more at 1000 images/s in batches of 10 (100 batches): 3.5 s.
             assert "paused" in status and "ETA 00:03" in status, status
             resumed = Resumed(epoch=1, batch=50, seconds=12.0, by="watcher").to_dict() | {"t": now}
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(resumed) + "\n")
-            await wait_until(pilot, lambda: screen.state == "running", timeout=30)
+            await wait_until(pilot, lambda: screen.run.status == "running", timeout=30)
 
     asyncio.run(scenario())

@@ -201,7 +201,7 @@ def test_watch_shows_where_a_paused_run_stands(size, tmp_path):
         async with app.run_test(size=size) as pilot:
             screen = app.screen
             assert isinstance(screen, TrainingScreen)
-            await wait_until(pilot, lambda: screen.state == "paused" and screen.progress is not None, timeout=30)
+            await wait_until(pilot, lambda: screen.run.status == "paused" and screen.run.latest is not None, timeout=30)
             await pilot.pause()
             status = plain(screen.query_one("#status", Static))
             assert "paused" in status and "epoch 2/10" in status, status  # not epoch 1 at 100 %
@@ -219,13 +219,13 @@ def test_a_pause_moves_the_bar_to_where_the_run_stopped(tmp_path):
         async with app.run_test(size=(120, 40)) as pilot:
             run = FakeRun(started(), progress(1, BATCHES), epoch_end(1), progress(2, 20))
             screen = await open_training(pilot, app, run)
-            await wait_until(pilot, lambda: screen.progress is not None and screen.progress.batch == 20)
+            await wait_until(pilot, lambda: screen.run.latest is not None and screen.run.latest.batch == 20)
             run.send(Paused(epoch=2, batch=30, by="app"))
-            await wait_until(pilot, lambda: screen.state == "paused")
+            await wait_until(pilot, lambda: screen.run.status == "paused")
             assert plain(screen.query_one("#progress-text", Static)).startswith(" 30/844 ·")
             assert "epoch 2/10" in plain(screen.query_one("#status", Static))
             run.send(Paused(epoch=3, batch=0, by="app"))  # before the new epoch's first progress
-            await wait_until(pilot, lambda: screen.progress is not None and screen.progress.epoch == 3)
+            await wait_until(pilot, lambda: screen.run.latest is not None and screen.run.latest.epoch == 3)
             text = plain(screen.query_one("#progress-text", Static))
             assert text.startswith(" 0/844 ·") and "loss" not in text  # epoch 2's running loss is not epoch 3's
 

@@ -49,7 +49,7 @@ async def start_training(pilot, app) -> TrainingScreen:
     await pilot.press("ctrl+r")
     await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
     training = app.screen
-    await wait_until(pilot, lambda: training.state == "running")
+    await wait_until(pilot, lambda: training.run.status == "running")
     return training
 
 
@@ -71,7 +71,7 @@ def run_short_training(size: tuple[int, int], mnist_root, tmp_path) -> None:
             await set_field(pilot, app, "epochs", "2")
             assert app.screen.config.epochs == 2
             screen = await train_to_the_end(pilot, app)
-            assert screen.state == "finished", screen.result
+            assert screen.run.status == "finished", screen.result
 
             loss = screen.query_one("#loss-chart", MetricChart)
             acc = screen.query_one("#acc-chart", MetricChart)
@@ -127,7 +127,7 @@ def test_fashion_mnist_chosen_on_the_setup_screen_names_its_classes_everywhere(t
             await set_field(pilot, app, "epochs", "1")
             assert app.screen.config.dataset == "fashion-mnist"
             screen = await train_to_the_end(pilot, app)
-            assert screen.state == "finished", screen.result
+            assert screen.run.status == "finished", screen.result
             table = screen.query_one("#classes-table", ClassTable)
             assert [str(table.get_row_at(i)[0]) for i in (0, 7, 9)] == ["0 T-shirt/top", "7 Sneaker", "9 Ankle boot"]
             assert "7 Sneaker" in plain(screen.query_one(ConfusionView))
@@ -185,7 +185,7 @@ def test_quit_during_run_asks_first_and_saves(mnist_root, tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("n")  # changed my mind: the run goes on
             await wait_until(pilot, lambda: app.screen is training)
-            assert training.running
+            assert training.run.going
             await pilot.press("ctrl+c")  # ctrl+c asks too
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
@@ -222,7 +222,7 @@ def test_missing_data_fails_in_app_and_app_keeps_running(tmp_path):
         app = create_app("tiny", data_dir=tmp_path / "data", runs_root=tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:
             training = await train_to_the_end(pilot, app)
-            assert training.state == "failed"
+            assert training.run.status == "failed"
             status = plain(training.query_one("#status", Static))
             assert "train-images-idx3-ubyte: image size: 0x0 pixels" in status
             await pilot.press("n")
@@ -309,7 +309,7 @@ def test_resuming_in_the_app_continues_the_charts(mnist_root, tmp_path):
             screen = app.screen
             assert isinstance(screen, TrainingScreen)
             await wait_until(pilot, lambda: screen.result is not None)
-            assert screen.state == "finished", screen.result
+            assert screen.run.status == "finished", screen.result
             epochs = [e for e, _ in screen.query_one("#loss-chart", MetricChart).points("train")]
             assert epochs == [1, 2, 3, 4]
 

@@ -146,7 +146,7 @@ def test_watch_app_replays_a_finished_run_and_quits_without_asking(mnist_root, t
             while screen.result is None:
                 assert time.monotonic() < deadline
                 await pilot.pause(0.05)
-            assert screen.state == "finished"
+            assert screen.run.status == "finished"
             assert [e for e, _ in screen.query_one("#loss-chart", MetricChart).points("train")] == [1, 2]
             await pilot.press("q")  # the run is not ours: no question, just leave
             deadline = time.monotonic() + 10

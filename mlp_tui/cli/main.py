@@ -32,6 +32,7 @@ from mlp_tui.core.config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
 from mlp_tui.core.errors import EXIT_OK, exit_now
 from mlp_tui.core.overrides import override_flags, with_overrides
 from mlp_tui.core.presets import Preset, list_presets, preset_dirs, resolve_preset
+from mlp_tui.core.run_files import CONFIG_FILE
 from mlp_tui.text.terminal import use_ascii_streams
 from mlp_tui.text.width import layout_width
 
@@ -163,7 +164,7 @@ def watch(run: RunArgument = "latest", runs_root: RunsRoot = Path("runs")) -> No
         run_dir = resolve_run(run, runs_root)
         if not interactive():
             fail(f"watch needs a terminal; in a script, read {run_dir / 'metrics.jsonl'} or use `mlp-tui runs`")
-        config_file = run_dir / "config.toml"
+        config_file = run_dir / CONFIG_FILE
         config = load_preset_file(config_file).config
         from mlp_tui.views.tui.app import create_app
 
@@ -199,7 +200,7 @@ def _resume(name: str, headless: bool, *, device: str | None, data_dir: Path | N
         del resumed
         create_app(preset, config, autostart=True, data_dir=data_dir, runs_root=runs_root, resume=run_dir).run()
         return EXIT_OK
-    reproduce = shlex.join(["mlp-tui", "run", "--preset", str(run_dir / "config.toml"), "--headless"])
+    reproduce = shlex.join(["mlp-tui", "run", "--preset", str(run_dir / CONFIG_FILE), "--headless"])
     job = Job(resumed.config, resumed.preset, data_dir, runs_root, resume=run_dir, reproduce=reproduce)
     del resumed  # launch loads the checkpoints again, into the trainer
     return run_headless(job)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlp_tui.core.datasets import DIGITS
 
@@ -101,10 +102,38 @@ class Evaluation(Event):
         return tuple(c / t if t else 0.0 for c, t in zip(self.class_correct, self.class_total, strict=True))
 
 
+class EndStatus(StrEnum):
+    """How a run ended: the one set of words for it, in metrics.jsonl, `runs`, a comparison's
+    members and every view. Strings themselves, so records written before stay readable."""
+
+    COMPLETED = "completed"  # every epoch trained
+    EARLY_STOPPED = "early-stopped"  # validation stopped improving; the best epoch kept
+    STOPPED = "stopped"  # asked to stop (a key, `compare` stopping its members)
+    INTERRUPTED = "interrupted"  # Ctrl-C (SIGINT)
+    TERMINATED = "terminated"  # SIGTERM
+    HUNG_UP = "hung up"  # SIGHUP: its terminal went away
+    FAILED = "failed"
+
+    @classmethod
+    def trained(cls, status: str) -> bool:
+        """The run trained to its end: its test accuracy counts."""
+        return status in (cls.COMPLETED, cls.EARLY_STOPPED)
+
+
 @dataclass(frozen=True)
-class RunFinished(Event):
+class RunEnded(Event):
+    """A run's last event: RunFinished or RunFailed, each with a `status` (an EndStatus)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def status(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RunFinished(RunEnded):
     kind: ClassVar[str] = "run_finished"
-    status: str  # completed | early-stopped | stopped | interrupted
+    status: str  # an EndStatus other than failed
     epochs_done: int
     best_epoch: int | None
     best_val_accuracy: float | None
@@ -115,12 +144,16 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True)
-class RunFailed(Event):
+class RunFailed(RunEnded):
     kind: ClassVar[str] = "run_failed"
     reason: str  # nan | data | out-of-memory | disk-full | error
     message: str
     epoch: int | None = None
     batch: int | None = None
+
+    @property
+    def status(self) -> str:
+        return EndStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -217,23 +250,10 @@ class ThreadsChanged(Event):
     device: str  # the device label from now on, e.g. "CPU (1 thread, auto since epoch 3)"
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (
-        RunStarted,
-        BatchProgress,
-        EpochEnd,
-        Evaluation,
-        RunFinished,
-        RunFailed,
-        LayerHealth,
-        HealthWarning,
-        LrChanged,
-        Paused,
-        Resumed,
-        ThreadsChanged,
-    )
-}
+EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
+    RunStarted, BatchProgress, EpochEnd, Evaluation, RunFinished, RunFailed, LayerHealth, HealthWarning, LrChanged,
+    Paused, Resumed, ThreadsChanged,
+)}  # fmt: skip
 
 
 def _encode(value: Any) -> Any:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from mlp_tui.core.events import Event, Paused, Resumed
+from mlp_tui.core.events import EndStatus, Event, Paused, Resumed
 
 
 def parse_lr(command: str) -> float | None:
@@ -31,7 +31,7 @@ class Control:
         self._running = threading.Event()
         self._running.set()
         self._stop = threading.Event()
-        self.stop_reason = "stopped"
+        self.stop_reason: str = EndStatus.STOPPED
         self._commands: Callable[[], str | None] | None = None
         self.on_command: Callable[[str], None] | None = None
         self._last_poll = 0.0
@@ -66,7 +66,7 @@ class Control:
         elif command == "resume":
             self.resume(by)
         elif command == "stop":
-            self.stop("stopped")
+            self.stop(EndStatus.STOPPED)
         elif command and command.startswith("lr "):
             lr = parse_lr(command)
             if lr is not None:
@@ -120,7 +120,7 @@ class Control:
         self._running.set()
         self._record("resume")
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: str = EndStatus.STOPPED) -> None:
         if not self._stop.is_set():
             self.stop_reason = reason
         self._stop.set()

@@ -20,7 +20,7 @@ import torch
 
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.errors import DiskFullError
-from mlp_tui.core.events import EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted
+from mlp_tui.core.events import EndStatus, EpochEnd, Event, LrChanged, RunFailed, RunFinished, RunStarted
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import Dataset
 from mlp_tui.engine.epoch import EpochLoop, EpochTrained
@@ -115,14 +115,14 @@ class Trainer:
         started = time.perf_counter()
         try:
             self._started()
-            status = "completed"
+            status: str = EndStatus.COMPLETED
             while self.epoch < self.config.epochs:
                 if not self._train_epoch():
                     status = self.control.stop_reason
                     self._save_last(partial=True)
                     break
                 if self.best.patience_spent(self.config.patience):
-                    status = "early-stopped"
+                    status = EndStatus.EARLY_STOPPED
                     break
             return self._finish(status, started)
         except NonFiniteLoss as exc:

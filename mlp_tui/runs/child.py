@@ -16,22 +16,19 @@ taking the UI down. The protocol is the one metrics.jsonl already uses:
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.errors import DataError, exit_now
-from mlp_tui.core.events import Event, RunFailed, from_dict
+from mlp_tui.core.events import EndStatus, Event, RunFailed, from_dict
+from mlp_tui.runs.process import claim_stdout, close_quietly, follow_stdin, on_stop_signals, send_line, start_child
 
 if TYPE_CHECKING:
-    from mlp_tui.engine.control import Control
     from mlp_tui.runs.handle import RunHandle
 
 # Progress events a second the app gets. Every wake-up of the UI process costs the training
@@ -40,48 +37,24 @@ if TYPE_CHECKING:
 PROGRESS_INTERVAL = 0.25
 
 
-def _listen(control: Control, stream: Iterable[str]) -> None:
-    for line in stream:
-        control.apply(line.strip(), by="app")
-    control.stop("stopped")  # parent gone: finish the batch, save, end
-
-
-def _stopper(control: Control, reason: str) -> Callable[[int, FrameType | None], None]:
-    """A signal handler that stops the run, saved, for `reason`."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        control.stop(reason)
-
-    return handler
-
-
 def main() -> int:
-    # Events get the real stdout; anything else that prints (torchvision's downloader) goes to
-    # stderr so it cannot corrupt the event stream.
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    events = claim_stdout()  # the events alone: a stray print goes to stderr
 
     def emit(event: Event) -> None:
-        try:
-            events.write(json.dumps(event.to_dict()) + "\n")
-            events.flush()
-        except (BrokenPipeError, OSError):
-            control.stop("stopped")  # the app is gone: finish the batch, save, end
+        if not events.send(event.to_dict()):
+            control.stop(EndStatus.STOPPED)  # the app is gone: finish the batch, save, end
 
     from mlp_tui.engine.control import Control
     from mlp_tui.runs.job import Job
-    from mlp_tui.runs.launch import NOT_STARTED, STOP_SIGNALS, launch
+    from mlp_tui.runs.launch import NOT_STARTED, launch
 
     control = Control()
     job = Job.from_json(sys.stdin.readline())
-    threading.Thread(target=_listen, args=(control, sys.stdin), daemon=True).start()
-    # The parent owns the keyboard: a Ctrl-C there must not kill this run unsaved. A hang-up
-    # (the SSH session dropped) or a polite kill stops it cleanly, like in a headless run.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for sig, reason in STOP_SIGNALS.items():
-        if sig != signal.SIGINT:
-            signal.signal(sig, _stopper(control, reason))
+    # Commands from the app; its end (the app gone) stops the run: finish the batch, save, end.
+    follow_stdin(lambda line: control.apply(line, by="app"), lambda: control.stop(EndStatus.STOPPED))
+    # The app owns the keyboard; a hang-up (the SSH session dropped) or a polite kill stops the
+    # run cleanly, like in a headless run.
+    on_stop_signals(control.stop, keyboard=False)
     try:
         result = launch(job, emit, control, progress_interval=PROGRESS_INTERVAL)
     except (RuntimeError, ValueError) as exc:  # DataError, DeviceError, ConfigError, CheckpointError
@@ -96,7 +69,8 @@ def main() -> int:
 
 
 def _history(run_dir: Path) -> list[Event]:
-    from mlp_tui.runs.store import METRICS_FILE, read_events
+    from mlp_tui.runs.layout import METRICS_FILE
+    from mlp_tui.runs.store import read_events
 
     path = Path(run_dir) / METRICS_FILE
     events: list[Event] = []
@@ -119,18 +93,11 @@ class ChildRun:
     def __init__(
         self, config: RunConfig, preset: str, data_dir: Path | None, runs_root: Path, resume: Path | None = None
     ) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlp_tui.runs.child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
+        self.process, self._stdin, self._stdout = start_child(
+            [sys.executable, "-m", "mlp_tui.runs.child"], stderr=subprocess.PIPE
         )
-        stdin, stdout, stderr = self.process.stdin, self.process.stdout, self.process.stderr
-        # Popen leaves a stream None only where it is not a PIPE
-        assert stdin is not None and stdout is not None and stderr is not None
-        self._stdin, self._stdout, self._stderr_pipe = stdin, stdout, stderr
+        assert self.process.stderr is not None  # a PIPE
+        self._stderr_pipe = self.process.stderr
         self._paused = False
         self._lock = threading.Lock()
         self._stderr: list[str] = []
@@ -148,11 +115,7 @@ class ChildRun:
 
     def _send(self, line: str) -> None:
         with self._lock:
-            try:
-                self._stdin.write(line + "\n")
-                self._stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # the child has ended; nothing left to control
+            send_line(self._stdin, line)  # False once the child has ended: nothing left to control
 
     def pause(self) -> None:
         self._paused = True
@@ -162,7 +125,7 @@ class ChildRun:
         self._paused = False
         self._send("resume")
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: str = EndStatus.STOPPED) -> None:
         self._paused = False
         self._send("stop")
 
@@ -194,10 +157,7 @@ class ChildRun:
             yield RunFailed(reason="error", message=f"the training process ended unexpectedly (exit {code}): {tail}")
 
     def close(self) -> None:
-        try:
-            self._stdin.close()
-        except OSError:
-            pass
+        close_quietly(self._stdin)
 
 
 if TYPE_CHECKING:

@@ -17,7 +17,9 @@ from mlp_tui.core.events import Evaluation, RunFinished
 from mlp_tui.engine.data import load_test_split
 from mlp_tui.engine.model import build_model, configure_device, device_name, pick_device, probabilities
 from mlp_tui.engine.splits import test_part
-from mlp_tui.runs.store import CheckpointError, load_run_checkpoint
+from mlp_tui.runs.checkpoint import CheckpointError
+from mlp_tui.runs.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, REPORT_FILE
+from mlp_tui.runs.store import load_run_checkpoint
 from mlp_tui.text.report import Holdout, final_report, pct
 
 
@@ -45,13 +47,13 @@ class LoadedRun:
 def checkpoint_path(run_dir: Path) -> tuple[Path, str | None]:
     """best.pt, else last.pt with a note saying so."""
     run_dir = Path(run_dir)
-    best, last = run_dir / "best.pt", run_dir / "last.pt"
+    best, last = run_dir / BEST_CHECKPOINT, run_dir / LAST_CHECKPOINT
     if best.is_file():
         return best, None
     if last.is_file():
-        return last, f"note: {run_dir} has no best.pt; using last.pt (the weights at the last save)"
+        return last, f"note: {run_dir} has no {best.name}; using {last.name} (the weights at the last save)"
     raise CheckpointError(
-        f"{run_dir}: no checkpoint (best.pt or last.pt); the run ended before its first epoch finished"
+        f"{run_dir}: no checkpoint ({best.name} or {last.name}); the run ended before its first epoch finished"
     )
 
 
@@ -159,7 +161,7 @@ def evaluate_run(run: LoadedRun, data_dir: str | Path | None) -> tuple[RunFinish
     finished = RunFinished(
         status="evaluated",
         epochs_done=run.epoch,
-        best_epoch=run.epoch if run.checkpoint.name == "best.pt" else None,
+        best_epoch=run.epoch if run.checkpoint.name == BEST_CHECKPOINT else None,
         best_val_accuracy=run.val_accuracy,
         test_loss=result.loss,
         test_accuracy=result.accuracy,
@@ -183,17 +185,17 @@ def eval_report(
     if run.note:
         lines.append(run.note)
     lines += ["", final_report(finished, test, width=width, ascii=ascii, holdout=run.holdout).rstrip()]
-    if recorded is not None and run.checkpoint.name == "best.pt":
+    if recorded is not None and run.checkpoint.name == BEST_CHECKPOINT:
         accuracy, device = recorded
         if pct(accuracy) == pct(finished.test_accuracy):
-            lines += ["", f"The same as the run recorded ({pct(accuracy)}: report.txt, `mlp-tui runs`)."]
+            lines += ["", f"The same as the run recorded ({pct(accuracy)}: {REPORT_FILE}, `mlp-tui runs`)."]
         elif device and device.split(" (")[0] != run.device_label.split(" (")[0]:  # a kind, not thread counts
             lines += ["", f"The run recorded {pct(accuracy)}, tested on {device}; this test ran on {run.device_label}, "
                           "and another kind of device rounds a few close calls differently (--device chooses "
                           "where eval runs)."]  # fmt: skip
         else:
-            lines += ["", f"The run recorded {pct(accuracy)}: best.pt has changed since (a resumed run, a copy), or "
-                          "an older mlp-tui tested it."]  # fmt: skip
+            lines += ["", f"The run recorded {pct(accuracy)}: {BEST_CHECKPOINT} has changed since (a resumed run, "
+                          "a copy), or an older mlp-tui tested it."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlp_tui.core.events import Event, from_dict
+from mlp_tui.core.events import EndStatus, Event, from_dict
 from mlp_tui.engine.control import parse_lr
-from mlp_tui.runs.status import METRICS_FILE, read_command, run_status, write_command
+from mlp_tui.runs.handle import RunStatus  # sent among the events; importable from here too
+from mlp_tui.runs.layout import METRICS_FILE
+from mlp_tui.runs.status import read_command, run_status, write_command
 from mlp_tui.runs.store import MetricsTail
 
 if TYPE_CHECKING:
@@ -23,14 +24,6 @@ if TYPE_CHECKING:
 
 POLL_S = 0.25  # new lines show up within this (the issue asks for a second)
 STATUS_EVERY_S = 1.0
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """Not an engine event: the watcher's view of the run's process (running, stale, died...)."""
-
-    status: str
-    kind = "run_status"
 
 
 class RunWatch:
@@ -65,7 +58,7 @@ class RunWatch:
     def resume(self) -> None:
         write_command(self.run_dir, "resume")
 
-    def stop(self, reason: str = "stopped") -> None:
+    def stop(self, reason: str = EndStatus.STOPPED) -> None:
         write_command(self.run_dir, "stop")
 
     def set_lr(self, lr: float) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tui.core.errors import DISK_ERRORS
+from mlp_tui.runs.layout import LAST_CHECKPOINT
 
 
 def disk_error(exc: BaseException | None) -> int | None:
@@ -27,7 +28,7 @@ def disk_error(exc: BaseException | None) -> int | None:
 def checkpoint_words(state: dict[str, Any]) -> str:
     """What a last.pt holds: `epoch 3`, or `epoch 4, after batch 120` for one saved mid-epoch."""
     if state.get("epoch") is None:  # not a run's checkpoint (a test's, a copy's): name the file
-        return "last.pt"
+        return LAST_CHECKPOINT
     epoch = int(state["epoch"])
     mid = state.get("mid_epoch") if state.get("partial_epoch") else None
     if mid and mid.get("batches_done"):

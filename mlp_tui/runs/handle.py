@@ -5,12 +5,19 @@ test's fake. Declared, so that a screen's calls are checked rather than hoped fo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-from mlp_tui.core.events import Event
+from mlp_tui.core.events import EndStatus, Event
 
-if TYPE_CHECKING:
-    from mlp_tui.runs.follow import RunStatus
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Not an engine event: a watcher's view of the run's process (running, stale, died...),
+    which a handle following a run directory sends among the events."""
+
+    status: str
+    kind = "run_status"
 
 
 class RunHandle(Protocol):
@@ -27,7 +34,7 @@ class RunHandle(Protocol):
 
     def resume(self) -> None: ...
 
-    def stop(self, reason: str = "stopped") -> None: ...
+    def stop(self, reason: str = EndStatus.STOPPED) -> None: ...
 
     def set_lr(self, lr: float) -> None: ...
 

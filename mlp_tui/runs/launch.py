@@ -6,40 +6,35 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import signal
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import torch
 
 from mlp_tui.core.config import CLI_SOURCE, ConfigError, RunConfig, build_config
 from mlp_tui.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DiskFullError
-from mlp_tui.core.events import Event, RunFailed, RunFinished
+from mlp_tui.core.events import EndStatus, Event, RunFailed, RunFinished
 from mlp_tui.core.presets import load_preset_file
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import Dataset, load_dataset
 from mlp_tui.engine.model import configure_device, device_name, pick_device
 from mlp_tui.engine.trainer import Trainer
+from mlp_tui.runs.checkpoint import CheckpointError
 from mlp_tui.runs.job import Job
-from mlp_tui.runs.status import (
+from mlp_tui.runs.layout import (
+    BEST_CHECKPOINT,
+    CONFIG_FILE,
     CONTROL_FILE,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
     PROCESS_FILE,
-    pid_alive,
-    read_command,
-    read_process_file,
-    run_status,
-    write_command,
-    write_process_file,
+    read_owner,
 )
-from mlp_tui.runs.store import METRICS_FILE, CheckpointError, RunStore, load_run_checkpoint, new_run_dir
+from mlp_tui.runs.status import read_command, run_status, write_command, write_process_file
+from mlp_tui.runs.store import RunStore, load_run_checkpoint, new_run_dir
 
-STOP_SIGNALS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
-if hasattr(signal, "SIGHUP"):
-    STOP_SIGNALS[signal.SIGHUP] = "hung up"
 NOT_STARTED = "before training started"  # the message of a run stopped while its data loaded
 
 
@@ -76,21 +71,21 @@ def load_resume(run_dir: Path, device: str | None = None, owned: bool = False) -
     """Check that a run can be resumed and load its checkpoints (weights_only). An `owned`
     directory (a working copy made for this process) has no other owner to look for."""
     status = run_status(run_dir)
-    if status in ("completed", "early-stopped"):
+    if EndStatus.trained(status):
         raise ConfigError(f"run {run_dir} already finished ({status}); nothing to resume")
-    process = read_process_file(run_dir) or {}
-    pid = int(process.get("pid", -1))
+    owner = read_owner(Path(run_dir) / PROCESS_FILE)
     # This very process is no other owner: a pool worker going on with a member it ran out of memory on.
-    alive = process.get("host") == socket.gethostname() and pid_alive(pid) and pid != os.getpid()
+    alive = owner is not None and owner.alive(besides=(os.getpid(),))
     if not owned and (status in ("running", "paused") or alive):
-        raise ConfigError(
-            f"run {run_dir} is still running (pid {process.get('pid')}); watch it with: mlp-tui watch {run_dir}"
-        )
-    last_path = Path(run_dir) / "last.pt"
+        pid = owner.pid if owner else None
+        raise ConfigError(f"run {run_dir} is still running (pid {pid}); watch it with: mlp-tui watch {run_dir}")
+    last_path, best_path = Path(run_dir) / LAST_CHECKPOINT, Path(run_dir) / BEST_CHECKPOINT
     if not last_path.is_file():
-        raise ConfigError(f"run {run_dir} has no last.pt (it stopped before its first checkpoint); start it anew")
+        raise ConfigError(
+            f"run {run_dir} has no {LAST_CHECKPOINT} (it stopped before its first checkpoint); start it anew"
+        )
     last = load_run_checkpoint(last_path)
-    best = load_run_checkpoint(Path(run_dir) / "best.pt") if (Path(run_dir) / "best.pt").is_file() else None
+    best = load_run_checkpoint(best_path) if best_path.is_file() else None
     config = with_recorded_changes(build_config(last["config"]), Path(run_dir))
     if device is not None:
         config = build_config({"device": device}, source=CLI_SOURCE, base=config)
@@ -101,7 +96,7 @@ def with_recorded_changes(config: RunConfig, run_dir: Path) -> RunConfig:
     """A rate changed by hand after the last checkpoint is recorded in config.toml only (the run
     was killed before its next save): go on with it, so the run does what config.toml says."""
     try:
-        recorded = load_preset_file(run_dir / "config.toml").config.lr_changes
+        recorded = load_preset_file(run_dir / CONFIG_FILE).config.lr_changes
     except ConfigError:
         return config
     if len(recorded) > len(config.lr_changes) and all(c in recorded for c in config.lr_changes):
@@ -148,7 +143,7 @@ def launch(
     preset = resume.preset if resume is not None else job.preset
     prepared = prepare(config, job.data_dir)
     if control.stopped:  # stopped while the data loaded: leave no trace
-        return RunFinished(status="stopped", epochs_done=0, best_epoch=None, best_val_accuracy=None,
+        return RunFinished(status=EndStatus.STOPPED, epochs_done=0, best_epoch=None, best_val_accuracy=None,
                            test_loss=None, test_accuracy=None, seconds=0.0, message=NOT_STARTED)  # fmt: skip
     try:
         store = RunStore(resume.run_dir, job.reproduce, job.copy_of) if resume is not None else open_store(job, config)
@@ -160,9 +155,8 @@ def launch(
             try:
                 trainer.restore(resume.last, resume.best)
             except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-                raise CheckpointError(
-                    f"{resume.run_dir / 'last.pt'}: cannot continue from it ({type(exc).__name__}: {str(exc)[:200]})"
-                ) from None
+                what = f"{type(exc).__name__}: {str(exc)[:200]}"
+                raise CheckpointError(f"{resume.run_dir / LAST_CHECKPOINT}: cannot continue from it ({what})") from None
             del resume  # the trainer holds what it needs
         return trainer.run()
     except DiskFullError as exc:  # process.json; the trainer tells its own
@@ -196,29 +190,13 @@ def wired_trainer(
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def stop_on_signals(control: Control) -> Iterator[list[int]]:
-    """Ctrl-C, SIGTERM or a hang-up stops the run at its next batch, saved; a second one leaves
-    at once (checkpoints are written atomically, so nothing is torn). Yields the signals seen."""
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            os._exit(128 + signum)
-        control.stop(STOP_SIGNALS.get(signum, "interrupted"))
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def exit_code(result: Event, signal_code: int | None) -> int:
     if isinstance(result, RunFailed):
         return EXIT_USAGE if result.reason == "data" else EXIT_FAILED
-    if isinstance(result, RunFinished) and result.status not in ("completed", "early-stopped", "stopped"):
+    if isinstance(result, RunFinished) and result.status not in (
+        EndStatus.COMPLETED,
+        EndStatus.EARLY_STOPPED,
+        EndStatus.STOPPED,
+    ):
         return signal_code or 130
     return EXIT_OK

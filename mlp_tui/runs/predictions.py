@@ -16,7 +16,8 @@ from mlp_tui.core.errors import DataError
 from mlp_tui.engine.data import load_test_split, load_val_split
 from mlp_tui.engine.model import probabilities
 from mlp_tui.engine.splits import test_part
-from mlp_tui.runs.weights import NoCheckpointYet, load_draw_model
+from mlp_tui.runs.layout import BEST_CHECKPOINT, LAST_CHECKPOINT
+from mlp_tui.runs.weights import first_checkpoint, load_draw_model
 
 PREDICT_BATCH = 2048  # on the CPU: the training process keeps the device to itself
 
@@ -53,10 +54,7 @@ class SplitPredictions:
 
 def best_checkpoint(run_dir: Path) -> Path:
     """best.pt (the weights the run keeps: the best on validation so far), else last.pt."""
-    for name in ("best.pt", "last.pt"):
-        if (Path(run_dir) / name).is_file():
-            return Path(run_dir) / name
-    raise NoCheckpointYet(f"{run_dir}: no checkpoint yet (best.pt or last.pt): it is saved when the first epoch ends")
+    return first_checkpoint(run_dir, (BEST_CHECKPOINT, LAST_CHECKPOINT))
 
 
 _TEST_SPLITS: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}  # read once per dataset

@@ -8,20 +8,25 @@ Commands for a running run go through the small `control` file, polled by the en
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlp_tui.core.events import EndStatus
 from mlp_tui.engine.control import parse_lr
-from mlp_tui.runs.store import METRICS_FILE, atomic_write_bytes, read_events
+from mlp_tui.runs.layout import (
+    CONFIG_FILE,
+    CONTROL_FILE,
+    METRICS_FILE,
+    PROCESS_FILE,
+    is_run_dir,
+    owner_record,
+    read_owner,
+)
+from mlp_tui.runs.store import atomic_write_bytes, read_events
 
-PROCESS_FILE = "process.json"
-CONTROL_FILE = "control"
 STALE_S = 120.0  # no event for this long and no live process we can see: stale
 COMMANDS = ("pause", "resume", "stop")
 FINAL_EVENTS = ("run_finished", "run_failed")
@@ -32,26 +37,7 @@ class RunNotFound(LookupError):
 
 
 def write_process_file(run_dir: Path) -> None:
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    atomic_write_bytes(Path(run_dir) / PROCESS_FILE, json.dumps(info).encode())
-
-
-def read_process_file(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        info = json.loads((Path(run_dir) / PROCESS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None  # JSON, but not what a run writes
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
+    atomic_write_bytes(Path(run_dir) / PROCESS_FILE, owner_record())
 
 
 def is_command(text: str) -> bool:
@@ -85,12 +71,12 @@ def run_status(run_dir: Path, records: list[dict[str, Any]] | None = None, now: 
         return "empty"
     last = records[-1]
     if last.get("event") == "run_finished":
-        return last.get("status", "completed")
+        return last.get("status", EndStatus.COMPLETED)
     if last.get("event") == "run_failed":
         return "failed"
     now = time.time() if now is None else now
-    process = read_process_file(run_dir)
-    if process and process.get("host") == socket.gethostname() and not pid_alive(int(process.get("pid", -1))):
+    owner = read_owner(run_dir / PROCESS_FILE)
+    if owner is not None and owner.died():
         return "died"
     # The run's own word first (a paused run writes nothing more, so it is never stale), then
     # the control file: a pause asked for and not yet reached at a batch boundary.
@@ -168,19 +154,18 @@ def find_runs(root: Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if p.is_dir() and ((p / METRICS_FILE).exists() or (p / "config.toml").exists())]
+    runs = [p for p in root.iterdir() if p.is_dir() and is_run_dir(p)]
     return sorted(runs, key=_started, reverse=True)
 
 
 def _started(run_dir: Path) -> float:
-    config = run_dir / "config.toml"  # written when the run starts (a rewrite keeps its time)
+    config = run_dir / CONFIG_FILE  # written when the run starts (a rewrite keeps its time)
     return (config if config.exists() else run_dir).stat().st_mtime
 
 
 def resolve_run(name: str, root: Path) -> Path:
     """A run directory from a path, a directory name under root, or `latest`."""
-    return resolve_dir(name, root, find_runs, lambda p: (p / METRICS_FILE).exists() or (p / "config.toml").exists(),
-                       "run", "`mlp-tui run --headless`")  # fmt: skip
+    return resolve_dir(name, root, find_runs, is_run_dir, "run", "`mlp-tui run --headless`")
 
 
 def resolve_dir(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pickle
-import re
 import shlex
 import tempfile
 import time
@@ -18,21 +16,23 @@ from mlp_tui.core.config import RunConfig
 from mlp_tui.core.errors import DiskFullError
 from mlp_tui.core.events import BatchProgress, Evaluation, Event, RunFinished, RunStarted
 from mlp_tui.core.presets import to_toml
+from mlp_tui.runs.checkpoint import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint
 from mlp_tui.runs.full_disk import advice, checkpoint_words, disk_error
+from mlp_tui.runs.layout import (
+    BEST_CHECKPOINT,
+    CONFIG_FILE,
+    ERROR_LOG,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    REPORT_FILE,
+)
 from mlp_tui.text.report import Holdout, final_report
 from mlp_tui.text.reproduce import ReproduceLine
 
 if TYPE_CHECKING:
     import torch
 
-METRICS_FILE = "metrics.jsonl"
-
-CHECKPOINT_FORMAT = "mlp-tui-checkpoint-1"
 PROGRESS_EVERY_S = 2.0  # metrics.jsonl keeps batch progress at most this often
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used: missing, damaged, untrusted. Exit 2."""
 
 
 def new_run_dir(preset: str, parent: str | Path = "runs") -> Path:
@@ -113,35 +113,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load with weights_only=True: tensors and plain data only, never arbitrary pickled code."""
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        # torch's own text advises weights_only=False and carries terminal escape codes: name the
-        # offending object instead. "Unsupported operand" means the bytes are not a pickle at all.
-        text = str(exc)
-        found = re.search(r"GLOBAL ([\w.]+)", text)
-        if found or "Unsupported operand" not in text:
-            what = f" ({found.group(1)})" if found else ""
-            raise CheckpointError(
-                f"{path}: refused: it holds pickled objects other than tensors and plain data{what}, "
-                "which could run code when loaded"
-            ) from None
-        raise CheckpointError(f"{path}: not a readable checkpoint (damaged, or not a PyTorch file)") from None
-    except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({detail})") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not an mlp-tui checkpoint")
-    return data
-
-
 def load_run_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """A run's best.pt or last.pt: load_checkpoint, and it must hold a config and weights."""
     data = load_checkpoint(path, map_location)
@@ -163,9 +134,7 @@ class RunStore:
         # Where users find the run: here, or the directory this one is a working copy of.
         self.location = Path(location or path)
         # The command printed at the end of report.txt; by default, rerun this run's config.
-        self.reproduce = (
-            reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / 'config.toml'))} --headless"
-        )
+        self.reproduce = reproduce or f"mlp-tui run --preset {shlex.quote(str(self.location / CONFIG_FILE))} --headless"
         self._line = ReproduceLine(self.reproduce)
         self._test: Evaluation | None = None  # for report.txt: the test result, what chose its epoch
         self._holdout: Holdout | None = None
@@ -179,19 +148,19 @@ class RunStore:
 
     @property
     def last_checkpoint(self) -> Path:
-        return self.path / "last.pt"
+        return self.path / LAST_CHECKPOINT
 
     @property
     def best_checkpoint(self) -> Path:
-        return self.path / "best.pt"
+        return self.path / BEST_CHECKPOINT
 
     def write_config(self, config: RunConfig, preset: str) -> None:
         """At the start, and again as a rate changed by hand joins it (keeping the file's time: the
         run's start, which `latest` goes by)."""
         text = to_toml(config, {"description": f"resolved config of run {self.location.name} (preset {preset})"})
-        path = self.path / "config.toml"
+        path = self.path / CONFIG_FILE
         started = path.stat().st_mtime_ns if path.is_file() else None
-        with self.writing("config.toml"):
+        with self.writing(CONFIG_FILE):
             atomic_write_bytes(path, text.encode("utf-8"))
             if started is not None:
                 os.utime(path, ns=(started, started))
@@ -226,13 +195,13 @@ class RunStore:
 
     def write_error(self, text: str) -> None:
         try:
-            (self.path / "error.log").write_text(text)
+            (self.path / ERROR_LOG).write_text(text)
         except OSError:
             pass  # the run's end is still told by its events
 
     def write_report(self, text: str) -> None:
-        with self.writing("report.txt"):
-            atomic_write_bytes(self.path / "report.txt", text.encode("utf-8"))
+        with self.writing(REPORT_FILE):
+            atomic_write_bytes(self.path / REPORT_FILE, text.encode("utf-8"))
 
     def close(self) -> None:
         if not self._metrics.closed:

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tui.core.datasets import DIGITS, class_label, dataset_info
+from mlp_tui.runs.checkpoint import CheckpointError
+from mlp_tui.runs.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, METRICS_FILE
 from mlp_tui.runs.status import FINAL_EVENTS
-from mlp_tui.runs.store import METRICS_FILE, CheckpointError, load_run_checkpoint
+from mlp_tui.runs.store import load_run_checkpoint
 
 TAIL_BYTES = 64 * 1024  # the end of metrics.jsonl that tells whether the run has ended
 
@@ -101,13 +103,18 @@ def run_ended(run_dir: Path) -> bool:
 def newest_checkpoint(run_dir: Path) -> Path:
     """last.pt while the run trains, best.pt once it ended; the other when one is missing.
     CheckpointError before the first epoch has been saved."""
-    run_dir = Path(run_dir)
-    best, last = run_dir / "best.pt", run_dir / "last.pt"
-    order = (best, last) if run_ended(run_dir) else (last, best)
-    for path in order:
-        if path.is_file():
-            return path
-    raise NoCheckpointYet(f"{run_dir}: no checkpoint yet (best.pt or last.pt): it is saved when the first epoch ends")
+    best_first = (BEST_CHECKPOINT, LAST_CHECKPOINT)
+    return first_checkpoint(run_dir, best_first if run_ended(Path(run_dir)) else best_first[::-1])
+
+
+def first_checkpoint(run_dir: Path, names: tuple[str, ...]) -> Path:
+    """The first of the checkpoints `names` the run has saved; NoCheckpointYet before its first."""
+    for name in names:
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    raise NoCheckpointYet(
+        f"{run_dir}: no checkpoint yet ({BEST_CHECKPOINT} or {LAST_CHECKPOINT}): it is saved when the first epoch ends"
+    )
 
 
 def stamp_of(path: Path) -> tuple[str, int]:

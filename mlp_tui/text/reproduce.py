@@ -10,13 +10,14 @@ import shlex
 from pathlib import Path
 
 from mlp_tui.core.config import RunConfig, build_config
-from mlp_tui.core.events import Event, LrChanged, RunFailed, RunFinished, RunStarted
+from mlp_tui.core.events import EndStatus, Event, LrChanged, RunFailed, RunFinished, RunStarted
 from mlp_tui.core.lr_changes import LrChange, format_lr_changes, parse_lr_changes, with_change
+from mlp_tui.core.run_files import CONFIG_FILE
 
 # How a run that ended before its last epoch ended, in words (RunFinished.status).
-ENDED = {
-    "stopped": "it was stopped", "interrupted": "it was interrupted", "terminated": "it was terminated",
-    "hung up": "its terminal hung up",
+ENDED: dict[str, str] = {
+    EndStatus.STOPPED: "it was stopped", EndStatus.INTERRUPTED: "it was interrupted",
+    EndStatus.TERMINATED: "it was terminated", EndStatus.HUNG_UP: "its terminal hung up",
 }  # fmt: skip
 
 
@@ -34,7 +35,7 @@ class ReproduceLine:
     def note(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.start = self.config = build_config(event.config)
-            self.own_config = Path(event.run_dir) / "config.toml" if event.run_dir else None
+            self.own_config = Path(event.run_dir) / CONFIG_FILE if event.run_dir else None
         elif isinstance(event, LrChanged) and not event.planned and self.config is not None:
             changes = with_change(self.config.lr_changes, event.epoch, event.batch, event.lr)
             self.config = dataclasses.replace(self.config, lr_changes=changes)  # as the trainer records it
@@ -66,11 +67,11 @@ class ReproduceLine:
 def _coverage(end: RunFinished | RunFailed, config: RunConfig, ascii: bool) -> tuple[int | None, str]:
     """For a run that ended early: the epoch count that gives its numbers again (None: the
     command as it is) and the words that say so."""
-    if not isinstance(end, RunFinished) or end.status == "completed":
+    if not isinstance(end, RunFinished) or end.status == EndStatus.COMPLETED:
         return None, ""
     done, epochs, dash = end.epochs_done, config.epochs, "-" if ascii else "–"
     span = f"epoch 1 of {epochs}" if done == 1 else f"epochs 1{dash}{done} of {epochs}"
-    if end.status == "early-stopped":
+    if end.status == EndStatus.EARLY_STOPPED:
         return None, f" ({span}; it stopped early, and so will this)"
     how = ENDED.get(end.status, f"it ended {end.status}")
     if done == 0:

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlp_tui.core.events import EndStatus
 from mlp_tui.runs.compare.findings import axis_lines, same_run
 from mlp_tui.runs.compare.plan import Member, Plan
 from mlp_tui.runs.compare.stats import ALPHA, mean, same_mean, sd, welch_p
+from mlp_tui.runs.layout import METRICS_FILE
 from mlp_tui.runs.status import run_status
-from mlp_tui.runs.store import METRICS_FILE, MetricsTail
+from mlp_tui.runs.store import MetricsTail
 
-ENDED_WELL = ("completed", "early-stopped")
+ENDED_WELL = (EndStatus.COMPLETED, EndStatus.EARLY_STOPPED)
 RUNNING = ("running", "paused", "stale")  # stale: silent, but not known to have ended
 
 

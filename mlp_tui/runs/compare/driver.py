@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import signal
 import subprocess
 import sys
 import threading
@@ -25,9 +24,11 @@ from mlp_tui.runs.compare.backends import Backend, ClusterSpec, MemberResult
 from mlp_tui.runs.compare.backends.pool import LocalPool, member_job
 from mlp_tui.runs.compare.backends.ray_backend import cluster_backend
 from mlp_tui.runs.compare.board import Board
-from mlp_tui.runs.compare.folder import STOP_FILE, stop_requested, write_driver_file
+from mlp_tui.runs.compare.folder import stop_requested, write_driver_file
 from mlp_tui.runs.compare.leaderboard import write_leaderboard
 from mlp_tui.runs.compare.plan import PLAN_FILE, Plan, read_plan
+from mlp_tui.runs.layout import CONTROL_FILE
+from mlp_tui.runs.process import on_stop_signals
 
 
 def drive(
@@ -50,7 +51,7 @@ def drive(
     folder = Path(folder)
     members = plan.members(folder)
     backend = backend or LocalPool(jobs, device or plan.variants[0].config.device)
-    (folder / STOP_FILE).unlink(missing_ok=True)  # an old stop is not for this driver
+    (folder / CONTROL_FILE).unlink(missing_ok=True)  # an old stop is not for this driver
     write_driver_file(folder)
     # Seed by seed: every variant's first run comes before any second one, so the leaderboard
     # has something to say early.
@@ -121,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpus-per-run", type=float, default=0.0)
     args = parser.parse_args(argv)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
+    on_stop_signals(lambda reason: stop.set())  # the members stop, saved; `compare --resume` finishes them
     plan = read_plan(args.folder / PLAN_FILE)
     try:
         backend = None

@@ -9,6 +9,7 @@ from mlp_tui.core.config import RunConfig, build_config
 from mlp_tui.core.presets import load_preset_file
 from mlp_tui.runs.compare.grid import SEPARATOR, Variant, value_text
 from mlp_tui.runs.compare.plan import Member, Plan
+from mlp_tui.runs.layout import CONFIG_FILE
 from mlp_tui.runs.status import RunNotFound
 
 IGNORED = ("seed", "device", "lr_suggested")  # not what makes a variant
@@ -17,9 +18,9 @@ IGNORED = ("seed", "device", "lr_suggested")  # not what makes a variant
 def plan_from_runs(paths: list[Path]) -> tuple[Plan, list[Member]]:
     configs: list[tuple[Path, str, RunConfig]] = []
     for path in paths:
-        config_file = Path(path) / "config.toml"
+        config_file = Path(path) / CONFIG_FILE
         if not config_file.is_file():
-            raise RunNotFound(f"{path}: not a run directory (it has no config.toml)")
+            raise RunNotFound(f"{path}: not a run directory (it has no {CONFIG_FILE})")
         loaded = load_preset_file(config_file)
         configs.append((Path(path), _preset_name(loaded.description), loaded.config))
     groups: dict[tuple[tuple[str, str], ...], list[tuple[Path, str, RunConfig]]] = {}

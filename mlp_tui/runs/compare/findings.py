@@ -5,21 +5,34 @@ objective". Each level is paired with the best one over members that differ in t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlp_tui.runs.compare.grid import value_text
 from mlp_tui.runs.compare.stats import ALPHA, mean, paired_p, sd
 from mlp_tui.text.render import counted
 
 if TYPE_CHECKING:
-    from mlp_tui.runs.compare.board import MemberState
     from mlp_tui.runs.compare.plan import Member
+
+
+class MemberOutcome(Protocol):
+    """What the findings read of a member (board.MemberState has it; declared here so that the
+    board, which uses these findings, is not imported back)."""
+
+    @property
+    def member(self) -> Member: ...
+    @property
+    def test_accuracy(self) -> float | None: ...
+    @property
+    def curve(self) -> Sequence[object]: ...  # compared whole, never read
+
 
 # Pairs of levels that are one objective under two names: identical results are no surprise.
 SAME_OBJECTIVE = {("loss", frozenset({"nll", "cross-entropy"}))}
 
 
-def same_run(a: MemberState, b: MemberState) -> bool:
+def same_run(a: MemberOutcome, b: MemberOutcome) -> bool:
     """The same test accuracy and the same curve, to the last digit. Exact on purpose: this
     says "identical", and a difference in the last bit is a difference (not claimed identical)."""
     return a.test_accuracy == b.test_accuracy and a.curve == b.curve
@@ -33,17 +46,17 @@ def _level_name(key: str, value: Any) -> str:
     return str(value) if key == "preset" else value_text(key, value)
 
 
-def axis_lines(key: str, finished: list[MemberState]) -> list[str]:
+def axis_lines(key: str, finished: list[MemberOutcome]) -> list[str]:
     """The best level of one axis against each other level, over members that differ in this
     axis only (same other settings, same seed): a paired t-test of their test accuracies."""
-    levels: dict[Any, list[MemberState]] = {}
+    levels: dict[Any, list[MemberOutcome]] = {}
     for s in finished:
         levels.setdefault(_level(s.member, key), []).append(s)
     if len(levels) < 2:
         return []
     best = max(levels, key=lambda v: mean([a for s in levels[v] if (a := s.test_accuracy) is not None]))
 
-    def rest(s: MemberState) -> tuple:
+    def rest(s: MemberOutcome) -> tuple:
         others = tuple(sorted((k, str(v)) for k, v in s.member.variant.settings.items() if k != key))
         return (s.member.variant.preset if key != "preset" else "", others, s.member.seed)
 

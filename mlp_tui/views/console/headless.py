@@ -27,7 +27,8 @@ from mlp_tui.text.render import wants_ascii
 from mlp_tui.text.report import Holdout, batch_line, epoch_line, final_report
 from mlp_tui.text.reproduce import ReproduceLine
 from mlp_tui.text.width import fold, layout_width
-from mlp_tui.views.eta import clock, duration, epoch_left, run_left
+from mlp_tui.views.eta import clock, duration, epoch_left
+from mlp_tui.views.state import RunProgress
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -170,8 +171,7 @@ class RichPrinter(PlainPrinter):
         )
         self.task: TaskID | None = None
         # What the time left is reckoned from (rich's own estimate would count a pause as slowness).
-        self.batch_size, self.epochs_done = 1, 0
-        self.epoch_seconds: list[float] = []
+        self.run = RunProgress()
 
     def _print(self, text: str = "", whole: bool = False) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)  # the terminal wraps
@@ -215,16 +215,14 @@ class RichPrinter(PlainPrinter):
         super().handle(event)
 
     def _pace(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.batch_size = int(event.config.get("batch_size", 1))
-            self.epochs_done, self.epoch_seconds = event.start_epoch, []
-        elif isinstance(event, EpochEnd):
-            self.epochs_done = event.epoch
-            self.epoch_seconds.append(event.seconds)
+        if isinstance(event, RunStarted):  # the run's length and batch size: what the ETA counts in
+            config = event.config
+            self.run = RunProgress(epochs=int(config.get("epochs", 0)), batch_size=int(config.get("batch_size", 1)))
+        self.run = self.run.apply(event)
 
     def _left(self, event: BatchProgress) -> str:
-        here = epoch_left(event, self.batch_size)
-        run = run_left(event.epochs, self.epochs_done, self.epoch_seconds, event, self.batch_size)
+        here = epoch_left(event, self.run.batch_size)
+        run = self.run.time_left()
         if self.console.width < 100:  # room for the bar and its counter first
             return f"ETA {clock(run)}"
         return f"epoch {clock(here)} left, ETA {clock(run)}"  # ETA: the run's end, as the app says
@@ -243,12 +241,13 @@ def make_printer(reproduce: str = "", stream: TextIO | None = None) -> PlainPrin
 def run_headless(job) -> int:
     """Train `job` (a runs.launch.Job) printing its progress; Ctrl-C stops it saved. Exit code."""
     from mlp_tui.engine.control import Control
-    from mlp_tui.runs.launch import NOT_STARTED, exit_code, launch, stop_on_signals
+    from mlp_tui.runs.launch import NOT_STARTED, exit_code, launch
+    from mlp_tui.runs.process import stop_on_signals
 
     printer = make_printer(reproduce=job.reproduce or "")
     control = Control()
     try:
-        with stop_on_signals(control) as received:
+        with stop_on_signals(control.stop) as received:
             result = launch(job, printer.handle, control)
             if getattr(result, "message", None) == NOT_STARTED:
                 print(f"mlp-tui: interrupted {NOT_STARTED}; nothing was written", file=sys.stderr)

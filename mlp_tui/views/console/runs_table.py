@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlp_tui.core.events import EndStatus
+
 
 def run_rows(root: Path) -> list[tuple[str, ...]]:
     """One row of text per run under root, and one per comparison, newest first."""
@@ -37,9 +39,9 @@ def comparison_rows(root: Path) -> list[tuple[float, tuple]]:
         if driver_alive(folder):
             status = "running"
         elif finished == total:
-            status = "completed"
+            status = EndStatus.COMPLETED
         else:
-            status = "stopped" if any(s.status != "pending" for s in board.states) else "pending"
+            status = EndStatus.STOPPED if any(s.status != "pending" for s in board.states) else "pending"
         leader = next((r for r in board.rows() if r.mean is not None), None)
         what = f"compare {len(board.plan.variants)}×{board.plan.seeds}: " + ", ".join(board.plan.vary or ["presets"])
         rows.append((started, (folder.name, _cut(what, 34), status, f"{finished}/{total} runs", "-",
@@ -95,7 +97,7 @@ def threads_cell(device: str | None) -> str:
 
 HEADERS = ("id", "preset", "status", "epochs", "best val", "test", "threads", "started")
 RIGHT = {3, 4, 5}  # columns aligned right: numbers
-STATUS_STYLE = {"completed": "green", "early-stopped": "green", "running": "cyan", "paused": "yellow",
+STATUS_STYLE = {EndStatus.COMPLETED: "green", EndStatus.EARLY_STOPPED: "green", "running": "cyan", "paused": "yellow",
                  "stale": "yellow", "died": "red", "failed": "red", "unreadable": "red"}  # fmt: skip
 
 

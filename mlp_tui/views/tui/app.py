@@ -1,9 +1,11 @@
-"""The Textual app: owns the run control and wires screens to the engine."""
+"""The Textual app: opens on its mode's screen, starts what the screens ask for (their messages),
+and asks before quitting leaves a run or comparison it trains."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.markup import escape
@@ -12,20 +14,18 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from mlp_tui.core.architecture import config_rows, format_rows, parameter_count
 from mlp_tui.core.config import RunConfig
-from mlp_tui.core.events import Event
 from mlp_tui.core.presets import Preset, list_presets
 from mlp_tui.runs.child import ChildRun
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.driver import start_driver
 from mlp_tui.runs.compare.folder import request_stop
-from mlp_tui.runs.compare.plan import Plan, new_comparison
-from mlp_tui.runs.follow import RunStatus, RunWatch
-from mlp_tui.runs.handle import RunHandle
+from mlp_tui.runs.compare.plan import new_comparison
+from mlp_tui.runs.follow import RunWatch
 from mlp_tui.text.terminal import ascii_only
 from mlp_tui.views.tui.ascii_driver import ascii_driver
 from mlp_tui.views.tui.dialogs import ConfirmDialog
+from mlp_tui.views.tui.modes import AppMode, Compare, Resume, Watch, app_mode
 from mlp_tui.views.tui.screens.base import SizedScreen
 from mlp_tui.views.tui.screens.compare import CompareScreen
 from mlp_tui.views.tui.screens.setup import SetupScreen
@@ -39,54 +39,37 @@ class MlpApp(App):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(
-        self,
-        presets: list[Preset],
-        preset: str,
-        config: RunConfig | None = None,
-        *,
-        autostart: bool = False,
-        data_dir: Path | None = None,
-        runs_root: Path = Path("runs"),
-        resume: Path | None = None,
-        watch: Path | None = None,
-        compare: Board | None = None,
-        drive: dict | None = None,
-    ) -> None:
+    def __init__(self, mode: AppMode, presets: list[Preset], *, data_dir: Path | None = None,
+                 runs_root: Path = Path("runs")) -> None:  # fmt: skip
         ascii = ascii_only(sys.__stdout__)  # the terminal's, not Textual's capture of stdout
         super().__init__(driver_class=ascii_driver(self.get_driver_class()) if ascii else None)
         self.ascii = ascii  # widgets draw their ASCII forms; the driver translates the rest
-        # A run directory to follow instead of training (not `self.watch`: that is Textual's DOMNode.watch).
-        self.watched_run = watch
-        self.compare = compare  # a comparison to show instead of the setup screen
-        self.drive = drive  # start_driver's arguments, when this app is to train that comparison
+        self.mode, self.presets, self.data_dir, self.runs_root = mode, presets, data_dir, runs_root
+        self.training: TrainingScreen | None = None  # the run this app shows (not a comparison's member)
         self.comparing: CompareScreen | None = None
-        self.resume = resume  # a run directory to continue, with autostart
-        self.presets, self.preset, self.config = presets, preset, config
-        self.autostart, self.data_dir, self.runs_root = autostart, data_dir, runs_root
-        self.training: TrainingScreen | None = None
-        self.quitting = False
+        self.quitting = False  # waiting for the run to end, saved, to exit
         self.device_label = "detecting…"
         self.device_asked = False
 
     def on_mount(self) -> None:
-        if self.compare is not None:
-            driver = start_driver(self.compare.folder, **self.drive) if self.drive is not None else None
-            self.comparing = CompareScreen(self.compare, driver)
-            self.push_screen(self.comparing)
-            return
-        if self.watched_run is not None:
-            if self.config is None:
-                raise ValueError("watching a run needs its config (the run's config.toml)")
-            self.training = TrainingScreen(self.config, self.preset, RunWatch(self.watched_run), watching=True)
+        mode = self.mode
+        if isinstance(mode, Compare):
+            driver = start_driver(mode.board.folder, **mode.drive) if mode.drive is not None else None
+            self.show_comparison(mode.board, driver, back_to_setup=False)
+        elif isinstance(mode, Watch):
+            self.training = TrainingScreen(mode.config, mode.preset, RunWatch(mode.run_dir), data_dir=self.data_dir,
+                                           watching=True)  # fmt: skip
             self.push_screen(self.training)
-            return
-        setup = SetupScreen(self.presets, self.preset, self.config)
-        self.push_screen(setup)
-        if self.autostart:
-            self.start_run(setup.config, setup.preset)
         else:
-            self.ask_device()
+            setup = SetupScreen(self.presets, mode.preset, mode.config, data_dir=self.data_dir,
+                                device_label=self.device_label)  # fmt: skip
+            self.push_screen(setup)
+            if isinstance(mode, Resume):
+                self.start_run(setup.config, setup.preset, resume=mode.run_dir)
+            elif mode.autostart:
+                self.start_run(setup.config, setup.preset)
+            else:
+                self.ask_device()
 
     def ask_device(self) -> None:
         """Only for the setup screen's label: with a run starting straight away, the training
@@ -94,89 +77,6 @@ class MlpApp(App):
         if not self.device_asked:
             self.device_asked = True
             self.detect_device()
-
-    # -- runs -------------------------------------------------------------------------------
-    def start_run(self, config: RunConfig, preset: str) -> None:
-        run = ChildRun(config, preset, self.data_dir, self.runs_root, self.resume)
-        self.resume = None  # only the first run continues an old one
-        self.training = TrainingScreen(config, preset, run)
-        self.push_screen(self.training)
-
-    @staticmethod
-    def relay_events(run: RunHandle, post: Callable[[Event | RunStatus], object]) -> None:
-        """Called on the screen's worker thread: relay the training process's events."""
-        try:
-            for event in run.events():
-                post(event)
-        finally:
-            run.close()
-
-    def training_ended(self, screen: TrainingScreen) -> None:
-        if self.quitting:
-            self.exit()
-
-    @property
-    def run_in_progress(self) -> bool:
-        """A run this app owns is going (a watched run is not ours to stop by quitting)."""
-        return self.training is not None and self.training.running and self.watched_run is None
-
-    def new_run(self) -> None:
-        def go_back(confirmed: bool | None = True) -> None:
-            if not confirmed:
-                return
-            if self.training is not None and self.run_in_progress:
-                self.training.stop_now()
-            self.training = None
-            self.pop_screen()
-            self.ask_device()
-
-        if self.run_in_progress:
-            self.push_screen(
-                ConfirmDialog(
-                    "A run is in progress. Stop it (its last checkpoint is saved) and set up a new one?", "Stop run"
-                ),
-                go_back,
-            )
-        else:
-            go_back()
-
-    # -- comparisons ----------------------------------------------------------------------------
-    def start_comparison(self, plan: Plan) -> Path:
-        """From the setup screen: a new comparison directory, its driver, the compare screen."""
-        folder = new_comparison(plan, self.runs_root)
-        driver = start_driver(folder, data_dir=self.data_dir)
-        self.comparing = CompareScreen(Board(plan, folder), driver)
-        self.push_screen(self.comparing)
-        return folder
-
-    @property
-    def comparison_in_progress(self) -> bool:
-        """A comparison this app started is training (one it only watches is not ours to stop)."""
-        return self.comparing is not None and self.comparing.driving
-
-    def leave_comparison(self, screen: CompareScreen) -> None:
-        """Back to the setup screen; a comparison this app trains is stopped first (saved)."""
-
-        def go_back(confirmed: bool | None = True) -> None:
-            if not confirmed:
-                return
-            if screen.driving:
-                screen.stop_now()  # the driver runs on in its own process until its runs have saved
-            self.comparing = None
-            self.pop_screen()
-            self.ask_device()
-
-        if screen.driving:
-            self.push_screen(ConfirmDialog(
-                "The comparison is training. Stop it (its runs save their last checkpoint) and set up a new one?",
-                "Stop comparison",
-            ), go_back)  # fmt: skip
-        else:
-            go_back()
-
-    def model_summary(self, config: RunConfig) -> tuple[str, int]:
-        """The summary table and parameter count, from the config alone (no torch here)."""
-        return format_rows(config_rows(config)), parameter_count(config)
 
     @work(thread=True, exit_on_error=False)
     def detect_device(self) -> None:
@@ -191,7 +91,80 @@ class MlpApp(App):
         self.device_label = label
         for screen in self.screen_stack:
             if isinstance(screen, SetupScreen):
-                screen.refresh_summary()
+                screen.show_device(label)
+
+    def back_to_setup(self) -> None:
+        self.pop_screen()
+        self.ask_device()
+
+    # -- runs -------------------------------------------------------------------------------
+    def on_setup_screen_start_run(self, message: SetupScreen.StartRun) -> None:
+        self.start_run(message.config, message.preset)
+
+    def start_run(self, config: RunConfig, preset: str, resume: Path | None = None) -> None:
+        run = ChildRun(config, preset, self.data_dir, self.runs_root, resume)
+        self.training = TrainingScreen(config, preset, run, data_dir=self.data_dir)
+        self.push_screen(self.training)
+
+    def on_training_screen_ended(self, message: TrainingScreen.Ended) -> None:
+        if self.quitting:
+            self.exit()
+
+    @property
+    def run_in_progress(self) -> bool:
+        """A run this app owns is going (a watched run is not ours to stop by quitting)."""
+        return self.training is not None and self.training.run.going and not self.training.watching
+
+    def on_training_screen_new_run(self, message: TrainingScreen.NewRun) -> None:
+        def go_back(confirmed: bool | None = True) -> None:
+            if not confirmed:
+                return
+            if self.training is not None and self.run_in_progress:
+                self.training.stop_now()
+            self.training = None
+            self.back_to_setup()
+
+        if self.run_in_progress:
+            question = "A run is in progress. Stop it (its last checkpoint is saved) and set up a new one?"
+            self.push_screen(ConfirmDialog(question, "Stop run"), go_back)
+        else:
+            go_back()
+
+    # -- comparisons ----------------------------------------------------------------------------
+    def on_setup_screen_start_comparison(self, message: SetupScreen.StartComparison) -> None:
+        """A new comparison directory, its driver, the compare screen."""
+        folder = new_comparison(message.plan, self.runs_root)
+        driver = start_driver(folder, data_dir=self.data_dir)
+        self.show_comparison(Board(message.plan, folder), driver, back_to_setup=True)
+
+    def show_comparison(self, board: Board, driver: subprocess.Popen | None, back_to_setup: bool) -> None:
+        self.comparing = CompareScreen(board, driver, data_dir=self.data_dir, back_to_setup=back_to_setup)
+        self.push_screen(self.comparing)
+
+    @property
+    def comparison_in_progress(self) -> bool:
+        """A comparison this app started is training (one it only watches is not ours to stop)."""
+        return self.comparing is not None and self.comparing.driving
+
+    def on_compare_screen_new_setup(self, message: CompareScreen.NewSetup) -> None:
+        """Back to the setup screen; a comparison this app trains is stopped first (saved)."""
+        screen = message.compare
+
+        def go_back(confirmed: bool | None = True) -> None:
+            if not confirmed:
+                return
+            if screen.driving:
+                screen.stop_now()  # the driver runs on in its own process until its runs have saved
+            self.comparing = None
+            self.back_to_setup()
+
+        if screen.driving:
+            self.push_screen(ConfirmDialog(
+                "The comparison is training. Stop it (its runs save their last checkpoint) and set up a new one?",
+                "Stop comparison",
+            ), go_back)  # fmt: skip
+        else:
+            go_back()
 
     # -- quitting -----------------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -236,29 +209,7 @@ class MlpApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, SizedScreen):
-            yield SystemCommand("Save a picture of the screen", "An SVG in the run or comparison directory (ctrl+s)",
-                                screen.action_save_picture)  # fmt: skip
-        if isinstance(screen, TrainingScreen):
-            yield SystemCommand("Pause / resume", "Pause or resume training", screen.action_toggle_pause)
-            yield SystemCommand("Stop run", "Stop training after the current batch", screen.action_stop)
-            yield SystemCommand("New run", "Back to the setup screen", screen.action_new_run)
-            yield SystemCommand(
-                "Halve the learning rate", "From the next batch on (-)", lambda: screen.action_scale_lr(0.5)
-            )
-            yield SystemCommand(
-                "Double the learning rate", "From the next batch on (+)", lambda: screen.action_scale_lr(2.0)
-            )
-            yield SystemCommand("Set the learning rate", "Type a new one (l)", screen.action_type_lr)
-        if isinstance(screen, SetupScreen):
-            yield SystemCommand("Start training", "Train with the current settings", screen.action_start)
-            yield SystemCommand("Look at the data", "Training images as these settings distort them (ctrl+t)",
-                                screen.action_look_at_data)  # fmt: skip
-            yield SystemCommand("Compare mode", "Tick settings to train side by side (ctrl+k)",
-                                lambda: screen.action_compare_mode(not screen.comparing))  # fmt: skip
-        if isinstance(screen, CompareScreen):
-            yield SystemCommand("Stop comparison", "Stop every run of the comparison (saved)", screen.action_stop)
-            yield SystemCommand("Training / validation curves", "Toggle which curves the charts show",
-                                screen.action_toggle_curves)  # fmt: skip
+            yield from screen.system_commands()
 
 
 def create_app(
@@ -274,16 +225,7 @@ def create_app(
     compare: Board | None = None,
     drive: dict | None = None,
 ) -> MlpApp:
-    """The one factory for the app, used by the CLI and the tests."""
-    return MlpApp(
-        presets if presets is not None else list_presets(),
-        preset,
-        config,
-        autostart=autostart,
-        data_dir=data_dir,
-        runs_root=runs_root,
-        resume=resume,
-        watch=watch,
-        compare=compare,
-        drive=drive,
-    )
+    """The one factory for the app, used by the CLI and the tests: the keywords make its mode
+    (modes.app_mode says which combinations mean something)."""
+    mode = app_mode(preset, config, autostart=autostart, resume=resume, watch=watch, compare=compare, drive=drive)
+    return MlpApp(mode, presets if presets is not None else list_presets(), data_dir=data_dir, runs_root=runs_root)

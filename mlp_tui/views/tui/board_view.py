@@ -7,6 +7,7 @@ screen never touches the board's member states while the worker is updating them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlp_tui.runs.compare.board import RUNNING, Board, MemberState, VariantRow
 from mlp_tui.runs.compare.leaderboard import verdict_note
@@ -48,6 +49,16 @@ class MemberView:
     @property
     def running(self) -> bool:
         return self.status in (*RUNNING, "starting")
+
+    @property
+    def line(self) -> str:
+        """`seed 1 · completed · 3/3 epochs · test 96.00 % · 02-mse-seed1`: a choice of member."""
+        acc = "" if self.test_accuracy is None else f" · test {100 * self.test_accuracy:.2f} %"
+        return f"seed {self.seed} · {self.status} · {self.epochs_done}/{self.epochs or '?'} epochs{acc} · {self.name}"
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from textual.message import Message
 from mlp_tui.core.events import BatchProgress, Event
 
 if TYPE_CHECKING:
-    from mlp_tui.runs.follow import RunStatus
+    from mlp_tui.runs.handle import RunStatus
     from mlp_tui.views.tui.board_view import BoardView
 
 

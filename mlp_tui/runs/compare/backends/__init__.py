@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlp_tui.core.config import ConfigError
+from mlp_tui.core.events import EndStatus
 from mlp_tui.runs.compare.plan import Member
 from mlp_tui.runs.job import Job
 
@@ -24,7 +25,7 @@ class MemberResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("completed", "early-stopped")
+        return EndStatus.trained(self.status)
 
 
 class Backend(Protocol):

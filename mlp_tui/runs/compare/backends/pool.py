@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import time
 from collections import deque
@@ -24,12 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlp_tui.core.config import build_config
+from mlp_tui.core.events import EndStatus
 from mlp_tui.runs.compare.backends import MemberResult
 from mlp_tui.runs.compare.backends.retry import WorkerLog, continue_job, ended_result
 from mlp_tui.runs.compare.backends.worker import Answer, WorkerProcess
 from mlp_tui.runs.compare.plan import Member
 from mlp_tui.runs.job import Job
-from mlp_tui.runs.status import STALE_S, failed_for_disk, pid_alive, read_process_file, run_status
+from mlp_tui.runs.layout import LAST_CHECKPOINT, PROCESS_FILE, read_owner
+from mlp_tui.runs.status import STALE_S, failed_for_disk, run_status
 
 POOL_TRIES = 2  # a member whose worker failed in a way that can pass is tried once more
 SILENT_S = STALE_S  # a worker silent this long (its member not paused) is lost: `runs` calls it stale then
@@ -62,9 +63,9 @@ def member_job(member: Member, data_dir: Path | None, threads: int, device: str 
     if path.is_dir():
         status = run_status(path)
         failed_for_good = status == "failed" and not failed_for_disk(path)
-        if status in ("completed", "early-stopped") or failed_for_good or _trained_elsewhere(path):
+        if EndStatus.trained(status) or failed_for_good or _trained_elsewhere(path):
             return None
-        if (path / "last.pt").is_file():
+        if (path / LAST_CHECKPOINT).is_file():
             return Job(config, member.variant.preset, data_dir, path.parent, resume=path, threads=threads)
         shutil.rmtree(path)  # no checkpoint: nothing to keep
     return Job(config, member.variant.preset, data_dir, path.parent, run_dir=path, threads=threads)
@@ -74,10 +75,8 @@ def _trained_elsewhere(path: Path, done_with: int | None = None) -> bool:
     """A member whose process is still alive here (a driver killed a moment ago leaves its
     workers saving): never started twice, never deleted under them. `done_with`: a live worker
     known to have finished with it (it answered)."""
-    info = read_process_file(path) or {}
-    pid = int(info.get("pid", -1))
-    here = info.get("host") == socket.gethostname()
-    return here and pid_alive(pid) and pid not in (os.getpid(), done_with)
+    owner = read_owner(path / PROCESS_FILE)
+    return owner is not None and owner.alive(besides=(os.getpid(), done_with))
 
 
 class LocalPool:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlp_tui.core.events import EndStatus
 from mlp_tui.runs.compare.backends.streaming import DirectoryWatch
 from mlp_tui.runs.job import Job
 from mlp_tui.runs.status import write_command
@@ -61,7 +62,7 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
                 thread.join(SYNC_S)
                 command = commands()
                 if command == STOP:
-                    control.stop("stopped")
+                    control.stop(EndStatus.STOPPED)
                 elif command:
                     write_command(local, command)  # the run polls its control file, as at home
                 changes = watch.changes()
@@ -71,7 +72,7 @@ def stream_member(job: Job, files: dict[str, bytes], commands: Callable[[], str 
             if changes:
                 yield {"files": changes}
         finally:  # the driver let go of the stream: stop the member saved before the scratch goes
-            control.stop("stopped")
+            control.stop(EndStatus.STOPPED)
             thread.join()
     # Stopped before it began (while its data loaded): as if it had never been handed out.
     yield {"result": None if result.get("message") == NOT_STARTED else result}
@@ -82,7 +83,7 @@ def _train(job: Job, control: Control, result: dict[str, Any]) -> None:
 
     try:
         ended = launch(job, lambda event: None, control)
-        result.update(status=getattr(ended, "status", "failed"), test_accuracy=getattr(ended, "test_accuracy", None),
+        result.update(status=ended.status, test_accuracy=getattr(ended, "test_accuracy", None),
                       message=getattr(ended, "message", ""))  # fmt: skip
     except (RuntimeError, ValueError) as exc:  # data, device, config, checkpoint: before training
         result.update(status="failed", test_accuracy=None, message=str(exc))

@@ -12,19 +12,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mlp_tui.core.events import EndStatus
 from mlp_tui.runs.compare.backends import MemberResult
 from mlp_tui.runs.compare.plan import Member
 from mlp_tui.runs.job import Job
+from mlp_tui.runs.layout import LAST_CHECKPOINT
 from mlp_tui.runs.status import summarize
 
 WORKER_LOG = "workers.log"  # the workers' stderr and the driver's lines about them: never on the driver's screen
-ENDED = ("completed", "early-stopped", "failed")
+ENDED = (EndStatus.COMPLETED, EndStatus.EARLY_STOPPED, EndStatus.FAILED)
 
 
 def continue_job(member: Member, job: Job) -> Job:
     """The member from where its directory got to: its last checkpoint, else afresh. Only for a
     member nothing trains now (its worker is known to be gone)."""
-    if (member.path / "last.pt").is_file():
+    if (member.path / LAST_CHECKPOINT).is_file():
         return dataclasses.replace(job, run_dir=None, resume=member.path)
     shutil.rmtree(member.path, ignore_errors=True)  # no checkpoint: nothing to keep
     return dataclasses.replace(job, run_dir=member.path, resume=None)

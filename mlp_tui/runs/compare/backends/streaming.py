@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlp_tui.runs.status import CONTROL_FILE, PROCESS_FILE
-from mlp_tui.runs.store import METRICS_FILE, atomic_write_bytes
+from mlp_tui.runs.layout import CONTROL_FILE, METRICS_FILE, PROCESS_FILE
+from mlp_tui.runs.store import atomic_write_bytes
 
 # Which process trains a run and what it is told are each copy's own, not the run's story.
 NOT_COPIED = frozenset({PROCESS_FILE, CONTROL_FILE})

@@ -20,15 +20,23 @@ import json
 import os
 import queue
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from mlp_tui.core.errors import exit_now
+from mlp_tui.core.events import EndStatus
+from mlp_tui.runs.process import (
+    JsonLines,
+    claim_stdout,
+    close_quietly,
+    follow_stdin,
+    on_stop_signals,
+    send_line,
+    start_child,
+)
 
 if TYPE_CHECKING:
     from mlp_tui.core.events import Event, RunFailed, RunFinished
@@ -46,37 +54,35 @@ COMMAND = [sys.executable, "-m", "mlp_tui.runs.compare.backends.worker"]
 
 
 def main() -> int:
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # anything else that prints goes to stderr, never into the result lines
-    sys.stdout = sys.stderr
+    out = claim_stdout()  # the answers alone: a stray print goes to stderr
 
     from mlp_tui.engine.control import Control
     from mlp_tui.runs.job import Job
-    from mlp_tui.runs.launch import STOP_SIGNALS, launch
+    from mlp_tui.runs.launch import launch
 
     jobs: queue.Queue[str | object] = queue.Queue()  # job lines, then _STOP
     current = {"control": Control()}
     gone = threading.Event()
 
-    def listen() -> None:
-        for line in sys.stdin:
-            line = line.strip()
-            if line == "stop":  # the whole comparison stops: this member, and no more after it
-                gone.set()
-                current["control"].stop("stopped")
-            elif line:
-                jobs.put(line)
-        gone.set()  # the driver is gone: save the member in progress and end
-        current["control"].stop("stopped")
+    def stop(reason: str) -> None:
+        """The member in progress stops (saved) for `reason`, and the worker ends."""
+        gone.set()
+        current["control"].stop(reason)
+
+    def take(line: str) -> None:
+        if line == "stop":  # the whole comparison stops: this member, and no more after it
+            stop(EndStatus.STOPPED)
+        elif line:
+            jobs.put(line)
+
+    def driver_gone() -> None:  # save the member in progress and end
+        stop(EndStatus.STOPPED)
         jobs.put(_STOP)
 
-    threading.Thread(target=listen, daemon=True).start()
+    follow_stdin(take, driver_gone)
     # The driver owns the keyboard and decides what a Ctrl-C means; a hang-up or a polite kill
     # stops this worker's member cleanly, like a headless run.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for sig, reason in STOP_SIGNALS.items():
-        if sig != signal.SIGINT:
-            signal.signal(sig, _stopper(gone, current, reason))
+    on_stop_signals(stop, keyboard=False)
     say = _Say(out)
     say.beat()  # ready: torch is imported
     while not gone.is_set():
@@ -99,32 +105,15 @@ def main() -> int:
     return 0
 
 
-def _stopper(
-    gone: threading.Event, current: dict[str, Control], reason: str
-) -> Callable[[int, FrameType | None], None]:
-    """A signal handler: the member in progress stops (saved) for `reason`, and the worker ends."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        gone.set()
-        current["control"].stop(reason)
-
-    return handler
-
-
 class _Say:
     """Lines to the driver on the worker's stdout. A line that cannot be written (the driver is
     gone) is dropped: end of stdin stops the worker then."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: JsonLines) -> None:
         self.out, self.last = out, 0.0
 
     def __call__(self, message: Answer) -> bool:
-        try:
-            self.out.write(json.dumps(message) + "\n")
-            self.out.flush()
-            return True
-        except (BrokenPipeError, OSError):
-            return False
+        return self.out.send(message)
 
     def beat(self) -> None:
         self.last = time.monotonic()
@@ -148,7 +137,7 @@ def _train(
     answer: Answer
     try:
         result = launch(job, emit, control)
-        answer = {"status": getattr(result, "status", "failed"),
+        answer = {"status": result.status,
                   "test_accuracy": getattr(result, "test_accuracy", None),
                   "message": getattr(result, "message", ""), "reason": getattr(result, "reason", None)}  # fmt: skip
     except (RuntimeError, ValueError) as exc:  # data, device, config, checkpoint: before training
@@ -177,13 +166,8 @@ class WorkerProcess:
     anything (time.monotonic())."""
 
     def __init__(self, results: queue.Queue[tuple[WorkerProcess, Answer | None]], log: WorkerLog) -> None:
-        self.process = subprocess.Popen(
-            COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.fileno(), text=True, bufsize=1,
-            start_new_session=True,  # a Ctrl-C at the terminal is the driver's to handle, not the workers'
-        )  # fmt: skip
-        stdin, stdout = self.process.stdin, self.process.stdout
-        assert stdin is not None and stdout is not None  # Popen leaves a stream None only where it is not a PIPE
-        self._stdin, self._stdout = stdin, stdout
+        # In a session of its own: a Ctrl-C at the terminal is the driver's to handle, not the workers'
+        self.process, self._stdin, self._stdout = start_child(COMMAND, stderr=log.fileno(), new_session=True)
         self.pid = self.process.pid
         self.member: Member | None = None  # the Member it trains now, and its Job
         self.job: Job | None = None
@@ -203,18 +187,10 @@ class WorkerProcess:
         results.put((self, None))  # the process ended
 
     def send(self, line: str) -> bool:
-        try:
-            self._stdin.write(line + "\n")
-            self._stdin.flush()
-            return True
-        except (BrokenPipeError, OSError, ValueError):
-            return False
+        return send_line(self._stdin, line)
 
     def close(self) -> None:
-        try:
-            self._stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
+        close_quietly(self._stdin)
 
     def kill(self, why: str) -> None:
         """Kill it and whatever it started (its session's process group); its stdout then ends."""

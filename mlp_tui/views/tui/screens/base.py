@@ -3,18 +3,16 @@ and saves a picture of itself (ctrl+s) where its run or comparison lives."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from textual import events
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 
 from mlp_tui.views.tui.screenshot import save_picture
-
-if TYPE_CHECKING:
-    from mlp_tui.views.tui.app import MlpApp
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 # Each screen places it among its own keys, where the footer has room for it.
@@ -23,11 +21,6 @@ SCREENSHOT = Binding("ctrl+s", "save_picture", "Screenshot", priority=True)
 
 class SizedScreen(Screen):
     picture_home = "run directory"  # what picture_folder() names, for "no … yet"
-
-    @property
-    def mlp_app(self) -> MlpApp:
-        """The app, as the MlpApp these screens are shown in (Textual types `app` as any App)."""
-        return cast("MlpApp", self.app)
 
     def on_mount(self) -> None:
         self.mount(Static(id="too-small"))
@@ -54,3 +47,8 @@ class SizedScreen(Screen):
 
     def action_save_picture(self) -> None:
         save_picture(self.app, self.picture_folder(), self.picture_home)
+
+    def system_commands(self) -> Iterator[SystemCommand]:
+        """This screen's entries in the command palette (ctrl+p); each screen adds its own."""
+        yield SystemCommand("Save a picture of the screen", "An SVG in the run or comparison directory (ctrl+s)",
+                            self.action_save_picture)  # fmt: skip

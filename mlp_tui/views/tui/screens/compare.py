@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.markup import escape
-from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -25,24 +26,19 @@ from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.driver import driver_error
 from mlp_tui.runs.compare.folder import driver_alive, request_stop
 from mlp_tui.runs.compare.plan import PLAN_FILE
+from mlp_tui.runs.layout import METRICS_FILE
 from mlp_tui.views.tui.board_view import METRICS, BoardView, MemberView, RowView, snapshot
 from mlp_tui.views.tui.dialogs import ConfirmDialog, PickDialog
 from mlp_tui.views.tui.messages import BoardChanged
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
 from mlp_tui.views.tui.screens.member import MemberScreen
-from mlp_tui.views.tui.screens.setup import SetupScreen
 from mlp_tui.views.tui.widgets.compare_chart import CompareChart
+from mlp_tui.views.tui.widgets.compare_header import CompareHeader, ComparisonState, comparison_state
 from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
 from mlp_tui.views.tui.widgets.leaderboard import Leaderboard
 
 POLL_S = 0.5  # the members' metrics.jsonl are read this often
 ALIVE_EVERY_S = 2.0  # and whether a driver elsewhere still runs the comparison
-
-
-def member_line(member: MemberView) -> str:
-    acc = "" if member.test_accuracy is None else f" · test {100 * member.test_accuracy:.2f} %"
-    return (f"seed {member.seed} · {member.status} · {member.epochs_done}/{member.epochs or '?'} epochs{acc} · "
-            f"{Path(member.path).name}")  # fmt: skip
 
 
 class CompareScreen(SizedScreen):
@@ -58,8 +54,18 @@ class CompareScreen(SizedScreen):
     ]
     picture_home = "comparison directory"  # where ctrl+s saves
 
-    def __init__(self, board: Board, driver: subprocess.Popen | None = None) -> None:
+    class NewSetup(Message):
+        """`n`: back to the setup screen (the app stops a comparison it trains first, if told so)."""
+
+        def __init__(self, compare: CompareScreen) -> None:
+            super().__init__()
+            self.compare = compare
+
+    def __init__(self, board: Board, driver: subprocess.Popen | None = None, *, data_dir: Path | None = None,
+                 back_to_setup: bool = False) -> None:  # fmt: skip
         super().__init__()
+        self.data_dir = data_dir  # for a member's Data and Predictions tabs
+        self.back_to_setup = back_to_setup  # opened from the setup screen, which `n` goes back to
         self.board = board  # read on the worker thread only
         self.variants = list(board.plan.variants)  # frozen: safe to read here
         self.folder = Path(board.folder)
@@ -81,7 +87,7 @@ class CompareScreen(SizedScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare"):
-            yield Static("Reading the comparison…", id="compare-header")
+            yield CompareHeader("Reading the comparison…", id="compare-header")
             with Horizontal(id="compare-charts"):
                 yield CompareChart(id="compare-acc")
                 yield CompareChart(id="compare-loss")
@@ -175,40 +181,14 @@ class CompareScreen(SizedScreen):
         """Someone (this app's driver, or a `compare` elsewhere) is training the comparison."""
         return self.driving or (self.driver is None and self.view is not None and bool(self.view.driver_alive))
 
-    def state_text(self) -> str:
-        view = self.view
-        if view is None or not view.is_comparison:
-            return ""
-        if self.trained_now:
-            if self.stopping:
-                return "[yellow]■ stopping…[/]"
-            where = "" if self.driver is not None else " (another process)"
-            doing = f"{view.running} running" if view.running else "training"
-            return f"[green]● {doing}[/]{where}"
-        if view.complete and view.finished == view.total:
-            return "[green]✔ done[/]"
-        if self.driver is None and view.driver_alive is None:
-            return ""  # not asked yet
-        return "[yellow]■ ended[/]" if view.complete else "[yellow]■ not running[/]"
+    def comparison_state(self) -> ComparisonState:
+        return comparison_state(self.view, trained_now=self.trained_now, stopping=self.stopping,
+                                driver_here=self.driver is not None)  # fmt: skip
 
     def show_header(self) -> None:
-        view = self.view
-        if view is None:
-            return
-        parts = [f"[b]{escape(view.title)}[/]", view.grid_text,
-                 f"{view.finished}/{view.total} finished"]  # fmt: skip
-        state = self.state_text()
-        line1 = " · ".join(parts + ([state] if state else []))
-        curves = "validation" if self.curves == "val" else "training"
-        varied = f"{escape(' · '.join(view.vary))} · " if view.vary else ""
-        spread = ", dots: lowest and highest seed" if view.seeds > 1 else ""
-        line2 = f"{varied}{curves} curves: mean of the seeds{spread}"
-        if Text.from_markup(line2).cell_len > self.size.width - 2:
-            line2 = f"{curves} curves: mean of the seeds{spread}"
-        line2 = f"[dim]{line2}[/]"
-        if state.endswith("not running[/]"):
-            line2 = f"[yellow]finish it with: mlp-tui compare --resume {escape(view.folder)}[/]"
-        self.query_one("#compare-header", Static).update(f"{line1}\n{line2}")
+        if self.view is not None:
+            self.query_one(CompareHeader).show(self.view, self.comparison_state(), driver_here=self.driver is not None,
+                                               curves=self.curves, width=self.size.width - 2)  # fmt: skip
 
     # -- the driver this app started ------------------------------------------------------------------
     def check_driver(self) -> None:
@@ -236,7 +216,7 @@ class CompareScreen(SizedScreen):
             # Runs trained apart have nothing to stop; nor has a comparison nobody trains now.
             return self.is_comparison and self.trained_now and not self.stopping
         if action == "new":
-            return any(isinstance(s, SetupScreen) for s in self.app.screen_stack)
+            return self.back_to_setup
         if action == "pick_seed":
             return self.board.plan.seeds > 1  # the plan is fixed: safe to read here
         return True
@@ -266,16 +246,16 @@ class CompareScreen(SizedScreen):
                 self.open_member(row, members[index])
 
         title = f"[b]{escape(row.name)}[/]: which run?"
-        self.app.push_screen(PickDialog(title, [escape(member_line(m)) for m in members], default), chosen)
+        self.app.push_screen(PickDialog(title, [escape(m.line) for m in members], default), chosen)
 
     def open_member(self, row: RowView, member: MemberView) -> None:
         path = Path(member.path)
-        if not (path / "metrics.jsonl").is_file():
+        if not (path / METRICS_FILE).is_file():
             self.notify(f"{row.name}, seed {member.seed} has not started yet.", severity="warning")
             return
         variant = self.variants[row.index]
         config = build_config({"seed": member.seed}, base=variant.config)
-        self.app.push_screen(MemberScreen(config, variant.preset, path))
+        self.app.push_screen(MemberScreen(config, variant.preset, path, data_dir=self.data_dir))
 
     def action_toggle_legend(self) -> None:
         for chart in self.query(CompareChart):
@@ -306,7 +286,13 @@ class CompareScreen(SizedScreen):
         self.refresh_keys()
 
     def action_new(self) -> None:
-        self.mlp_app.leave_comparison(self)
+        self.post_message(self.NewSetup(self))
+
+    def system_commands(self) -> Iterator[SystemCommand]:
+        yield from super().system_commands()
+        yield SystemCommand("Stop comparison", "Stop every run of the comparison (saved)", self.action_stop)
+        yield SystemCommand("Training / validation curves", "Toggle which curves the charts show",
+                            self.action_toggle_curves)  # fmt: skip
 
     def picture_folder(self) -> Path | None:
         return self.folder if self.is_comparison else None  # runs trained apart have no folder of their own

@@ -14,8 +14,8 @@ from mlp_tui.views.tui.screens.training import TrainingScreen
 class MemberScreen(TrainingScreen):
     BINDINGS = [Binding("escape", "back", "Back to comparison")]
 
-    def __init__(self, config: RunConfig, preset: str, run_dir: Path) -> None:
-        super().__init__(config, preset, RunWatch(run_dir), watching=True)
+    def __init__(self, config: RunConfig, preset: str, run_dir: Path, *, data_dir: Path | None = None) -> None:
+        super().__init__(config, preset, RunWatch(run_dir), data_dir=data_dir, watching=True)
         self.run_dir_path = Path(run_dir)
 
     def action_back(self) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 from rich.markup import escape
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
+from mlp_tui.core.architecture import config_rows, format_rows, parameter_count
 from mlp_tui.core.config import ConfigError, RunConfig
 from mlp_tui.core.presets import Preset
 from mlp_tui.runs.compare.grid import build_grid, check_size
@@ -51,8 +55,25 @@ class SetupScreen(SizedScreen):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, presets: list[Preset], selected: str, config: RunConfig | None = None) -> None:
+    class StartRun(Message):
+        """Train `config` (from the preset `preset`, perhaps adjusted)."""
+
+        def __init__(self, config: RunConfig, preset: str) -> None:
+            super().__init__()
+            self.config, self.preset = config, preset
+
+    class StartComparison(Message):
+        """Train the comparison `plan`, in a new comparison directory."""
+
+        def __init__(self, plan: Plan) -> None:
+            super().__init__()
+            self.plan = plan
+
+    def __init__(self, presets: list[Preset], selected: str, config: RunConfig | None = None, *,
+                 data_dir: Path | None = None, device_label: str = "detecting…") -> None:  # fmt: skip
         super().__init__()
+        self.data_dir = data_dir  # where the Data screen reads the training images
+        self.device_label = device_label  # the app says once it knows (importing torch takes a while)
         self.presets = {p.name: p for p in presets}
         self.preset = selected if selected in self.presets else next(iter(self.presets))
         # Made here, not in compose: the app reads the config before the screen is shown.
@@ -116,6 +137,10 @@ class SetupScreen(SizedScreen):
         self.query_one(CompareForm).set_width(hidden_width(self.config))
         self.refresh_summary()
 
+    def show_device(self, label: str) -> None:
+        self.device_label = label
+        self.refresh_summary()
+
     def refresh_summary(self) -> None:
         if self.comparing:
             self.refresh_plan()
@@ -124,12 +149,20 @@ class SetupScreen(SizedScreen):
         # half-typed value must not blank it) and says plainly that it is not of the form as shown.
         fix = f"the field{'s' if len(self.errors) > 1 else ''} marked in red"
         stale = f"[yellow]⚠ Summary of the last valid settings: fix {fix} to update it.[/]\n" if self.errors else ""
-        summary, parameters = self.mlp_app.model_summary(self.config)
+        summary, parameters = format_rows(config_rows(self.config)), parameter_count(self.config)  # no torch here
         self.query_one("#summary", Static).update(summary)
         self.query_one("#device", Static).update(
             f"{stale}[b]{self.config.architecture}[/] · {parameters:,} parameters · {self.config.lr_text} · "
-            f"device [b]{device_text(self.mlp_app.device_label, self.config.threads)}[/]"
+            f"device [b]{device_text(self.device_label, self.config.threads)}[/]"
         )
+
+    def system_commands(self) -> Iterator[SystemCommand]:
+        yield from super().system_commands()
+        yield SystemCommand("Start training", "Train with the current settings", self.action_start)
+        yield SystemCommand("Look at the data", "Training images as these settings distort them (ctrl+t)",
+                            self.action_look_at_data)  # fmt: skip
+        yield SystemCommand("Compare mode", "Tick settings to train side by side (ctrl+k)",
+                            lambda: self.action_compare_mode(not self.comparing))  # fmt: skip
 
     @on(Button.Pressed, "#start")
     def start_pressed(self) -> None:
@@ -203,17 +236,17 @@ class SetupScreen(SizedScreen):
         if self.plan is None:
             self.notify(escape(self.plan_error or "Fix the fields marked in red first."), severity="warning")
             return
-        self.mlp_app.start_comparison(self.plan)
+        self.post_message(self.StartComparison(self.plan))
 
     def action_look_at_data(self) -> None:
         """The training images as these settings distort them (Distortion, Elastic), before a run."""
         if self.errors:
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
-        self.app.push_screen(DataScreen(self.config, self.mlp_app.data_dir))
+        self.app.push_screen(DataScreen(self.config, self.data_dir))
 
     def action_start(self) -> None:
         if self.errors:
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
-        self.mlp_app.start_run(self.config, self.preset)
+        self.post_message(self.StartRun(self.config, self.preset))
