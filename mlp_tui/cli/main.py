@@ -1,5 +1,6 @@
 """Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`; `compare` and the
-commands that look without training (`eval`, `predict`, `weights`, `data`) in modules of their own.
+commands that look without training (`eval`, `predict`, `weights`, `data`) and `lr-find` in modules
+of their own.
 
 Heavy imports (torch, textual) happen inside the commands, so --help and `presets` are instant.
 The options of `run` are made from the run settings' declarations in config.py, not listed here.
@@ -27,6 +28,7 @@ from mlp_tui.cli.common import (  # fmt: skip
 from mlp_tui.cli.compare import compare
 from mlp_tui.cli.errors import Commands
 from mlp_tui.cli.inspect import DATA_SETTINGS, data, eval_run, predict_digit, weights
+from mlp_tui.cli.lr_find import lr_find
 from mlp_tui.cli.run_options import given_settings, with_setting_options
 from mlp_tui.core.config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
 from mlp_tui.core.errors import EXIT_OK, exit_now
@@ -225,6 +227,7 @@ app.command("eval")(eval_run)
 app.command("predict")(predict_digit)
 app.command("weights")(weights)
 app.command()(with_setting_options(data, DATA_SETTINGS))
+app.command("lr-find")(with_setting_options(lr_find))
 
 
 def _check_run_dir(path: Path) -> None:

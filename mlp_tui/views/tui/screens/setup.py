@@ -25,6 +25,7 @@ from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
 from mlp_tui.views.tui.screens.data import DataScreen
 from mlp_tui.views.tui.widgets.compare_form import CompareForm
 from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
+from mlp_tui.views.tui.widgets.lr_find_dialog import LrFindDialog
 from mlp_tui.views.tui.widgets.settings_form import SettingsForm
 
 
@@ -50,6 +51,7 @@ class SetupScreen(SizedScreen):
         Binding("ctrl+k", "compare_mode(True)", "Compare mode", priority=True),
         Binding("ctrl+k", "compare_mode(False)", "Single run", priority=True),
         Binding("ctrl+t,f2", "look_at_data", "Data", priority=True),
+        Binding("ctrl+l,f3", "find_lr", "Find lr", priority=True),
         Binding("ctrl+p", "app.command_palette", "Commands", show=False),
         SCREENSHOT,
         Binding("q", "app.quit", "Quit"),
@@ -161,6 +163,8 @@ class SetupScreen(SizedScreen):
         yield SystemCommand("Start training", "Train with the current settings", self.action_start)
         yield SystemCommand("Look at the data", "Training images as these settings distort them (ctrl+t)",
                             self.action_look_at_data)  # fmt: skip
+        yield SystemCommand("Find a learning rate", "Sweep the rate on a copy of the model and suggest one (ctrl+l)",
+                            self.action_find_lr)  # fmt: skip
         yield SystemCommand("Compare mode", "Tick settings to train side by side (ctrl+k)",
                             lambda: self.action_compare_mode(not self.comparing))  # fmt: skip
 
@@ -175,7 +179,7 @@ class SetupScreen(SizedScreen):
     def check_action(self, action: str, parameters) -> bool | None:
         if action == "compare_mode":
             return parameters[0] != self.comparing  # one ctrl+k shown: the way to the other mode
-        if action == "start":
+        if action in ("start", "find_lr"):
             return not self.comparing
         if action == "start_comparison":
             return self.comparing
@@ -244,6 +248,21 @@ class SetupScreen(SizedScreen):
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
         self.app.push_screen(DataScreen(self.config, self.data_dir))
+
+    def action_find_lr(self) -> None:
+        """Sweep the learning rate with the form's settings; its suggestion may go in the lr field."""
+        if self.errors:
+            self.notify("Fix the fields marked in red first.", severity="warning")
+            return
+        self.app.push_screen(LrFindDialog(self.config, self.data_dir), self.lr_found)
+
+    def lr_found(self, lr: float | None) -> None:
+        field = self.form.field("lr")
+        if lr is None or not isinstance(field, Input):
+            return
+        self.form.lr_edited = True  # as if typed: a new optimizer keeps it
+        field.value = f"{lr:g}"
+        self.notify(f"Learning rate set to {lr:g}, the finder's suggestion.", timeout=6)
 
     def action_start(self) -> None:
         if self.errors:
