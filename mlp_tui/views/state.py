@@ -169,10 +169,15 @@ class RunProgress:
 
     def _started(self, event: RunStarted, paused: bool) -> RunProgress:
         """A resumed run starts again in the same directory: its epochs continue, and what came
-        after its checkpoint's epoch is forgotten."""
-        batches = max(1, math.ceil(event.train_size / self.batch_size)) if event.train_size else self.batches
+        after its checkpoint's epoch is forgotten. Its config says how long it is and in what
+        batches (what the ETA counts in), whatever a view assumed before."""
+        epochs = int(event.config.get("epochs", self.epochs))
+        batch_size = int(event.config.get("batch_size", self.batch_size))
+        batches = max(1, math.ceil(event.train_size / batch_size)) if event.train_size else self.batches
         return replace(
             self,
+            epochs=epochs,
+            batch_size=batch_size,
             status=RunState.PAUSED if paused else RunState.RUNNING,
             started_at=event.time or self.started_at,
             ended_at=None,

@@ -18,7 +18,6 @@ from mlp_tui.runs.layout import METRICS_FILE
 from mlp_tui.runs.status import run_status
 from mlp_tui.runs.store import MetricsTail
 
-ENDED_WELL = (EndStatus.COMPLETED, EndStatus.EARLY_STOPPED)
 RUNNING = ("running", "paused", "stale")  # stale: silent, but not known to have ended
 
 
@@ -57,7 +56,7 @@ class MemberState:
 
     @property
     def finished(self) -> bool:
-        return self.status in ENDED_WELL and self.test_accuracy is not None
+        return EndStatus.trained(self.status) and self.test_accuracy is not None
 
     @property
     def curve(self) -> list[Point]:
@@ -175,7 +174,7 @@ class Board:
         changed = False
         for state in self.states:
             # A member that ended well never changes again; a failed one may be tried again.
-            if state.status in ENDED_WELL and state._tail is not None:
+            if EndStatus.trained(state.status) and state._tail is not None:
                 continue
             changed |= state.update()
         return changed

@@ -215,10 +215,7 @@ class RichPrinter(PlainPrinter):
         super().handle(event)
 
     def _pace(self, event: Event) -> None:
-        if isinstance(event, RunStarted):  # the run's length and batch size: what the ETA counts in
-            config = event.config
-            self.run = RunProgress(epochs=int(config.get("epochs", 0)), batch_size=int(config.get("batch_size", 1)))
-        self.run = self.run.apply(event)
+        self.run = self.run.apply(event)  # RunStarted brings the run's length and batch size
 
     def _left(self, event: BatchProgress) -> str:
         here = epoch_left(event, self.run.batch_size)
