@@ -274,6 +274,7 @@ def test_every_setting_is_a_run_option_and_the_labelled_ones_are_on_the_form():
 def test_list_options_refuse_empty_items_and_sizes_below_one():
     assert parse_hidden(" 256 , 128 ") == (256, 128)
     assert parse_hidden("") == ()  # no hidden layer: a linear model
+    assert parse_hidden("none") == ()  # as a comparison names it ("hidden none"), so it can be typed back
     for text, problem in [("512,,512", "empty item"), ("512,", "empty item"), (",8", "empty item")]:
         with pytest.raises(ValueError, match=problem):
             parse_hidden(text)

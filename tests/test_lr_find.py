@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from mlp_tui.cli.main import app
 from mlp_tui.core.config import RunConfig
 from mlp_tui.engine.data import split_dataset, synthetic_digits
-from mlp_tui.engine.lr_find import END_LR, START_LR, find_lr, smooth, suggest, sweep_rates
+from mlp_tui.engine.lr_find import END_LR, START_LR, chosen, find_lr, smooth, suggest, sweep_rates
 from mlp_tui.engine.model import build_model
 from mlp_tui.views.console.lr_report import chart_text
 
@@ -38,11 +38,14 @@ def small_config() -> RunConfig:
     return RunConfig(hidden=(32,), epochs=3, batch_size=128, lr=1e-3, device="cpu", threads="1")
 
 
-def test_the_suggested_rate_trains_better_than_100x_less_or_more(noisy, finding, run_trainer):
-    lr = finding.suggested.lr
+@pytest.mark.parametrize("schedule", ["none", "onecycle"])
+def test_the_suggested_rate_trains_better_than_100x_less_or_more(schedule, noisy, finding, run_trainer):
+    """For a constant rate and for a peak that anneals (each has its own suggestion)."""
+    lr = chosen(finding.suggestions, schedule).lr
     accuracy = {}
     for factor in (0.01, 1.0, 100.0):  # the same three epochs and seed
-        result, _, _ = run_trainer(dataclasses.replace(small_config(), lr=lr * factor), noisy)
+        config = dataclasses.replace(small_config(), lr=lr * factor, schedule=schedule)
+        result, _, _ = run_trainer(config, noisy)
         accuracy[factor] = getattr(result, "test_accuracy", 0.0)  # a run that diverged: none
     assert accuracy[1.0] > accuracy[0.01] and accuracy[1.0] > accuracy[100.0], (lr, accuracy)
 
@@ -64,7 +67,9 @@ def test_the_sweep_rises_exponentially_and_names_fastais_suggestions(finding):
     assert len(finding.rates) == len(finding.losses) <= 100
     assert all(b > a for a, b in zip(finding.rates, finding.rates[1:], strict=False))
     assert [s.name for s in finding.suggestions] == ["valley", "minimum/10", "steepest"]
-    assert finding.suggested.name == "steepest"
+    assert finding.suggested.name == "valley"  # a constant rate: fastai's default
+    assert chosen(finding.suggestions, "onecycle").name == "steepest"  # a peak that anneals may sit higher
+    assert chosen(finding.suggestions, "cosine").name == "steepest"
     minimum = finding.suggestion("minimum/10")
     assert minimum is not None and minimum.lr == pytest.approx(minimum.at_lr / 10)
     assert min(finding.losses) == pytest.approx(minimum.loss, rel=0.2)  # the trimmed curve's lowest

@@ -276,3 +276,36 @@ def test_compare_screen(snap_compare, size):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+LESSON = """title = "NLL or MSE"
+question = "Which loss trains this net better?"
+source = "A fixed lesson for the snapshots"
+watch = "The leaderboard, and a run's Health tab."
+tab = "health"
+explanation = \"\"\"MSE's gradient through the softmax shrinks when the net is confidently wrong.
+
+Cross-entropy's does not.\"\"\"
+[compare]
+preset = "tiny"
+vary = ["loss=nll,mse"]
+"""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_lesson_screen(snap_compare, size):
+    """A lesson's comparison: the accuracy chart, the lesson with its measured answer beside it."""
+    folder, plan = comparison()
+    (folder / "lesson.toml").write_text(LESSON)
+    app = create_app(runs_root=Path("runs"), compare=Board(plan, folder))
+
+    async def run_before(pilot) -> None:
+        def ready() -> bool:
+            screen = app.screen
+            return isinstance(screen, CompareScreen) and screen.view is not None and \
+                bool(screen.view.answer) and screen.query_one(Leaderboard).row_count >= 2  # fmt: skip
+
+        await wait_until(pilot, ready)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -97,13 +97,13 @@ def compare(
             folder, plan = _resumed(resume, runs_root, values, planned=bool(preset or vary or seeds != DEFAULT_SEEDS))
         else:
             plan = _plan(preset or ["dropout"], [parse_axis(v) for v in vary or []], values, seeds, yes)
-        headless = _headless(headless)
+        headless = headless_wanted(headless)
         backend = _ready(plan, cluster, headless, data_dir, device)
         if resume is None:
             folder = new_comparison(plan, runs_root)
         if headless:
             raise typer.Exit(run_headless(folder, plan, jobs, data_dir, device, backend))
-        _open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True, cluster=cluster)
+        open_compare_app(folder, plan, runs_root, data_dir, jobs=jobs, device=device, start=True, cluster=cluster)
 
 
 def _resumed(name: str, runs_root: Path, values: dict[str, Any], *, planned: bool) -> tuple[Path, Plan]:
@@ -121,7 +121,7 @@ def _resumed(name: str, runs_root: Path, values: dict[str, Any], *, planned: boo
     return folder, read_plan(folder / PLAN_FILE)
 
 
-def _headless(asked: bool) -> bool:
+def headless_wanted(asked: bool) -> bool:
     """--headless, or no terminal to show the app in (then said on stderr)."""
     if not asked and not interactive():
         typer.echo("mlp-tui: not a terminal, so comparing headless (add --headless to say so)", err=True)
@@ -135,7 +135,7 @@ def _ready(
     """The data checked where the runs will train, before the directory exists (a failed start
     leaves nothing); the cluster's backend where this process drives it."""
     if cluster is None:
-        _check_data(plan, data_dir, device)
+        check_data(plan, data_dir, device)
         return None
     if not headless:  # the app's driver process joins the cluster: Ray stays out of the app's process
         return None
@@ -183,7 +183,7 @@ def _plan(presets: list[str], axes: list[Axis], values: dict[str, Any], seeds: i
     return Plan(variants, seeds, [a.text for a in axes], f"presets {', '.join(names)}")
 
 
-def _check_data(plan: Plan, data_dir: Path | None, device: str | None = None) -> None:
+def check_data(plan: Plan, data_dir: Path | None, device: str | None = None) -> None:
     """Every device of the plan there, every dataset on disk and valid (downloaded once here, not
     by each worker): DeviceError or DataError, exit 2, before anything trains."""
     from mlp_tui.engine.data import ensure_dataset
@@ -195,7 +195,7 @@ def _check_data(plan: Plan, data_dir: Path | None, device: str | None = None) ->
         ensure_dataset(dataset, data_dir)
 
 
-def _open_compare_app(folder: Path, plan: Plan, runs_root: Path, data_dir: Path | None, *, jobs: int | None,
+def open_compare_app(folder: Path, plan: Plan, runs_root: Path, data_dir: Path | None, *, jobs: int | None,
                       device: str | None, start: bool, cluster: ClusterSpec | None = None) -> None:  # fmt: skip
     from mlp_tui.runs.compare.board import Board
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 def run_headless(
     folder: Path, plan: Plan, jobs: int | None, data_dir: Path | None, device: str | None, backend: Backend | None
 ) -> int:
-    """Train the comparison here, a line per finished run, then the leaderboard. Ctrl-C stops
-    the members saved; a second one leaves at once. Exit code."""
+    """Train the comparison here, a line per finished run, then the leaderboard (and a lesson's
+    answer). Ctrl-C stops the members saved; a second one leaves at once. Exit code."""
     from mlp_tui.runs.compare.driver import drive
 
     stop = threading.Event()
@@ -64,7 +64,7 @@ def run_headless(
         board = drive(folder, plan, backend=backend, jobs=jobs, data_dir=data_dir, device=device, on_start=started,
                       on_done=done, should_stop=stop.is_set, check_data=False, on_note=echo)  # fmt: skip
     echo()
-    echo("\n".join(leaderboard_lines(board)))
+    echo("\n".join(leaderboard_lines(board) + lesson_lines(board, folder)))
     echo(f"Leaderboard: {folder / 'leaderboard.md'} and leaderboard.csv")
     left = _left_over(board, folder)
     for line in left:
@@ -84,6 +84,17 @@ def leaderboard_lines(board: Board) -> list[str]:
     width = layout_width()
     notes = [*board.summary(), verdict_note(board)]
     return table_lines(board, width) + [part for note in notes for part in textwrap.wrap(note, width) or [""]]
+
+
+def lesson_lines(board: Board, folder: Path | None) -> list[str]:
+    """A lesson's measured answer and its explanation, when the comparison in `folder` is a lesson's."""
+    from mlp_tui.runs.compare.answer import answer_lines
+    from mlp_tui.runs.compare.lesson import lesson_in
+    from mlp_tui.text.width import layout_width
+    from mlp_tui.views.console.lesson_text import lesson_answer_lines
+
+    lesson = None if folder is None else lesson_in(folder)
+    return [] if lesson is None else ["", *lesson_answer_lines(answer_lines(board), lesson, layout_width())]
 
 
 def _left_over(board: Board, folder: Path) -> list[str]:
@@ -144,7 +155,7 @@ def show_existing(names: list[str], runs_root: Path, headless: bool) -> int:
 def _show(board: Board, folder: Path | None, runs_root: Path, headless: bool) -> int:
     board.update()
     if headless or not interactive():
-        typer.echo("\n".join(leaderboard_lines(board)))
+        typer.echo("\n".join(leaderboard_lines(board) + lesson_lines(board, folder)))
         return EXIT_OK
     open_board_app(board, runs_root)
     return EXIT_OK

@@ -1,6 +1,6 @@
 """Command line: `mlp-tui` (the app), `mlp-tui run`, `presets`, `watch`, `runs`; `compare` and the
-commands that look without training (`eval`, `predict`, `weights`, `data`) and `lr-find` in modules
-of their own.
+commands that look without training (`eval`, `predict`, `weights`, `data`), `lr-find` and `lesson`
+in modules of their own.
 
 Heavy imports (torch, textual) happen inside the commands, so --help and `presets` are instant.
 The options of `run` are made from the run settings' declarations in config.py, not listed here.
@@ -28,6 +28,7 @@ from mlp_tui.cli.common import (  # fmt: skip
 from mlp_tui.cli.compare import compare
 from mlp_tui.cli.errors import Commands
 from mlp_tui.cli.inspect import DATA_SETTINGS, data, eval_run, predict_digit, weights
+from mlp_tui.cli.lesson import lesson
 from mlp_tui.cli.lr_find import lr_find
 from mlp_tui.cli.run_options import given_settings, with_setting_options
 from mlp_tui.core.config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
@@ -146,6 +147,7 @@ def run(
 
 app.command()(with_setting_options(run))
 app.command()(with_setting_options(compare))
+app.command()(lesson)
 
 
 @app.command()

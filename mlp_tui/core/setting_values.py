@@ -16,9 +16,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """`512,512` as layer sizes; an empty text is no hidden layer (a linear model). Raises
-    ValueError saying what is wrong with the text."""
-    if not text.strip():
+    """`512,512` as layer sizes; an empty text or `none` (as a comparison names it) is no hidden
+    layer (a linear model). Raises ValueError saying what is wrong with the text."""
+    if not text.strip() or text.strip().lower() == "none":
         return ()
     parts = [p.strip() for p in text.split(",")]
     if "" in parts:

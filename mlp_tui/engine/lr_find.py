@@ -12,10 +12,13 @@ the end is divergence):
 - steepest: the rate where the loss falls fastest (most negative slope against log rate;
   Lightning's default, and ours).
 
-The one suggested is the steepest fall; where the loss never fell (no valley), minimum/10. Why not
-the valley: on `dropout` (2 epochs at a constant rate, seed 0) the valley's 0.0003 gave 96.8 %
-test accuracy, 10x more (0.003) 97.1 %, the steepest fall's 0.0011 97.6 %; the valley sits early,
-where a sweep of a hundred batches has hardly begun to learn.
+Which one is suggested depends on how the run uses the rate. A constant rate must be safe for
+the whole run: the valley (fastai's default). A schedule that anneals from a peak (onecycle,
+cosine) spends few steps near its peak, which can sit higher: the steepest fall (Lightning's
+default). Where the loss never fell (no valley), minimum/10. Measured over 3 seeds against rates
+10x either side (benchmarks/RESULTS.md): `sigmoid` (constant) valley 0.0016 gave 97.77 ± 0.08 %,
+0.00016 97.02, 0.016 90.7 (its steepest, 0.031, gave 44 %); `dropout` (onecycle) steepest 0.0011
+gave 98.55 ± 0.03 %, 0.00011 95.61, 0.011 98.04.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def find_lr(
     suggestions = suggest(rates, losses, batches)
     return LrFinding(
         rates=tuple(rates), losses=tuple(losses), suggestions=tuple(suggestions),
-        suggested=_chosen(suggestions), seconds=time.perf_counter() - began, diverged=stopped,
+        suggested=chosen(suggestions, config.schedule), seconds=time.perf_counter() - began, diverged=stopped,
     )  # fmt: skip
 
 
@@ -188,7 +191,13 @@ def _valley(losses: Sequence[float]) -> int | None:
     return min(n - 1, max(0, start + int(third) + int(third / 2)))
 
 
-def _chosen(suggestions: Sequence[Suggestion]) -> Suggestion:
-    """The steepest fall; where the loss never fell (no valley), minimum/10."""
+ANNEALED = ("onecycle", "cosine")  # schedules whose rate is a peak the run passes through
+
+
+def chosen(suggestions: Sequence[Suggestion], schedule: str) -> Suggestion:
+    """The valley for a constant rate, the steepest fall for a peak that anneals; where the loss
+    never fell (no valley), minimum/10."""
     names = {s.name: s for s in suggestions}
-    return names[STEEPEST] if VALLEY in names else names[MINIMUM]
+    if VALLEY not in names:
+        return names[MINIMUM]
+    return names[STEEPEST] if schedule in ANNEALED else names[VALLEY]

@@ -217,12 +217,12 @@ def _rank(rows: list[VariantRow]) -> None:
         mine, theirs = row.mean, above.mean if above is not None else None
         same = mine is not None and theirs is not None and same_mean(mine, theirs)
         row.rank = above.rank if above is not None and same else i + 1
-        row.identical_to = next((r.name for r in rows[:i] if _identical(r, row)), "")
+        row.identical_to = next((r.name for r in rows[:i] if identical(r, row)), "")
     for row in rows:
         row.tied = row.mean is not None and sum(r.rank == row.rank for r in rows) > 1
 
 
-def _identical(a: VariantRow, b: VariantRow) -> bool:
+def identical(a: VariantRow, b: VariantRow) -> bool:
     """The same seeds finished in both, each with the same test accuracy and curve."""
     mine = {m.member.seed: m for m in a.members if m.finished}
     theirs = {m.member.seed: m for m in b.members if m.finished}

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from mlp_tui.core.errors import DiskFullError, exit_now
 from mlp_tui.runs.compare.backends import Backend, ClusterSpec, MemberResult
@@ -26,7 +27,7 @@ from mlp_tui.runs.compare.backends.ray_backend import cluster_backend
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.folder import stop_requested, write_driver_file
 from mlp_tui.runs.compare.leaderboard import write_leaderboard
-from mlp_tui.runs.compare.plan import PLAN_FILE, Plan, read_plan
+from mlp_tui.runs.compare.plan import LEADERBOARD_MD, PLAN_FILE, Plan, read_plan
 from mlp_tui.runs.layout import CONTROL_FILE
 from mlp_tui.runs.process import on_stop_signals
 
@@ -109,6 +110,16 @@ def driver_error(folder: Path) -> str:
     except OSError:
         return ""
     return "\n".join(lines[-3:])
+
+
+def driver_outcome(folder: Path, rc: int, stopping: bool) -> tuple[str, str, Literal["information", "error"]]:
+    """How a driver the app started ended, as a notice: (title, message, severity)."""
+    if rc != 0:
+        message = driver_error(folder) or f"The comparison's driver exited with status {rc}."
+        return "Comparison failed", message, "error"
+    if stopping:
+        return "Comparison stopped", f"Stopped. Finish it with: mlp-tui compare --resume {folder}", "information"
+    return "Comparison finished", f"Leaderboard: {Path(folder) / LEADERBOARD_MD}", "information"
 
 
 def main(argv: list[str] | None = None) -> int:

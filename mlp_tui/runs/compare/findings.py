@@ -28,8 +28,12 @@ class MemberOutcome(Protocol):
     def curve(self) -> Sequence[object]: ...  # compared whole, never read
 
 
-# Pairs of levels that are one objective under two names: identical results are no surprise.
-SAME_OBJECTIVE = {("loss", frozenset({"nll", "cross-entropy"}))}
+# Pairs of levels that are one objective under two names (identical results are no surprise),
+# and why they are.
+SAME_OBJECTIVE = {
+    ("loss", frozenset({"nll", "cross-entropy"})): "cross-entropy is log-softmax followed by NLL, and the net "
+    "gives NLL log-softmax outputs: the same loss of the same logits",
+}
 
 
 def same_run(a: MemberOutcome, b: MemberOutcome) -> bool:

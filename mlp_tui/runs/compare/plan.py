@@ -63,9 +63,9 @@ class Plan:
         return len(self.variants) * self.seeds
 
 
-def new_comparison(plan: Plan, parent: Path) -> Path:
-    """A new comparison directory holding the plan; its members start when it is driven."""
-    folder = new_run_dir("compare", parent)
+def new_comparison(plan: Plan, parent: Path, name: str = "compare") -> Path:
+    """A new comparison directory `<time>-<name>` holding the plan; its members start when it is driven."""
+    folder = new_run_dir(name, parent)
     write_plan(folder, plan)
     return folder
 

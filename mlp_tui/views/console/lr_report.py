@@ -41,7 +41,10 @@ def draw_chart(plt: Any, finding: LrFinding, *, plain: bool, ascii: bool, width:
         label = f"{s.name} {rate_text(s.lr)}" if named else None
         plt.scatter([math.log10(s.at_lr)], [s.loss], marker=ascii_mark if ascii else unicode_mark,
                     color=None if plain else colour, label=label)  # fmt: skip
-    bottom, top = min(finding.losses), max(finding.losses)
+    # The last five points (where the loss blows up) leave the top, as fastai's plot skips them:
+    # else the divergence sets the scale and the fall worth reading is a flat line at the bottom.
+    losses = finding.losses
+    bottom, top = min(losses), max(losses[: max(1, len(losses) - 5)])
     plt.ylim(bottom, top + max(top - bottom, 1e-3) * 0.3)  # room over the curve for the legend
     low, high = math.floor(min(xs)), math.ceil(max(xs))
     step = max(1, math.ceil((high - low) / max(1, (width - 12) // 8)))  # room for each label
@@ -89,7 +92,11 @@ def summary_lines(finding: LrFinding, batch_size: int) -> list[str]:
 
 
 def suggested_choice(finding: Suggestion) -> str:
-    """Why the suggested rate is the one it is."""
+    """Why the suggested rate is the one it is (engine/lr_find.py: chosen)."""
+    if finding.name == "valley":
+        return ("Suggested: the valley (fastai's default): a constant rate must stay safe for the whole run, "
+                "so not the steepest fall.")  # fmt: skip
     if finding.name == "steepest":
-        return "Suggested: the steepest fall of the loss (where a rate learns fastest)."
-    return "Suggested: minimum/10 (the loss never fell, so there is no steepest fall to trust)."
+        return ("Suggested: the steepest fall of the loss: the schedule passes through its peak rate and "
+                "anneals, so the peak can sit higher than a constant rate.")  # fmt: skip
+    return "Suggested: minimum/10 (the loss never fell, so there is no valley to trust)."

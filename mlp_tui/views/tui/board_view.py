@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlp_tui.runs.compare.answer import answer_lines
 from mlp_tui.runs.compare.board import RUNNING, Board, MemberState, VariantRow
 from mlp_tui.runs.compare.leaderboard import verdict_note
 from mlp_tui.runs.compare.plan import PLAN_FILE
@@ -102,6 +103,7 @@ class BoardView:
     summary: tuple[str, ...]
     note: str
     driver_alive: bool | None = None  # someone runs the pool (None: not asked)
+    answer: tuple[str, ...] = ()  # a lesson's answer as measured so far (runs/compare/answer.py)
 
     @property
     def complete(self) -> bool:
@@ -143,8 +145,9 @@ def _curve(index: int, name: str, members: list[MemberState], metric: str, perce
     )  # fmt: skip
 
 
-def snapshot(board: Board, driver_alive: bool | None = None) -> BoardView:
-    """Everything the compare screen shows, computed from the board (on the worker thread)."""
+def snapshot(board: Board, driver_alive: bool | None = None, *, lesson: bool = False) -> BoardView:
+    """Everything the compare screen shows, computed from the board (on the worker thread);
+    `lesson`: the comparison is a lesson's, whose answer it shows."""
     plan, states = board.plan, board.states
     rows = board.rows()
     by_index = sorted(rows, key=lambda r: r.index)
@@ -169,4 +172,5 @@ def snapshot(board: Board, driver_alive: bool | None = None) -> BoardView:
         summary=tuple(board.summary()),
         note=verdict_note(board),
         driver_alive=driver_alive,
+        answer=tuple(answer_lines(board)) if lesson else (),
     )

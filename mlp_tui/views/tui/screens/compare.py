@@ -23,8 +23,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from mlp_tui.core.config import build_config
 from mlp_tui.runs.compare.board import Board
-from mlp_tui.runs.compare.driver import driver_error
+from mlp_tui.runs.compare.driver import driver_outcome
 from mlp_tui.runs.compare.folder import driver_alive, request_stop
+from mlp_tui.runs.compare.lesson import lesson_in
 from mlp_tui.runs.compare.plan import PLAN_FILE
 from mlp_tui.runs.layout import METRICS_FILE
 from mlp_tui.views.tui.board_view import METRICS, BoardView, MemberView, RowView, snapshot
@@ -36,6 +37,7 @@ from mlp_tui.views.tui.widgets.compare_chart import CompareChart
 from mlp_tui.views.tui.widgets.compare_header import CompareHeader, ComparisonState, comparison_state
 from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
 from mlp_tui.views.tui.widgets.leaderboard import Leaderboard
+from mlp_tui.views.tui.widgets.lesson_panel import LessonPanel
 
 POLL_S = 0.5  # the members' metrics.jsonl are read this often
 ALIVE_EVERY_S = 2.0  # and whether a driver elsewhere still runs the comparison
@@ -45,6 +47,7 @@ class CompareScreen(SizedScreen):
     BINDINGS = [
         Binding("enter", "open", "Open run", show=False),
         Binding("m", "pick_seed", "Pick seed"),
+        Binding("l", "toggle_lesson", "Lesson/loss"),  # shown for a lesson only
         Binding("t", "toggle_curves", "Train/val curves"),
         Binding("g", "toggle_legend", "Legend"),  # it covers curves on a small chart; the leaderboard names them
         Binding("s", "stop", "Stop all"),
@@ -70,6 +73,7 @@ class CompareScreen(SizedScreen):
         self.variants = list(board.plan.variants)  # frozen: safe to read here
         self.folder = Path(board.folder)
         self.is_comparison = (self.folder / PLAN_FILE).is_file()  # not so for runs trained apart
+        self.lesson = lesson_in(self.folder) if self.is_comparison else None  # a lesson's comparison
         self.driver = driver  # the driver process this app started, if it did
         self.driver_rc: int | None = None
         self.stopping = False
@@ -91,12 +95,15 @@ class CompareScreen(SizedScreen):
             with Horizontal(id="compare-charts"):
                 yield CompareChart(id="compare-acc")
                 yield CompareChart(id="compare-loss")
+                if self.lesson is not None:
+                    yield LessonPanel(self.lesson, id="lesson-panel")
             yield Leaderboard(id="leaderboard")
             with VerticalScroll(id="compare-notes"):
                 yield Static(id="compare-summary")
         yield FittedFooter()
 
     def on_mount(self) -> None:
+        self.set_class(self.lesson is not None, "-lesson")  # the lesson in the loss chart's place
         self.query_one(Leaderboard).focus()
         self.set_interval(POLL_S, self.check_driver)
         self.follow_board()
@@ -128,7 +135,7 @@ class CompareScreen(SizedScreen):
                 alive = now
             if changed or first:
                 first = False
-                self.post_message(BoardChanged(snapshot(self.board, alive)))
+                self.post_message(BoardChanged(snapshot(self.board, alive, lesson=self.lesson is not None)))
             self.closed.wait(POLL_S)
 
     @on(Worker.StateChanged)
@@ -143,6 +150,8 @@ class CompareScreen(SizedScreen):
         self.query_one(Leaderboard).show(self.view.rows)
         self.show_charts()
         self.show_notes(message.view)
+        if self.lesson is not None:
+            self.query_one(LessonPanel).show(message.view.answer)
         self.show_header()
         self.refresh_keys()
 
@@ -198,15 +207,8 @@ class CompareScreen(SizedScreen):
         if rc is None:
             return
         self.driver_rc = rc
-        if rc != 0:
-            message = driver_error(self.folder) or f"The comparison's driver exited with status {rc}."
-            self.notify(escape(message), title="Comparison failed", severity="error", timeout=30)
-        elif self.stopping:
-            self.notify(f"Stopped. Finish it with: mlp-tui compare --resume {escape(str(self.folder))}",
-                        title="Comparison stopped", timeout=12)  # fmt: skip
-        else:
-            self.notify(f"Leaderboard: {escape(str(self.folder / 'leaderboard.md'))}", title="Comparison finished",
-                        timeout=10)  # fmt: skip
+        title, message, severity = driver_outcome(self.folder, rc, self.stopping)
+        self.notify(escape(message), title=title, severity=severity, timeout=30 if rc else 12)
         self.show_header()
         self.refresh_keys()
 
@@ -217,6 +219,8 @@ class CompareScreen(SizedScreen):
             return self.is_comparison and self.trained_now and not self.stopping
         if action == "new":
             return self.back_to_setup
+        if action == "toggle_lesson":
+            return self.lesson is not None
         if action == "pick_seed":
             return self.board.plan.seeds > 1  # the plan is fixed: safe to read here
         return True
@@ -255,12 +259,16 @@ class CompareScreen(SizedScreen):
             return
         variant = self.variants[row.index]
         config = build_config({"seed": member.seed}, base=variant.config)
-        self.app.push_screen(MemberScreen(config, variant.preset, path, data_dir=self.data_dir))
+        tab = self.lesson.tab if self.lesson is not None else "charts"  # where the lesson says to look
+        self.app.push_screen(MemberScreen(config, variant.preset, path, data_dir=self.data_dir, tab=tab))
 
     def action_toggle_legend(self) -> None:
         for chart in self.query(CompareChart):
             chart.show_legend = not chart.show_legend
             chart.refresh()
+
+    def action_toggle_lesson(self) -> None:
+        self.toggle_class("-lesson")
 
     def action_toggle_curves(self) -> None:
         self.curves = "train" if self.curves == "val" else "val"

@@ -79,6 +79,7 @@ class TrainingScreen(SizedScreen):
         """`n`: back to the setup screen for a new run (the app asks first if this one goes on)."""
 
     run: var[RunProgress] = var(RunProgress, init=False)  # the run as its events (and keys here) say
+    first_tab = "charts"  # the tab it opens on (a lesson's member: the tab the lesson points at)
 
     def __init__(self, config: RunConfig, preset: str, control: RunHandle, *, data_dir: Path | None = None,
                  watching: bool = False) -> None:  # fmt: skip
@@ -109,7 +110,7 @@ class TrainingScreen(SizedScreen):
             with Horizontal(id="progress-row"):
                 yield ProgressBar(id="batch-progress", show_eta=False)
                 yield Static(id="progress-text")
-        with TabbedContent(initial="charts", id="tabs"):
+        with TabbedContent(initial=self.first_tab, id="tabs"):
             with TabPane("Charts", id="charts"):
                 with Horizontal(id="charts-row"):
                     with Vertical(id="chart-column"):

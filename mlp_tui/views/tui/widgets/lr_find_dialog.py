@@ -19,6 +19,7 @@ from textual_plotext import PlotextPlot
 
 from mlp_tui.core.config import RunConfig
 from mlp_tui.views.console.lr_report import draw_chart, rate_text, suggested_choice, suggestion_lines, summary_lines
+from mlp_tui.views.tui.screenshot import save_picture
 
 if TYPE_CHECKING:
     from mlp_tui.engine.lr_find import LrFinding
@@ -57,7 +58,11 @@ class LrFindDialog(ModalScreen[float | None]):
     LrFindDialog #lr-find-status, LrFindDialog #lr-find-text { height: auto; }
     LrFindDialog .hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("a", "apply", "Apply suggested lr"), Binding("escape", "cancel", "Close")]
+    BINDINGS = [
+        Binding("a", "apply", "Apply suggested lr"),
+        Binding("escape", "cancel", "Close"),
+        Binding("ctrl+s", "save_picture", "Screenshot", priority=True),  # as on every screen
+    ]
 
     def __init__(self, config: RunConfig, data_dir: Path | None) -> None:
         super().__init__()
@@ -73,10 +78,13 @@ class LrFindDialog(ModalScreen[float | None]):
             )
             yield LrFindChart(id="lr-find-chart")
             yield Static(id="lr-find-text")
-            yield Static("a apply the suggested rate · escape close", classes="hint")
+            yield Static("a apply the suggested rate · ctrl+s screenshot · escape close", classes="hint")
 
     def on_mount(self) -> None:
         self.sweep()
+
+    def action_save_picture(self) -> None:
+        save_picture(self.app, None, "run directory")  # the setup screen's: no run yet
 
     @work(thread=True, exit_on_error=False, group="lr-find")
     def sweep(self) -> None:
