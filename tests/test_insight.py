@@ -213,3 +213,15 @@ def test_only_relu_units_are_called_dead(run_trainer, synthetic, make_config):
     _, events, _ = run_trainer(make_config(activation="leaky_relu"), synthetic)
     health = [e for e in events if isinstance(e, LayerHealth)][-1]
     assert health.layers[0].dead is None  # a leaky unit still passes gradient: never "dead"
+
+
+def test_underfitting_near_guessing_does_not_ask_for_more_units():
+    """At 10 % on ten classes the net is stuck (dead units, vanishing gradients, equal units), not
+    too small: more units or a higher rate would be the wrong advice."""
+    from mlp_tui.engine.insight import _underfitting
+
+    stuck = _underfitting(3, 0.11, 0.10)
+    assert "stuck near guessing" in stuck.message and "more units" not in stuck.advice
+    assert "dead units, vanishing gradients" in stuck.advice
+    small = _underfitting(3, 0.62, 0.60)
+    assert "cannot fit the data" in small.message and "more units" in small.advice

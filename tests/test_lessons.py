@@ -22,7 +22,7 @@ from mlp_tui.runs.compare.answer import answer_lines
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.grid import build_grid, parse_axis
 from mlp_tui.runs.compare.lesson import LESSON_FILE, lesson_plan
-from mlp_tui.runs.compare.plan import Plan, write_plan
+from mlp_tui.runs.compare.plan import Plan, read_plan, write_plan
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.screens.compare import CompareScreen
 from mlp_tui.views.tui.screens.member import MemberScreen
@@ -263,3 +263,59 @@ def test_the_compare_screen_shows_the_lesson_and_opens_a_run_where_it_says_to_lo
             await wait_until(pilot, lambda: member.query_one("#tabs").active == "health")
 
     asyncio.run(drive())
+
+
+def test_the_setup_screen_picks_a_lesson_and_starts_its_comparison(tmp_path, monkeypatch):
+    from mlp_tui.views.tui import app as app_module
+    from mlp_tui.views.tui.dialogs import ConfirmDialog, PickDialog
+    from test_compare_tui import FakeDriver
+
+    monkeypatch.setenv("MLP_TUI_LESSONS", str(tmp_path / "mine"))
+    write_lesson(tmp_path / "mine", GOOD, "zz-mine")  # after the built-in ones
+    started: list[Path] = []
+
+    def start_driver(folder, *, jobs=None, data_dir=None, device=None):
+        started.append(Path(folder))
+        return FakeDriver(Path(folder))
+
+    monkeypatch.setattr(app_module, "start_driver", start_driver)
+
+    async def drive() -> None:
+        app = create_app("tiny", runs_root=tmp_path / "runs")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+e")
+            await wait_until(pilot, lambda: isinstance(app.screen, PickDialog))
+            assert isinstance(app.screen, PickDialog)
+            assert len(app.screen.choices) == len(list_lessons()[0]) and "Two losses" in app.screen.choices[-1]
+            await pilot.press("end", "enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen))
+            screen = app.screen
+            assert isinstance(screen, CompareScreen) and screen.lesson is not None
+            assert screen.lesson.title == "Two losses" and screen.query_one(LessonPanel).display
+            await pilot.press("q")  # this app trains it: asks, then stops it (saved) and quits
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await wait_until(pilot, lambda: not app.is_running)
+
+    asyncio.run(drive())
+    [folder] = started
+    assert folder.name.endswith("-lesson-zz-mine") and (folder / LESSON_FILE).read_text() == GOOD
+    assert len(read_plan(folder / "compare.toml").variants) == 2
+
+
+def test_the_shipped_losses_lesson_says_nll_and_cross_entropy_are_one_objective(
+    mnist_root, tmp_path, cli_env, mlp_tui_cmd
+):
+    """A shipped lesson as a learner runs it (9 runs, about half a minute): its answer names the
+    leaderboard's numbers and says the two names are one objective, whatever the numbers are."""
+    args = ["lesson", "losses", "--headless", "--data-dir", str(mnist_root), "--runs", str(tmp_path / "runs")]
+    proc = subprocess.run(mlp_tui_cmd + args, env=cli_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    table = [line for line in out.splitlines() if re.match(r" ?=?\d+ ", line)]
+    assert len(table) == 3
+    answer = " ".join(out[out.index("Answer, as measured") : out.index("Why:")].split())
+    for row in table:
+        numbers = re.search(r"\d+\.\d\d ± \d+\.\d\d", row)
+        assert numbers is not None and numbers.group(0) in answer
+    assert "nll and cross-entropy are one objective under two names" in answer

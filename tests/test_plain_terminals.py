@@ -198,3 +198,16 @@ def test_ascii_mode_draws_the_curves_with_ascii_markers(monkeypatch):
         assert marks["train"].isascii() and marks["val"].isascii() and marks["train"] != marks["val"]
         inside = [line for line in text.splitlines()[1:] if "┤" in line or "│" in line]
         assert all(ch.isascii() or ch in "┤│┬┴┼─┌┐└┘" for line in inside for ch in line)  # frame: the driver's
+
+
+def test_ascii_footers_name_the_enter_key(monkeypatch):
+    """Textual shows enter as ⏎, which ASCII lacks (it would read "?"): an ASCII app says "enter"."""
+    from textual.binding import Binding
+
+    from mlp_tui.views.tui import app as app_module
+
+    enter = Binding("enter", "open", "Open run")
+    monkeypatch.setattr(app_module, "ascii_only", lambda stream=None: True)
+    assert create_app("tiny").get_key_display(enter) == "enter"
+    monkeypatch.setattr(app_module, "ascii_only", lambda stream=None: False)
+    assert create_app("tiny").get_key_display(enter) == "⏎"

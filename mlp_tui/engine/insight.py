@@ -34,6 +34,7 @@ UPDATE_HIGH, UPDATE_LOW = 1e-1, 1e-5  # update-to-weight ratio; healthy is about
 RISING_EPOCHS = 3  # epochs since validation loss was lowest
 RISE_MARGIN = 1.1  # and it is now this much above its lowest (noise is not overfitting)
 UNDERFIT_ACCURACY, FLAT_POINTS = 0.85, 0.02
+STUCK_ACCURACY = 0.2  # twice chance for ten classes: guessing, not learning
 
 
 class HealthMonitor:
@@ -220,8 +221,18 @@ class Advisor:
             val = last.val_accuracy if last.val_accuracy is not None else last.train_accuracy
             flat = abs(last.train_accuracy - before.train_accuracy) < FLAT_POINTS
             if last.train_accuracy < UNDERFIT_ACCURACY and val < UNDERFIT_ACCURACY and flat:
-                out.append(HealthWarning(epoch, "underfitting", None,
-                                         f"training accuracy {last.train_accuracy:.0%} and validation {val:.0%}, "
-                                         "both low and flat for 3 epochs: the model cannot fit the data",
-                                         "try more units or layers, or a higher learning rate"))  # fmt: skip
+                out.append(_underfitting(epoch, last.train_accuracy, val))
         return out
+
+
+def _underfitting(epoch: int, train: float, val: float) -> HealthWarning:
+    """Low and flat accuracy. Near guessing, more units would not help: training itself is stuck
+    (a rate too high kills units, sigmoids in depth starve the first layers of gradient, zeros
+    keep units equal), and the run's other warnings say which."""
+    said = f"training accuracy {train:.0%} and validation {val:.0%}, both low and flat for 3 epochs: "
+    if train < STUCK_ACCURACY:
+        return HealthWarning(epoch, "underfitting", None, said + "training is stuck near guessing",
+                             "see this run's other warnings (dead units, vanishing gradients, identical units) "
+                             "and try another learning rate")  # fmt: skip
+    return HealthWarning(epoch, "underfitting", None, said + "the model cannot fit the data",
+                         "try more units or layers, or a higher learning rate")  # fmt: skip

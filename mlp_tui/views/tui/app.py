@@ -20,6 +20,7 @@ from mlp_tui.runs.child import ChildRun
 from mlp_tui.runs.compare.board import Board
 from mlp_tui.runs.compare.driver import start_driver
 from mlp_tui.runs.compare.folder import request_stop
+from mlp_tui.runs.compare.lesson import start_lesson
 from mlp_tui.runs.compare.plan import new_comparison
 from mlp_tui.runs.follow import RunWatch
 from mlp_tui.text.terminal import ascii_only
@@ -50,6 +51,11 @@ class MlpApp(App):
         self.quitting = False  # waiting for the run to end, saved, to exit
         self.device_label = "detecting…"
         self.device_asked = False
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Textual names some keys with glyphs ASCII lacks (enter is ⏎): there, their names."""
+        shown = super().get_key_display(binding)
+        return ("enter" if shown == "⏎" else shown) if self.ascii else shown
 
     def on_mount(self) -> None:
         mode = self.mode
@@ -133,7 +139,10 @@ class MlpApp(App):
     # -- comparisons ----------------------------------------------------------------------------
     def on_setup_screen_start_comparison(self, message: SetupScreen.StartComparison) -> None:
         """A new comparison directory, its driver, the compare screen."""
-        folder = new_comparison(message.plan, self.runs_root)
+        if message.lesson is not None:  # a comparison plus its lesson, as `mlp-tui lesson NAME` makes
+            folder = start_lesson(message.lesson, message.plan, self.runs_root)
+        else:
+            folder = new_comparison(message.plan, self.runs_root)
         driver = start_driver(folder, data_dir=self.data_dir)
         self.show_comparison(Board(message.plan, folder), driver, back_to_setup=True)
 

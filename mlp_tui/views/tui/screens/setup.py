@@ -18,9 +18,12 @@ from textual.widgets.option_list import Option
 
 from mlp_tui.core.architecture import config_rows, format_rows, parameter_count
 from mlp_tui.core.config import ConfigError, RunConfig
+from mlp_tui.core.lessons import Lesson
 from mlp_tui.core.presets import Preset
 from mlp_tui.runs.compare.grid import build_grid, check_size
+from mlp_tui.runs.compare.lesson import lesson_plan
 from mlp_tui.runs.compare.plan import Plan
+from mlp_tui.views.tui.dialogs import PickDialog
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
 from mlp_tui.views.tui.screens.data import DataScreen
 from mlp_tui.views.tui.widgets.compare_form import CompareForm
@@ -52,6 +55,7 @@ class SetupScreen(SizedScreen):
         Binding("ctrl+k", "compare_mode(False)", "Single run", priority=True),
         Binding("ctrl+t,f2", "look_at_data", "Data", priority=True),
         Binding("ctrl+l,f3", "find_lr", "Find lr", priority=True),
+        Binding("ctrl+e,f4", "pick_lesson", "Lessons", priority=True),
         Binding("ctrl+p", "app.command_palette", "Commands", show=False),
         SCREENSHOT,
         Binding("q", "app.quit", "Quit"),
@@ -65,11 +69,11 @@ class SetupScreen(SizedScreen):
             self.config, self.preset = config, preset
 
     class StartComparison(Message):
-        """Train the comparison `plan`, in a new comparison directory."""
+        """Train the comparison `plan`, in a new comparison directory (a lesson's, with it)."""
 
-        def __init__(self, plan: Plan) -> None:
+        def __init__(self, plan: Plan, lesson: Lesson | None = None) -> None:
             super().__init__()
-            self.plan = plan
+            self.plan, self.lesson = plan, lesson
 
     def __init__(self, presets: list[Preset], selected: str, config: RunConfig | None = None, *,
                  data_dir: Path | None = None, device_label: str = "detecting…") -> None:  # fmt: skip
@@ -255,6 +259,27 @@ class SetupScreen(SizedScreen):
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
         self.app.push_screen(LrFindDialog(self.config, self.data_dir), self.lr_found)
+
+    def action_pick_lesson(self) -> None:
+        """A lesson: its comparison trains, the lesson beside it (as `mlp-tui lesson NAME`)."""
+        from mlp_tui.core.lessons import list_lessons
+
+        lessons, broken = list_lessons()
+        for problem in broken:
+            self.notify(escape(f"Skipped a broken lesson: {problem}"), severity="warning", timeout=15)
+        lines = [f"{escape(lesson.title)} [dim]({lesson.took}) {escape(lesson.name)}[/dim]" for lesson in lessons]
+
+        def chosen(index: int | None) -> None:
+            if index is None:
+                return
+            try:
+                plan = lesson_plan(lessons[index])
+            except ConfigError as exc:
+                self.notify(escape(str(exc)), severity="error", timeout=15)
+                return
+            self.post_message(self.StartComparison(plan, lessons[index]))
+
+        self.app.push_screen(PickDialog("[b]Lessons[/b]: a question answered by a comparison", lines), chosen)
 
     def lr_found(self, lr: float | None) -> None:
         field = self.form.field("lr")
