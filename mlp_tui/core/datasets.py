@@ -18,6 +18,16 @@ SPLIT_FILES = {"train": TRAIN_FILES, "test": TEST_FILES}
 DIGITS = tuple("0123456789")
 
 
+# The distortions `--augment` and `--elastic` can apply; each dataset names those that make
+# training pictures its test set could contain (a rotated shirt is not one, a mirrored one is).
+DISTORTIONS = ("rotate", "scale", "shift", "elastic", "flip")
+HANDWRITING = ("rotate", "scale", "shift", "elastic")
+# How a dataset's pictures were made, which `predict` and the Draw tab repeat for a new picture:
+# "box": the ink scaled into a 20 px box and centred by mass in 28x28 (MNIST's digits, KMNIST's
+# kana); "fill": the object scaled to fill the 28x28 frame (Fashion-MNIST's product photos).
+FRAMINGS = ("box", "fill")
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     key: str  # what --dataset and the preset key take
@@ -25,6 +35,8 @@ class DatasetInfo:
     folder: str  # torchvision's dataset class, which is also its folder under the data root
     classes: tuple[str, ...]
     home: str  # where to fetch the files by hand
+    distortions: tuple[str, ...] = HANDWRITING  # of DISTORTIONS
+    framing: str = "box"  # of FRAMINGS
 
     @property
     def raw_folder(self) -> str:
@@ -41,6 +53,8 @@ DATASETS = {
             "FashionMNIST",
             ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
             "https://github.com/zalandoresearch/fashion-mnist",
+            distortions=("flip", "shift"),  # photos of upright products: mirrored or moved, never turned or bent
+            framing="fill",
         ),
         DatasetInfo(
             "kmnist",
