@@ -322,8 +322,16 @@ def test_run_headers_name_the_distortions_when_a_preset_uses_them():
     import dataclasses
 
     dropout = resolve_preset("dropout").config
-    assert f"augment {dropout.augment:g}" in dropout.training_extras()
+    assert f"augment {dropout.augment:g} (rotate, scale, shift)" in dropout.training_extras()
     assert resolve_preset("tiny").config.training_extras() == []
     both = dataclasses.replace(dropout, elastic=1.5, compile=True)
-    assert both.training_extras() == [f"augment {dropout.augment:g}", "elastic 1.5 px", "compiled"]
+    assert both.training_extras() == [
+        f"augment {dropout.augment:g} (rotate, scale, shift)",
+        "elastic 1.5 px",
+        "compiled",
+    ]
+    # Clothes are mirrored and moved, never turned or bent: the header says what is applied.
+    clothes = dataclasses.replace(both, dataset="fashion-mnist")
+    assert clothes.training_extras() == [f"augment {dropout.augment:g} (flip, shift)",
+                                         "no elastic bending (not for Fashion-MNIST)", "compiled"]  # fmt: skip
     assert dataclasses.replace(both, compile=False, deterministic=True).training_extras()[-1] == "deterministic"

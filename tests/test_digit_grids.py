@@ -158,7 +158,8 @@ def test_data_prints_distorted_digits_with_their_labels(mnist_root, cli_env):
     distorted = data_cmd(cli_env, "--augment", "1", "--elastic", "2", "--data-dir", str(mnist_root))
     assert distorted.returncode == 0, distorted.stderr
     out = distorted.stdout
-    assert "MNIST" in out and "augment 1, elastic 2 px" in out and "before normalisation" in out
+    assert "MNIST" in out and "before normalisation" in out
+    assert "augment 1 (rotate ±15°, scale ±15 %, shift ±3 px), elastic 2 px" in " ".join(out.split())
     rows = label_lines(out)
     assert len(rows) == 4 and all(len(row) == 3 for row in rows)  # four rows of three in 100 columns
     art = [line for line in out.splitlines() if set(line) & set("░▒▓█▀▄")]
@@ -289,7 +290,7 @@ def test_data_tab_shows_the_batch_distorted_then_raw_then_a_fresh_one(size, mnis
             assert view.has_focus
             lines = await shown(pilot, view)
             text = "\n".join(lines)
-            assert "as the network sees them, distorted: augment 1, elastic 2 px" in text
+            assert "distorted: augment 1 (rotate, scale, shift), elastic 2 px" in text
             labels = [line.split() for line in lines if re.fullmatch(r" \d(\s+\d)*\s*", line)]
             per_row = 4 if size[0] == 120 else 2
             assert labels and all(len(row) == per_row for row in labels)
@@ -335,7 +336,7 @@ def test_setup_screen_shows_the_data_as_the_form_distorts_it(mnist_root, tmp_pat
             await wait_until(pilot, lambda: isinstance(app.screen, DataScreen))
             view = app.screen.query_one(DataView)
             await shown(pilot, view)
-            assert "augment 0.8, elastic 1.5 px" in screen_lines(app)[0]
+            assert "augment 0.8 (rotate, scale, shift), elastic 1.5 px" in screen_lines(app)[0]
             assert view.sample is not None
             assert view.sample.distorted and (view.sample.seen != view.sample.raw).any(1).all()
             await pilot.press("escape")

@@ -49,20 +49,23 @@ def predict_digit(
     image: Annotated[
         Path,
         typer.Argument(
-            metavar="IMAGE", help="One digit: a PNG or JPEG picture or a .npy array, light or dark background."
+            metavar="IMAGE",
+            help="One digit, kana or product (as the run's dataset holds): a PNG or JPEG picture or a .npy array, "
+            "light or dark background.",
         ),
     ],
     runs_root: RunsRoot = Path("runs"),
     device: DeviceOption = None,
 ) -> None:
-    """Read a handwritten digit from a picture with a run's best weights."""
+    """Read a handwritten digit (or, for a Fashion-MNIST run, a product) from a picture with a
+    run's best weights; the picture is prepared the way the run's dataset was made."""
     with user_errors():
-        from mlp_tui.engine.digit_input import ImageError, load_digit
+        from mlp_tui.engine.digit_input import ImageError, prepare_file, read_grey
         from mlp_tui.runs.status import resolve_run
 
         run_dir = resolve_run(run_name, runs_root)
         try:
-            digit = load_digit(image)
+            grey = read_grey(image)  # a missing or unreadable file is reported before loading torch
         except ImageError as exc:
             fail(str(exc))
         from mlp_tui.core.datasets import dataset_info
@@ -70,8 +73,13 @@ def predict_digit(
         from mlp_tui.text.render import prediction_lines, wants_ascii
 
         loaded = load_run(run_dir, device)
+        info = dataset_info(loaded.config.dataset)
+        try:
+            digit = prepare_file(grey, image, info.framing)
+        except ImageError as exc:
+            fail(str(exc))
         probs = predict(loaded, digit.pixels)
-    classes = dataset_info(loaded.config.dataset).classes
+    classes = info.classes
     typer.echo(loaded.header())
     if loaded.note:
         typer.echo(loaded.note)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlp_tui.core.datasets import DATASET_NAMES
+from mlp_tui.core.datasets import DATASET_NAMES, distortion_words
 from mlp_tui.core.lr_changes import FORM as LR_CHANGES_FORM
 from mlp_tui.core.lr_changes import HELP as LR_CHANGES_HELP
 from mlp_tui.core.lr_changes import LrChange, format_lr_changes, parse_lr_changes, past_last_epoch
@@ -165,8 +165,7 @@ class RunConfig:
         if self.alpha and self.activation in ("leaky_relu", "elu"):  # the only ones it changes
             extras.append(f"{self.activation} {'slope' if self.activation == 'leaky_relu' else 'alpha'} {self.alpha:g}")
         extras += [f"lr changes {format_lr_changes(self.lr_changes)}"] if self.lr_changes else []
-        extras += [f"augment {self.augment:g}"] if self.augment else []
-        extras += [f"elastic {self.elastic:g} px"] if self.elastic else []
+        extras += distortion_words(self.dataset, self.augment, self.elastic)
         extras += ["best by validation loss"] if self.monitor == "val-loss" else []
         extras += ["compiled"] if self.compile else []
         return extras + (["deterministic"] if self.deterministic else [])

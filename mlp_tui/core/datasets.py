@@ -72,6 +72,23 @@ def dataset_info(key: str) -> DatasetInfo:
     return DATASETS[key]
 
 
+def distortion_words(key: str, augment: float, elastic: float, *, detail: bool = False) -> list[str]:
+    """What `--augment` and `--elastic` do to this dataset's pictures, in words: `augment 0.5
+    (rotate, scale, shift)`, or with `detail` the amounts (`rotate ±7.5°, ...`); elastic bending
+    where it fits, else that it is left out."""
+    info = DATASETS[key]
+    words = []
+    if augment:
+        amounts = {"rotate": f"rotate ±{15 * augment:g}°", "scale": f"scale ±{15 * augment:g} %",
+                   "shift": f"shift ±{3 * augment:g} px", "flip": "half mirrored"}  # fmt: skip
+        applied = [amounts[k] if detail else k for k in info.distortions if k in amounts]
+        words.append(f"augment {augment:g} ({', '.join(applied)})")
+    if elastic:
+        fits = "elastic" in info.distortions
+        words.append(f"elastic {elastic:g} px" if fits else f"no elastic bending (not for {info.title})")
+    return words
+
+
 def class_label(classes: tuple[str, ...], index: int) -> str:
     """`3` for digits; `3 Dress` where classes have names, so the number and the name agree."""
     name = classes[index]

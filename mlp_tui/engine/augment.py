@@ -1,5 +1,6 @@
-"""Distortions of training digits on the device: random rotation, scale, shift and elastic
-bending, for a whole batch in one grid_sample call (no per-sample transforms in the hot loop)."""
+"""Distortions of training pictures on the device: random rotation, scale, shift, mirroring and
+elastic bending, for a whole batch in one grid_sample call (no per-sample transforms in the hot
+loop). Each dataset names the ones that fit it (core/datasets.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,38 @@ import math
 
 import torch
 
+from mlp_tui.core.datasets import HANDWRITING
+
 
 def augment_batch(
-    x: torch.Tensor, strength: float, elastic: float = 0.0, generator: torch.Generator | None = None
+    x: torch.Tensor,
+    strength: float,
+    elastic: float = 0.0,
+    generator: torch.Generator | None = None,
+    kinds: tuple[str, ...] = HANDWRITING,
 ) -> torch.Tensor:
     """Random distortions of a batch of uint8 rows, on the batch's device, in one grid_sample
-    call: rotation up to 15 deg, scale up to 15 %, shift up to 3 px, times `strength`; then, if
-    `elastic` > 0, a smooth random displacement of up to `elastic` pixels (Simard et al. 2003:
-    random offsets on a coarse 7x7 lattice, interpolated bicubically over the image). Returns
-    float rows on the 0..255 scale, as the model takes them. `generator`: for a picture of the
-    data that the same seed draws again (training uses torch's global generator)."""
+    call, those of `kinds` only: rotation up to 15 deg, scale up to 15 %, shift up to 3 px, times
+    `strength`; a mirror image for half of the batch ("flip"); then, if `elastic` > 0, a smooth
+    random displacement of up to `elastic` pixels (Simard et al. 2003: random offsets on a coarse
+    7x7 lattice, interpolated bicubically over the image). Returns float rows on the 0..255
+    scale, as the model takes them. `generator`: for a picture of the data that the same seed
+    draws again (training uses torch's global generator)."""
     n = x.shape[0]
     images = x.view(n, 1, 28, 28).float()
+    # The same draws for every dataset (a seed's digits stay as they were), unused ones ignored.
     r = torch.rand(n, 4, device=x.device, generator=generator).mul_(2).sub_(1).mul_(strength)  # uniform in [-s, s]
-    angle = r[:, 0] * math.radians(15)
-    scale = 1 + 0.15 * r[:, 1]
+    angle = r[:, 0] * math.radians(15) if "rotate" in kinds else torch.zeros_like(r[:, 0])
+    scale = 1 + 0.15 * r[:, 1] if "scale" in kinds else torch.ones_like(r[:, 1])
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    shift = r[:, 2:] * (3 * 2 / 28)  # grid coordinates span 2 over 28 pixels
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    shift = r[:, 2:] * (3 * 2 / 28) if "shift" in kinds else torch.zeros_like(r[:, 2:])  # 2 grid units: 28 px
+    mirror = torch.ones_like(cos)
+    if "flip" in kinds and strength:  # x read from -x: left and right swap
+        mirror = torch.rand(n, device=x.device, generator=generator).lt(0.5).mul(-2).add(1).to(cos.dtype)
+    theta = torch.stack([torch.stack([cos * mirror, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * mirror, cos, shift[:, 1]], 1)], 1)  # fmt: skip
     coarse = None
-    if elastic:
+    if elastic and "elastic" in kinds:
         coarse = torch.rand(n, 2, 7, 7, device=x.device, generator=generator)
         coarse.mul_(2 * elastic * 2 / 28).sub_(elastic * 2 / 28)
     grid = sampling_grid(theta, coarse)

@@ -1,8 +1,9 @@
-"""Any picture of a digit made MNIST-like: grey, bright ink on black, 20 px box, 28x28 field.
+"""Any picture made like a dataset's own: grey, bright on black, in a 28x28 field.
 
-MNIST's digits were scaled to fit a 20x20 box (keeping their aspect ratio, antialiased) and
-placed in a 28x28 field so that their centre of mass sits at the centre. `mnist_like` does the
-same to a PNG/JPEG or a NumPy array, so a model trained on MNIST sees what it was trained on.
+MNIST's digits (and KMNIST's kana) were scaled to fit a 20x20 box (keeping their aspect ratio,
+antialiased) and placed in a 28x28 field so that their centre of mass sits at the centre.
+`mnist_like` does the same to a PNG/JPEG or a NumPy array, so a model trained on MNIST sees what
+it was trained on; `fill_frame` repeats Fashion-MNIST's recipe instead (see `prepare`).
 Imports numpy and Pillow only (both come with torchvision), never torch or a UI library.
 """
 
@@ -18,6 +19,7 @@ BOX = 20  # the longer side of the digit inside it
 CENTRE = 14.0  # where MNIST's centres of mass lie (row and column, 0-based): 13.99, 14.01 on average
 LIGHT_BACKGROUND = 127.0  # border mean above this (0-255): dark ink on light paper, inverted
 INK = 0.1  # after stretching to 0..1: pixels above this are ink (the bounding box)
+OBJECT = 0.05  # the same for a product photo: Fashion-MNIST trimmed edges within 5 % of the paper
 MIN_CONTRAST = 24.0  # brightest pixel minus background (0-255) below this: nothing drawn
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -34,22 +36,41 @@ class Digit:
     source_shape: tuple[int, int]  # (height, width) of the input
     inverted: bool  # the input had a light background
     box: tuple[int, int]  # (height, width) of the ink's bounding box in the input
+    framing: str = "box"  # of datasets.FRAMINGS: how it was placed in the field
 
     def describe(self) -> str:
         h, w = self.source_shape
         bh, bw = self.box
         background = "light background, inverted" if self.inverted else "dark background"
+        if self.framing == "fill":
+            return f"{w}x{h} px, {background}, object {bw}x{bh} px scaled to fill {SIDE}x{SIDE}"
         return f"{w}x{h} px, {background}, ink {bw}x{bh} px scaled to fit {BOX}x{BOX}, centred in {SIDE}x{SIDE}"
 
 
-def load_digit(path: str | Path) -> Digit:
-    """Read an image or .npy file and make it MNIST-like. Raises ImageError naming the file."""
+def load_digit(path: str | Path, framing: str = "box") -> Digit:
+    """Read an image or .npy file and prepare it as `framing` says (see `prepare`). Raises
+    ImageError naming the file."""
     path = Path(path)
     grey = read_grey(path)
+    return prepare_file(grey, path, framing)
+
+
+def prepare_file(grey: np.ndarray, path: Path, framing: str = "box") -> Digit:
+    """`prepare` for a picture read from `path`: its ImageError names the file."""
     try:
-        return mnist_like(grey)
+        return prepare(grey, framing)
     except ImageError as exc:
         raise ImageError(f"{path}: {exc}") from None
+
+
+def prepare(grey: np.ndarray, framing: str = "box") -> Digit:
+    """Grey 0-255 image -> 28x28 the way the dataset's pictures were made (DatasetInfo.framing):
+    "box" MNIST's and KMNIST's (`mnist_like`), "fill" Fashion-MNIST's (`fill_frame`)."""
+    if framing == "fill":
+        return fill_frame(grey)
+    if framing != "box":
+        raise ValueError(f"unknown framing {framing!r}; expected 'box' or 'fill'")
+    return mnist_like(grey)
 
 
 def read_grey(path: Path) -> np.ndarray:
@@ -146,10 +167,9 @@ def _flatten_alpha(rgba: np.ndarray) -> np.ndarray:
     return grey * alpha + paper * (1.0 - alpha)
 
 
-def mnist_like(grey: np.ndarray) -> Digit:
-    """Grey 0-255 image (any size) -> a 28x28 MNIST-style digit. Raises ImageError when blank."""
-    from PIL import Image
-
+def ink_crop(grey: np.ndarray, what: str = "digit", threshold: float = INK) -> tuple[np.ndarray, bool]:
+    """The part of a grey 0-255 image brighter than `threshold` (its bounding box), stretched to
+    0..1 (bright on black), and whether it was inverted. Raises ImageError naming `what` when blank."""
     grey = np.asarray(grey, dtype=np.float64)
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     inverted = float(border.mean()) > LIGHT_BACKGROUND
@@ -161,17 +181,29 @@ def mnist_like(grey: np.ndarray) -> Digit:
     background = float(np.median(border))
     peak = float(grey.max())
     if peak - background < MIN_CONTRAST:
-        raise ImageError("the image is blank: no digit found (nothing stands out from the background)")
+        raise ImageError(f"the image is blank: no {what} found (nothing stands out from the background)")
     ink = np.clip((grey - background) / (peak - background), 0.0, 1.0)
-    rows = np.flatnonzero((ink > INK).any(axis=1))
-    cols = np.flatnonzero((ink > INK).any(axis=0))
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    crop = ink[top:bottom, left:right]
+    rows = np.flatnonzero((ink > threshold).any(axis=1))
+    cols = np.flatnonzero((ink > threshold).any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], inverted
+
+
+def scaled(crop: np.ndarray, longer: int) -> np.ndarray:
+    """`crop` (0..1) resized so its longer side is `longer` px, aspect kept, antialiased."""
+    from PIL import Image
+
     h, w = crop.shape
-    scale = BOX / max(h, w)
+    scale = longer / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))  # PIL: (width, height)
     resized = Image.fromarray(crop.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
-    small = np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)  # Lanczos rings past 0..1
+    return np.clip(np.asarray(resized, dtype=np.float64), 0.0, 1.0)  # Lanczos rings past 0..1
+
+
+def mnist_like(grey: np.ndarray) -> Digit:
+    """Grey 0-255 image (any size) -> a 28x28 MNIST-style digit. Raises ImageError when blank."""
+    crop, inverted = ink_crop(grey)
+    h, w = crop.shape
+    small = scaled(crop, BOX)
     if small.sum() <= 0:
         raise ImageError("the image is blank: no digit found")
     canvas = np.zeros((SIDE, SIDE))
@@ -184,4 +216,24 @@ def mnist_like(grey: np.ndarray) -> Digit:
     x0 = int(np.clip(round(CENTRE - cx), 0, SIDE - sw))
     canvas[y0 : y0 + sh, x0 : x0 + sw] = small
     pixels = np.round(canvas * 255.0).astype(np.uint8).tobytes()
-    return Digit(pixels=pixels, source_shape=(grey.shape[0], grey.shape[1]), inverted=inverted, box=(h, w))
+    shape = np.shape(grey)
+    return Digit(pixels=pixels, source_shape=(shape[0], shape[1]), inverted=inverted, box=(h, w))
+
+
+def fill_frame(grey: np.ndarray) -> Digit:
+    """Grey 0-255 image (any size) -> 28x28 as Fashion-MNIST's were made from product photos
+    (Xiao et al. 2017): trimmed to the object, its longer side scaled to 28 px, the shorter one
+    centred, negated so the object is bright on black. No 20 px margin, no centring by mass."""
+    crop, inverted = ink_crop(grey, "object", OBJECT)
+    h, w = crop.shape
+    small = scaled(crop, SIDE)
+    if small.sum() <= 0:
+        raise ImageError("the image is blank: no object found")
+    canvas = np.zeros((SIDE, SIDE))
+    sh, sw = small.shape
+    # An odd margin's extra pixel goes above and to the left, as in Fashion-MNIST's own pictures.
+    y0, x0 = (SIDE - sh + 1) // 2, (SIDE - sw + 1) // 2
+    canvas[y0 : y0 + sh, x0 : x0 + sw] = small
+    pixels = np.round(canvas * 255.0).astype(np.uint8).tobytes()
+    shape = np.shape(grey)
+    return Digit(pixels, (shape[0], shape[1]), inverted=inverted, box=(h, w), framing="fill")

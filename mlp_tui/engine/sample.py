@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mlp_tui.core.datasets import HANDWRITING
 from mlp_tui.engine.augment import augment_batch
 
 
@@ -30,6 +31,7 @@ def sample_batch(
     augment: float,
     elastic: float,
     generator: torch.Generator | None = None,
+    kinds: tuple[str, ...] = HANDWRITING,
 ) -> SampleBatch:
     """`count` images of (x, y) at random (all of them, shuffled, if there are fewer), distorted
     in one augment_batch call on their device."""
@@ -37,11 +39,13 @@ def sample_batch(
     device = x.device
     order = torch.randperm(len(x), generator=generator)[:count].to(device)
     raw, labels = x[order], y[order].long()
-    distorted = bool(augment or elastic)
+    distorted = bool(augment or (elastic and "elastic" in kinds))
     if distorted:
         # augment_batch samples on the batch's device: its generator must live there too.
         local = generator if generator is None or generator.device == device else _on(device, generator)
-        seen = augment_batch(raw, augment, elastic, generator=local).round_().clamp_(0, 255).to(torch.uint8)
+        seen = (
+            augment_batch(raw, augment, elastic, generator=local, kinds=kinds).round_().clamp_(0, 255).to(torch.uint8)
+        )
     else:
         seen = raw
     return SampleBatch(raw, seen, labels, distorted)

@@ -19,6 +19,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from mlp_tui.core.config import RunConfig
+from mlp_tui.core.datasets import HANDWRITING, dataset_info
 from mlp_tui.engine.augment import augment_batch
 from mlp_tui.engine.data import Dataset
 from mlp_tui.engine.insight import HealthMonitor
@@ -59,6 +60,7 @@ class TrainStep:
         batch_size: int,
         augment: float = 0.0,
         elastic: float = 0.0,
+        distortions: tuple[str, ...] = HANDWRITING,
         l1: float = 0.0,
     ) -> None:
         self.data, self.model, self.optimizer, self.lossf = data, model, optimizer, lossf
@@ -66,6 +68,8 @@ class TrainStep:
         self.forward: Forward = forward or model
         self.scheduler, self.health = scheduler, health
         self.augment, self.elastic, self.l1 = augment, elastic, l1
+        self.distortions = distortions  # those that fit the dataset (core/datasets.py)
+        self.distorts = bool(augment or (elastic and "elastic" in distortions))
         self.l1_weights = linear_weights(model)  # found once, not every batch
         self.steps = steps_per_epoch(len(data.train_x), batch_size)
         device = data.train_x.device
@@ -96,6 +100,7 @@ class TrainStep:
             batch_size=config.batch_size,
             augment=config.augment,
             elastic=config.elastic,
+            distortions=dataset_info(config.dataset).distortions,
             l1=config.l1,
         )
 
@@ -118,8 +123,8 @@ class TrainStep:
     def __call__(self, b: int, idx: torch.Tensor) -> None:
         data = self.data
         xb, yb = data.train_x[idx], data.train_y[idx]
-        if self.augment or self.elastic:
-            xb = augment_batch(xb, self.augment, self.elastic)
+        if self.distorts:
+            xb = augment_batch(xb, self.augment, self.elastic, kinds=self.distortions)
         out = self.forward(xb)
         loss = self.lossf(out, yb)
         if self.l1:

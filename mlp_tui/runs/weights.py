@@ -242,12 +242,13 @@ def load_draw_model(run_dir: Path, checkpoint: Path | None = None) -> DrawModel:
     return DrawModel(run_dir, path, stamp, epoch, dataset_info(config.dataset).classes, loaded)
 
 
-def drawing_pixels(canvas: list[float] | bytes) -> bytes | None:
-    """A 28x28 drawing (784 values 0..1, ink bright) made MNIST-like: the ink scaled into the
-    20x20 box and centred by mass, as MNIST's digits were. None when nothing is drawn."""
+def drawing_pixels(canvas: list[float] | bytes, framing: str = "box") -> bytes | None:
+    """A 28x28 drawing (784 values 0..1, ink bright) framed as the run's dataset's pictures were
+    (DatasetInfo.framing): "box" MNIST-like, the ink scaled into the 20x20 box and centred by
+    mass; "fill" Fashion-MNIST-like, scaled to fill the 28x28 frame. None when nothing is drawn."""
     import numpy as np
 
-    from mlp_tui.engine.digit_input import ImageError, mnist_like
+    from mlp_tui.engine.digit_input import ImageError, prepare
 
     grey = np.asarray(canvas, dtype=np.float64).reshape(28, 28)
     if grey.max() <= 1.0:
@@ -259,6 +260,6 @@ def drawing_pixels(canvas: list[float] | bytes) -> bytes | None:
     framed = np.zeros((32, 32))
     framed[2:30, 2:30] = grey
     try:
-        return mnist_like(framed).pixels
+        return prepare(framed, framing).pixels
     except ImageError:
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlp_tui.core.config import RunConfig
-from mlp_tui.core.datasets import class_label, dataset_info
+from mlp_tui.core.datasets import class_label, dataset_info, distortion_words
 from mlp_tui.text.render import SIDE
 from mlp_tui.text.report import fold
 from mlp_tui.views.console.digit_art import cells_per_row, grid_lines
@@ -14,13 +14,12 @@ from mlp_tui.views.console.digit_art import cells_per_row, grid_lines
 ROWS = 4  # rows of digits `mlp-tui data` prints unless told how many images
 
 
-def distortion_text(config: RunConfig) -> str:
-    """The distortions a run with these settings applies, in words."""
+def distortion_text(config: RunConfig, *, detail: bool = True) -> str:
+    """The distortions a run with these settings applies, in words (`detail`: with amounts)."""
     if not (config.augment or config.elastic):
         return "undistorted (--augment 0, --elastic 0)"
-    parts = [f"augment {config.augment:g}"] if config.augment else []
-    parts += [f"elastic {config.elastic:g} px"] if config.elastic else []
-    return "distorted: " + ", ".join(parts)
+    words = distortion_words(config.dataset, config.augment, config.elastic, detail=detail)
+    return "distorted: " + ", ".join(words)
 
 
 def default_count(width: int) -> int:
@@ -56,8 +55,9 @@ def data_report(config: RunConfig, preset: str, data_dir: str | Path | None, *, 
                             subset=config.subset, val_from=config.val_from)  # fmt: skip
     generator = torch.Generator().manual_seed(config.seed)
     count = count or (1 if values else default_count(width))
-    batch = sample_batch(x, y, count, augment=config.augment, elastic=config.elastic, generator=generator)
     info = dataset_info(config.dataset)
+    batch = sample_batch(x, y, count, augment=config.augment, elastic=config.elastic, generator=generator,
+                         kinds=info.distortions)  # fmt: skip
     if values:
         return _values_report(batch, config, preset, info, len(x), width)
     captions = [[class_label(info.classes, c)] for c in batch.labels.tolist()]

@@ -47,7 +47,7 @@ class SampleSource(GridSource):
         if self.raw and self.batch.distorted:
             what = "raw, as stored (r: as the network sees them)"
         else:
-            what = f"as the network sees them, {distortion_text(self.config)}"
+            what = f"{distortion_text(self.config, detail=False)}, as the network sees them"  # what fits 80 first
         title = dataset_info(self.config.dataset).title
         # The distortion first (what this view is for), then what the count is: not a batch.
         return (f"{what} · a sample of {self.count} {title} training images, batch size "
@@ -110,7 +110,8 @@ class DataView(DigitGrid):
 
             x, y = _train_split(config.dataset, data_dir, config.val_split, config.seed, config.subset, config.val_from)
             generator = torch.Generator().manual_seed(seed)
-            batch = sample_batch(x, y, SAMPLE, augment=config.augment, elastic=config.elastic, generator=generator)
+            batch = sample_batch(x, y, SAMPLE, augment=config.augment, elastic=config.elastic, generator=generator,
+                                 kinds=dataset_info(config.dataset).distortions)  # fmt: skip
             self.post_message(self.Sampled(request, batch, None))
         except Exception as exc:  # DataError says what to do; anything else must not take the app down
             from mlp_tui.core.errors import DataError

@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from mlp_tui.core.datasets import DIGITS, class_labels
+from mlp_tui.core.datasets import DIGITS, class_labels, dataset_info
 from mlp_tui.text.render import bar
 from mlp_tui.views.tui.widgets.checkpoint_follower import CheckpointFollower
 from mlp_tui.views.tui.widgets.draw_canvas import DrawCanvas
@@ -143,7 +143,9 @@ class DrawPad(CheckpointFollower, Horizontal):
                     return
             model = self.model
             try:
-                pixels = drawing_pixels(drawing)
+                # framed as the run's dataset's pictures were (a shoe fills the frame, a digit does not)
+                framing = dataset_info(model.loaded.config.dataset).framing if model is not None else "box"
+                pixels = drawing_pixels(drawing, framing)
                 probabilities = model.predict(pixels) if (model is not None and pixels is not None) else None
             except Exception as exc:  # a view must not take the app down: say what happened
                 self.post_message(self.Predicted(None, False, None, f"cannot read the drawing: {exc}"))
