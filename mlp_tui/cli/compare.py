@@ -176,7 +176,7 @@ def _plan(presets: list[str], axes: list[Axis], values: dict[str, Any], seeds: i
     names = [c.name for c in chosen]
     if len(set(names)) != len(names):
         raise ConfigError(f"--preset {next(n for n in names if names.count(n) > 1)}: given twice")
-    variants = build_grid([(c.name, c.config) for c in chosen], axes, values)
+    variants = build_grid([(c.name, c.config) for c in chosen], axes, values, {c.name: c.config_on for c in chosen})
     if len(variants) < 2 and seeds < 2:
         raise ConfigError("nothing to compare: give --vary SETTING=A,B, several --preset, or --seeds 2 or more")
     check_size(variants, seeds, yes)

@@ -19,8 +19,6 @@ from mlp_tui.cli.common import (
     user_errors,
 )
 from mlp_tui.cli.run_options import given_settings
-from mlp_tui.core.config import CLI_SOURCE
-from mlp_tui.core.overrides import with_overrides
 from mlp_tui.core.presets import resolve_preset
 from mlp_tui.text.width import layout_width
 
@@ -168,7 +166,7 @@ def data(
     values = given_settings(settings)
     with user_errors():
         chosen = resolve_preset(preset)
-        config = with_overrides(chosen.config, values, CLI_SOURCE)
+        config = chosen.with_options(values)
         from mlp_tui.text.render import wants_ascii
         from mlp_tui.views.console.data_sample import data_report
 

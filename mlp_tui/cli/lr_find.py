@@ -18,8 +18,8 @@ import typer
 
 from mlp_tui.cli.common import DEFAULT_PRESET, DataDir, PresetOption, user_errors
 from mlp_tui.cli.run_options import given_settings
-from mlp_tui.core.config import CLI_SOURCE, RunConfig
-from mlp_tui.core.overrides import override_flags, with_overrides
+from mlp_tui.core.config import RunConfig
+from mlp_tui.core.overrides import override_flags
 from mlp_tui.core.presets import resolve_preset
 from mlp_tui.text.terminal import ascii_only, no_color
 from mlp_tui.text.width import layout_width
@@ -37,7 +37,7 @@ def lr_find(preset: PresetOption = DEFAULT_PRESET, data_dir: DataDir = None, **s
     values = given_settings(settings)
     with user_errors():
         chosen = resolve_preset(preset)
-        config = with_overrides(chosen.config, values, CLI_SOURCE)
+        config = chosen.with_options(values)
         from mlp_tui.engine.lr_find import find_lr
         from mlp_tui.runs.launch import prepare
 

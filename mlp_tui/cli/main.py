@@ -31,9 +31,9 @@ from mlp_tui.cli.inspect import DATA_SETTINGS, data, eval_run, predict_digit, we
 from mlp_tui.cli.lesson import lesson
 from mlp_tui.cli.lr_find import lr_find
 from mlp_tui.cli.run_options import given_settings, with_setting_options
-from mlp_tui.core.config import CLI_SOURCE, ConfigError, RunConfig, cli_flag
+from mlp_tui.core.config import ConfigError, RunConfig, cli_flag
 from mlp_tui.core.errors import EXIT_OK, exit_now
-from mlp_tui.core.overrides import override_flags, with_overrides
+from mlp_tui.core.overrides import override_flags
 from mlp_tui.core.presets import Preset, list_presets, preset_dirs, resolve_preset
 from mlp_tui.core.run_files import CONFIG_FILE
 from mlp_tui.text.terminal import use_ascii_streams
@@ -79,15 +79,16 @@ def open_app(
     app_.run()
 
 
-@app.command()
-def presets() -> None:
-    """List the presets, built-in and your own, with the test accuracy to expect."""
+def presets(**settings: Any) -> None:
+    """List the presets, built-in and your own, with the test accuracy to expect (on --dataset,
+    MNIST by default)."""
     from mlp_tui.views.console.presets_table import preset_lines
 
     with user_errors():
         found = list_presets()
     width = min(layout_width(40), 100)  # longer lines are hard to read
-    typer.echo("\n".join(preset_lines(found, width, preset_dirs()[-1])))
+    dataset = given_settings(settings).get("dataset", "mnist")
+    typer.echo("\n".join(preset_lines(found, width, preset_dirs()[-1], dataset)))
 
 
 # -- run: the training command; its setting options come from run_options ------------------------
@@ -123,7 +124,7 @@ def run(
             code = _resume(resume, headless, device=device, data_dir=data_dir, runs_root=runs_root)
             raise typer.Exit(code)
         chosen = resolve_preset(preset)
-        config = with_overrides(chosen.config, values, CLI_SOURCE)
+        config = chosen.with_options(values)
         if run_dir is not None:
             _check_run_dir(run_dir)
         words = ["mlp-tui", "run", "--preset", preset, "--headless", *override_flags(config, chosen.config)]
@@ -145,6 +146,7 @@ def run(
     raise typer.Exit(code)
 
 
+app.command()(with_setting_options(presets, ("dataset",)))
 app.command()(with_setting_options(run))
 app.command()(with_setting_options(compare))
 app.command()(lesson)

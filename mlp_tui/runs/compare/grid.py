@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +129,14 @@ class Variant:
         return "".join(c if c.isalnum() or c in "-_.," else "_" for c in self.name.replace(SEPARATOR, "_")) or "base"
 
 
-def build_grid(presets: list[tuple[str, RunConfig]], axes: list[Axis], common: dict[str, Any]) -> list[Variant]:
+def build_grid(
+    presets: list[tuple[str, RunConfig]],
+    axes: list[Axis],
+    common: dict[str, Any],
+    on_dataset: dict[str, Callable[[str], RunConfig]] | None = None,
+) -> list[Variant]:
     """Every combination of the presets and axes; `common` (the other options) applies to all.
+    `on_dataset`: a preset's config on a dataset (Preset.config_on), where a variant names one.
 
     When the optimizer or the loss is an axis, every variant trains at the learning rate
     suggested for its own pair (a comparison of SGD at Adam's rate says nothing), unless lr is
@@ -145,6 +152,9 @@ def build_grid(presets: list[tuple[str, RunConfig]], axes: list[Axis], common: d
     variants = []
     for (preset, base), combo in itertools.product(presets, itertools.product(*(a.values for a in axes))):
         settings = dict(zip(keys, combo, strict=True))
+        dataset = (common | settings).get("dataset")
+        if dataset is not None and preset in (on_dataset or {}):
+            base = (on_dataset or {})[preset](dataset)  # the preset as it trains on that dataset
         config = with_overrides(base, common | settings, CLI_SOURCE)
         if {"optimizer", "loss"} & set(keys) and "lr" not in keys and "lr" not in common:
             config = dataclasses.replace(config, lr=suggested_lr(config.optimizer, config.loss), lr_suggested=True)

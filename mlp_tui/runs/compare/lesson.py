@@ -33,7 +33,8 @@ def lesson_plan(lesson: Lesson, seeds: int | None = None) -> Plan:
         except ConfigError as exc:
             raise ConfigError(f"{at}: key 'vary': {str(exc).removeprefix('--vary ')}") from None
     try:
-        variants = build_grid([(p.name, p.config) for p in presets], axes, lesson.settings)
+        variants = build_grid([(p.name, p.config) for p in presets], axes, lesson.settings,
+                              {p.name: p.config_on for p in presets})  # fmt: skip
     except ConfigError as exc:  # an axis given twice, or also as a setting: in the file's words
         said = str(exc).replace("--vary", "vary").replace("also given as", "also in settings as")
         raise ConfigError(f"{at}: {said}") from None

@@ -23,6 +23,7 @@ from mlp_tui.core.events import (  # fmt: skip
     RunStarted,
     ThreadsChanged,
 )
+from mlp_tui.core.presets import expectation_line
 from mlp_tui.text.render import wants_ascii
 from mlp_tui.text.report import Holdout, batch_line, epoch_line, final_report
 from mlp_tui.text.reproduce import ReproduceLine
@@ -43,6 +44,7 @@ def _start_lines(e: RunStarted) -> list[str]:
         f"data: {dataset_info(c.dataset).title}, {e.train_size:,} train / {e.val_size:,} validation / "
         f"{e.test_size:,} test images" + (f"  run directory: {e.run_dir}" if e.run_dir else ""),
         *([Holdout.of(e).note()] if Holdout.of(e).note() else []),
+        *([expected] if (expected := expectation_line(e.preset, c)) else []),
         *([f"a line every {c.log_every} batches: loss and accuracy of the epoch so far"] if c.log_every else []),
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,24 +18,19 @@ from textual.widgets import Button, Input, Label, OptionList, SelectionList, Sta
 from textual.widgets.option_list import Option
 
 from mlp_tui.core.architecture import config_rows, format_rows, parameter_count
-from mlp_tui.core.config import ConfigError, RunConfig
+from mlp_tui.core.config import ConfigError, RunConfig, value_text
+from mlp_tui.core.datasets import dataset_info
 from mlp_tui.core.lessons import Lesson
 from mlp_tui.core.presets import Preset
 from mlp_tui.runs.compare.grid import build_grid, check_size
-from mlp_tui.runs.compare.lesson import lesson_plan
 from mlp_tui.runs.compare.plan import Plan
-from mlp_tui.views.tui.dialogs import PickDialog
+from mlp_tui.views.tui.lesson_picker import pick_lesson
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
 from mlp_tui.views.tui.screens.data import DataScreen
-from mlp_tui.views.tui.widgets.compare_form import CompareForm
+from mlp_tui.views.tui.widgets.compare_form import CompareForm, hidden_width
 from mlp_tui.views.tui.widgets.fitted_footer import FittedFooter
 from mlp_tui.views.tui.widgets.lr_find_dialog import LrFindDialog
 from mlp_tui.views.tui.widgets.settings_form import SettingsForm
-
-
-def hidden_width(config: RunConfig) -> int:
-    """The layer width the compare mode's depths are built from."""
-    return config.hidden[0] if config.hidden else 512
 
 
 def device_text(label: str, threads: str) -> str:
@@ -87,6 +83,8 @@ class SetupScreen(SizedScreen):
         self.comparing = False  # compare mode: the form's ticked values make a grid of variants
         self.plan: Plan | None = None  # what compare mode would start
         self.plan_error = ""
+        self.listed_dataset = ""  # the dataset whose figures the preset list shows
+        self.form_dataset = self.form.config.dataset  # the preset's settings for it are in the form
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="setup"):
@@ -111,11 +109,13 @@ class SetupScreen(SizedScreen):
         return self.form.errors
 
     def preset_options(self) -> list[Option | None]:
+        """Each preset with what to expect of it on the form's dataset."""
         options: list[Option | None] = []
+        self.listed_dataset = self.config.dataset
         for p in self.presets.values():
             prompt = Text.assemble(
                 (p.name, "bold"), f"  {p.config.architecture}\n",
-                (p.description + "\n", ""), (f"expect {p.expected}" if p.expected else "", "dim italic"),
+                (p.description + "\n", ""), (p.expectation(self.listed_dataset), "dim italic"),
             )  # fmt: skip
             if options:
                 options.append(None)  # a separator line between presets
@@ -135,19 +135,35 @@ class SetupScreen(SizedScreen):
         if name is not None and name != self.preset:
             self.preset = name
             self.form.fill(self.presets[name].config)
+            self.form_dataset = self.config.dataset
             self.query_one(CompareForm).set_width(hidden_width(self.config))
         self.refresh_summary()
 
     @on(SettingsForm.Changed)
     def settings_changed(self) -> None:
+        self.follow_dataset()
         self.query_one(CompareForm).set_width(hidden_width(self.config))
         self.refresh_summary()
+
+    def follow_dataset(self) -> None:
+        """Another dataset: the preset's settings for it, where the form still holds its old ones."""
+        preset, old, self.form_dataset = self.presets[self.preset], self.form_dataset, self.config.dataset
+        changes = preset.moved(self.config, old)
+        if changes:
+            self.form.fill(dataclasses.replace(self.config, **changes), keep_lr=True)
+            said = ", ".join(f"{key} {value_text(key, value)}" for key, value in changes.items())
+            self.notify(f"{preset.name} on {dataset_info(self.config.dataset).title}: {said}", timeout=8)
 
     def show_device(self, label: str) -> None:
         self.device_label = label
         self.refresh_summary()
 
     def refresh_summary(self) -> None:
+        if self.config.dataset != self.listed_dataset:  # the presets' figures are per dataset
+            presets = self.query_one("#presets", OptionList)
+            highlighted = presets.highlighted
+            presets.clear_options().add_options(self.preset_options())
+            presets.highlighted = highlighted
         if self.comparing:
             self.refresh_plan()
         self.query_one("#start", Button).disabled = bool(self.errors) or (self.comparing and self.plan is None)
@@ -262,24 +278,7 @@ class SetupScreen(SizedScreen):
 
     def action_pick_lesson(self) -> None:
         """A lesson: its comparison trains, the lesson beside it (as `mlp-tui lesson NAME`)."""
-        from mlp_tui.core.lessons import list_lessons
-
-        lessons, broken = list_lessons()
-        for problem in broken:
-            self.notify(escape(f"Skipped a broken lesson: {problem}"), severity="warning", timeout=15)
-        lines = [f"{escape(lesson.title)} [dim]({lesson.took}) {escape(lesson.name)}[/dim]" for lesson in lessons]
-
-        def chosen(index: int | None) -> None:
-            if index is None:
-                return
-            try:
-                plan = lesson_plan(lessons[index])
-            except ConfigError as exc:
-                self.notify(escape(str(exc)), severity="error", timeout=15)
-                return
-            self.post_message(self.StartComparison(plan, lessons[index]))
-
-        self.app.push_screen(PickDialog("[b]Lessons[/b]: a question answered by a comparison", lines), chosen)
+        pick_lesson(self, lambda plan, lesson: self.post_message(self.StartComparison(plan, lesson)))
 
     def lr_found(self, lr: float | None) -> None:
         field = self.form.field("lr")

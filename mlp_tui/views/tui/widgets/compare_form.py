@@ -9,12 +9,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, SelectionList, Static
 
-from mlp_tui.core.config import LOSSES, OPTIMIZERS, ConfigError
+from mlp_tui.core.config import LOSSES, OPTIMIZERS, ConfigError, RunConfig
 from mlp_tui.runs.compare.grid import Axis
 
 DEPTHS = (1, 2, 3)  # hidden layers, each as wide as the form's first one
 DROPOUTS = (0.0, 0.2, 0.5)
 DEFAULT_SEEDS = 3
+
+
+def hidden_width(config: RunConfig) -> int:
+    """The layer width the compare mode's depths are built from."""
+    return config.hidden[0] if config.hidden else 512
 
 
 def depth_text(width: int, depth: int) -> str:

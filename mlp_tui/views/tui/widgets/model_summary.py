@@ -9,6 +9,7 @@ from textual.widgets import Static
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.datasets import dataset_info
 from mlp_tui.core.events import LrChanged, RunStarted
+from mlp_tui.core.presets import expectation_line
 from mlp_tui.text.report import Holdout
 
 
@@ -52,5 +53,6 @@ class ModelSummary(Static):
             f"{lr_words(cfg, self.change)} · batch {cfg.batch_size} · schedule {cfg.schedule} · "
             f"dropout {cfg.dropout:g}" + "".join(f" · {x}" for x in cfg.training_extras()) + "\n"
             f"data: {dataset_info(cfg.dataset).title}, {event.train_size:,} train / {event.val_size:,} validation / "
-            f"{event.test_size:,} test images" + "".join(f"\n{note}" for note in [Holdout.of(event).note()] if note)
+            f"{event.test_size:,} test images"
+            + "".join(f"\n{note}" for note in [Holdout.of(event).note(), expectation_line(self.preset, cfg)] if note)
         )

@@ -102,9 +102,10 @@ class SettingsForm(Vertical):
                 yield Label(OPTIONS[key].form_label(key), classes="field-label")
                 yield field_widget(self.config, key)
 
-    def fill(self, config: RunConfig) -> None:
-        """Show `config` (a preset was chosen) in every field, the folded ones included."""
-        self.config, self.lr_edited = config, False
+    def fill(self, config: RunConfig, keep_lr: bool = False) -> None:
+        """Show `config` (a preset was chosen) in every field, the folded ones included;
+        `keep_lr`: a rate the user typed stays theirs (the same preset on another dataset)."""
+        self.config, self.lr_edited = config, keep_lr and self.lr_edited
         self.errors.clear()
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
             for key in COMMON + ADVANCED:
