@@ -20,6 +20,7 @@ from mlp_tui.core.presets import expectation_line, load_preset_file, resolve_pre
 from mlp_tui.engine.augment import augment_batch
 from mlp_tui.engine.sample import sample_batch
 from mlp_tui.views.tui.app import create_app
+from mlp_tui.views.tui.screens.setup import SetupScreen
 
 CLOTHES = dataset_info("fashion-mnist").distortions
 
@@ -180,6 +181,7 @@ def test_the_setup_form_takes_the_presets_settings_for_the_dataset_chosen(tmp_pa
         app_ = create_app("dropout", runs_root=tmp_path)
         async with app_.run_test(size=(120, 40)) as pilot:
             screen = app_.screen
+            assert isinstance(screen, SetupScreen)
             augment = screen.query_one("#f-augment", Input)
             screen.query_one("#f-dataset", Select).value = "fashion-mnist"
             await wait_until(pilot, lambda: augment.value == "0")

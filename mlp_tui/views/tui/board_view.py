@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.markup import escape
+
 from mlp_tui.runs.compare.answer import answer_lines
 from mlp_tui.runs.compare.board import RUNNING, Board, MemberState, VariantRow
 from mlp_tui.runs.compare.leaderboard import verdict_note
@@ -174,3 +176,26 @@ def snapshot(board: Board, driver_alive: bool | None = None, *, lesson: bool = F
         driver_alive=driver_alive,
         answer=tuple(answer_lines(board)) if lesson else (),
     )
+
+
+def chart_title(view: BoardView, curves: str, what: str, log: bool, wide: bool) -> tuple[str, tuple[Curve, ...], bool]:
+    """A compare chart's title, curves and whether in percent: `curves` ("val" or "train") of
+    `what` ("accuracy" or "loss"), saying when there is no validation split or the scale is log."""
+    metric = f"{curves}_{what}"
+    title, percent = METRICS[metric]
+    shown = view.curves[metric]
+    trained = any(c.epochs for c in view.curves[f"train_{what}"])
+    if curves == "val" and trained and not any(c.epochs for c in shown):
+        title += " (none: no validation split; t: training)"
+    if log:
+        title += " (log scale: the losses differ)" if wide else " (log scale)"
+    return title, shown, percent
+
+
+def notes_markup(view: BoardView) -> str:
+    """The verdicts in words under the leaderboard, and how they are reached."""
+    lines = [f"• {escape(line)}" for line in view.summary]
+    if not view.finished:
+        lines.append("[dim]The verdicts come when runs finish.[/]")
+    lines.append(f"[dim]{escape(view.note)}[/]")
+    return "\n".join(lines)

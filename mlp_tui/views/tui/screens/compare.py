@@ -28,7 +28,7 @@ from mlp_tui.runs.compare.folder import driver_alive, request_stop
 from mlp_tui.runs.compare.lesson import lesson_in
 from mlp_tui.runs.compare.plan import PLAN_FILE
 from mlp_tui.runs.layout import METRICS_FILE
-from mlp_tui.views.tui.board_view import METRICS, BoardView, MemberView, RowView, snapshot
+from mlp_tui.views.tui.board_view import BoardView, MemberView, RowView, chart_title, notes_markup, snapshot
 from mlp_tui.views.tui.dialogs import ConfirmDialog, PickDialog
 from mlp_tui.views.tui.messages import BoardChanged
 from mlp_tui.views.tui.screens.base import SCREENSHOT, SizedScreen
@@ -149,7 +149,7 @@ class CompareScreen(SizedScreen):
             self.stopping = False  # the other process has gone; a new one would start afresh
         self.query_one(Leaderboard).show(self.view.rows)
         self.show_charts()
-        self.show_notes(message.view)
+        self.query_one("#compare-summary", Static).update(notes_markup(message.view))
         if self.lesson is not None:
             self.query_one(LessonPanel).show(message.view.answer)
         self.show_header()
@@ -166,24 +166,11 @@ class CompareScreen(SizedScreen):
     def show_charts(self) -> None:
         if self.view is None:
             return
+        wide = self.has_class("-wide")
         for chart_id, what in (("#compare-acc", "accuracy"), ("#compare-loss", "loss")):
-            metric = f"{self.curves}_{what}"
-            title, percent = METRICS[metric]
-            curves = self.view.curves[metric]
-            trained = any(c.epochs for c in self.view.curves[f"train_{what}"])
-            if self.curves == "val" and trained and not any(c.epochs for c in curves):
-                title += " (none: no validation split; t: training)"
             log = what == "loss" and self.losses_differ
-            if log:
-                title += " (log scale: the losses differ)" if self.has_class("-wide") else " (log scale)"
-            self.query_one(chart_id, CompareChart).show(title, curves, log, not self.has_class("-wide"), percent)
-
-    def show_notes(self, view: BoardView) -> None:
-        lines = [f"• {escape(line)}" for line in view.summary]
-        if not view.finished:
-            lines.append("[dim]The verdicts come when runs finish.[/]")
-        lines.append(f"[dim]{escape(view.note)}[/]")
-        self.query_one("#compare-summary", Static).update("\n".join(lines))
+            title, curves, percent = chart_title(self.view, self.curves, what, log, wide)
+            self.query_one(chart_id, CompareChart).show(title, curves, log, not wide, percent)
 
     @property
     def trained_now(self) -> bool:
