@@ -194,3 +194,16 @@ def test_the_setup_form_takes_the_presets_settings_for_the_dataset_chosen(tmp_pa
             assert not screen.query_one("#f-batch_norm", Checkbox).value
 
     asyncio.run(drive())
+
+
+def test_the_reproduce_line_on_another_dataset_names_the_dataset_not_the_presets_settings_for_it(mnist_root, tmp_path):
+    args = ["run", "--preset", "dropout", "--dataset", "fashion-mnist", "--epochs", "1", "--subset", "500",
+            "--threads", "1", "--headless", "--data-dir", str(mnist_root), "--runs", str(tmp_path)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("Reproduce with: "))
+    assert "--dataset fashion-mnist" in line and "--batch-norm" not in line and "--augment" not in line
+    # Running it again trains the preset's Fashion-MNIST settings.
+    [run_dir] = list(tmp_path.iterdir())
+    config = load_preset_file(run_dir / "config.toml").config
+    assert (config.augment, config.batch_norm, config.dropout) == (0, True, 0.1)

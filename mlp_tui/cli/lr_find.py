@@ -43,7 +43,7 @@ def lr_find(preset: PresetOption = DEFAULT_PRESET, data_dir: DataDir = None, **s
 
         prepared = prepare(config, data_dir)
         finding = find_lr(config, prepared.data, prepared.device)
-        command = train_command(preset, chosen.config, config, finding.suggested.lr)
+        command = train_command(preset, chosen.flags_base(config.dataset), config, finding.suggested.lr)
         show(finding, config.batch_size, command)
 
 

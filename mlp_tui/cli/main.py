@@ -127,7 +127,8 @@ def run(
         config = chosen.with_options(values)
         if run_dir is not None:
             _check_run_dir(run_dir)
-        words = ["mlp-tui", "run", "--preset", preset, "--headless", *override_flags(config, chosen.config)]
+        flags = override_flags(config, chosen.flags_base(config.dataset))
+        words = ["mlp-tui", "run", "--preset", preset, "--headless", *flags]
         if "--seed" not in words:
             words += ["--seed", str(config.seed)]
         reproduce = shlex.join(words)

@@ -5,6 +5,7 @@ Torch-free, so `mlp-tui presets` and the app's setup screen stay instant.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -117,6 +118,11 @@ class Preset:
         (a `[fashion-mnist]` table, say), so that each dataset gets a strong default."""
         values = self.values | self.on.get(dataset, {}) | {"dataset": dataset}
         return build_config(values, source=f"{self.path} [{dataset}]" if dataset in self.on else str(self.path))
+
+    def flags_base(self, dataset: str) -> RunConfig:
+        """What a command's flags are counted from (reproduce lines): the preset on `dataset`
+        but under its own dataset's name, so `--dataset` is said and what follows from it is not."""
+        return dataclasses.replace(self.config_on(dataset), dataset=self.config.dataset)
 
     def with_options(self, values: dict[str, Any], source: str | None = CLI_SOURCE) -> RunConfig:
         """The preset on the dataset `values` name (else its own), with `values` on top."""
