@@ -127,8 +127,8 @@ def run(
         config = chosen.with_options(values)
         if run_dir is not None:
             _check_run_dir(run_dir)
-        flags = override_flags(config, chosen.flags_base(config.dataset))
-        words = ["mlp-tui", "run", "--preset", preset, "--headless", *flags]
+        run_flags = override_flags(config, chosen.flags_base(config.dataset))
+        words = ["mlp-tui", "run", "--preset", preset, "--headless", *run_flags]
         if "--seed" not in words:
             words += ["--seed", str(config.seed)]
         reproduce = shlex.join(words)
