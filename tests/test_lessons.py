@@ -319,3 +319,31 @@ def test_the_shipped_losses_lesson_says_nll_and_cross_entropy_are_one_objective(
         numbers = re.search(r"\d+\.\d\d ± \d+\.\d\d", row)
         assert numbers is not None and numbers.group(0) in answer
     assert "nll and cross-entropy are one objective under two names" in answer
+
+
+def test_a_lesson_of_presets_compares_the_presets_and_a_failed_run_is_counted_not_awaited(tmp_path):
+    import json
+
+    from mlp_tui.core.events import RunFailed
+
+    variants = build_grid([("tiny", RunConfig()), ("kaiming", RunConfig(init="kaiming"))], [], {})
+    plan = Plan(variants, 2, [])
+    members = plan.members(tmp_path)
+    for member in members[:3]:
+        write_member(member.path, member.config, 0.95 if member.variant.preset == "kaiming" else 0.90)
+    failed = members[3].path  # kaiming, seed 1: the loss went NaN
+    failed.mkdir(parents=True)
+    event = RunFailed(reason="nan", message="training diverged", epoch=1)
+    (failed / "metrics.jsonl").write_text(json.dumps(event.to_dict() | {"t": 1.0}) + "\n")
+    board = Board(plan, tmp_path)
+    board.update()
+    head, line = answer_lines(board)
+    assert "(3 of 4 runs finished; 1 failed or stopped)" in head and "so far" not in head
+    assert line.startswith("kaiming 95.00 %, tiny 90.00 ± 0.00 %")  # the presets are the question
+    assert line.endswith("too few seeds to tell (1 seed)")
+
+
+def test_a_preset_given_twice_is_refused(tmp_path):
+    path = write_lesson(tmp_path, GOOD.replace('preset = "tiny"', 'preset = ["tiny", "tiny"]'))
+    with pytest.raises(ConfigError, match="key 'preset': 'tiny' is given twice"):
+        load_lesson(path)

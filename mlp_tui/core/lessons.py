@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlp_tui.core.config import ConfigError, build_config, did_you_mean
+from mlp_tui.core.setting_values import duration_words
 
 # The training screen's tabs, by the id a lesson's `tab` names (a test keeps them in step).
 TABS = ("charts", "classes", "mistakes", "confusion", "model", "health", "weights", "draw", "data", "predictions")
@@ -51,17 +52,16 @@ class Lesson:
     seconds: float | None = None  # measured wall time of the whole lesson
     hardware: str = ""
 
-    @property
-    def took(self) -> str:
-        """ "~50 s", "~2 min", or "?" when not measured."""
+    def took(self, seeds: int | None = None) -> str:
+        """ "~50 s", "~2.5 min", or "?" when not measured; with `seeds`, for that many seeds a
+        variant instead of the lesson's own (the time grows with the runs)."""
         if not self.seconds:
             return "?"
-        return f"~{self.seconds:.0f} s" if self.seconds < 90 else f"~{self.seconds / 60:.0f} min"
+        return f"~{duration_words(self.seconds * (seeds or self.seeds) / self.seeds)}"
 
-    @property
-    def duration(self) -> str:
+    def duration(self, seeds: int | None = None) -> str:
         """ "~2 min on 2 CPU cores", or "" when not measured."""
-        return "" if not self.seconds else self.took + (f" on {self.hardware}" if self.hardware else "")
+        return "" if not self.seconds else self.took(seeds) + (f" on {self.hardware}" if self.hardware else "")
 
 
 def builtin_lesson_dir() -> Path:
@@ -138,10 +138,13 @@ def _compare(path: Path, table: Any) -> tuple[tuple[str, ...], tuple[str, ...], 
     presets = (preset,) if isinstance(preset, str) else preset
     if not isinstance(presets, list | tuple) or not presets or not all(isinstance(p, str) for p in presets):
         raise ConfigError(f"{at}: key 'preset': {preset!r} is not a preset name or a list of them")
+    if len(set(presets)) != len(presets):
+        raise ConfigError(f"{at}: key 'preset': {next(p for p in presets if presets.count(p) > 1)!r} is given twice")
     vary = table.get("vary", [])
-    if not isinstance(vary, list) or not vary or not all(isinstance(v, str) for v in vary):
+    several = len(presets) > 1  # then the presets may be the question, without an axis
+    if not isinstance(vary, list) or not (vary or several) or not all(isinstance(v, str) for v in vary):
         raise ConfigError(f"{at}: key 'vary': expected a list of axes such as [\"bias=true,false\"]; "
-                          "the first is the question's")  # fmt: skip
+                          "the first is the question's (or give several presets to compare them)")  # fmt: skip
     seeds = table.get("seeds", DEFAULT_SEEDS)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"{at}: key 'seeds': {seeds!r} is not an integer >= 1")
@@ -187,3 +190,8 @@ def resolve_lesson(name_or_path: str) -> Lesson:
     names = [lesson.name for lesson in list_lessons()[0]]
     raise ConfigError(f"unknown lesson '{name_or_path}'{did_you_mean(name_or_path, names)}; "
                       f"available: {', '.join(names) or 'none'} (or a path to a .toml file)")  # fmt: skip
+
+
+def paragraphs(text: str) -> list[str]:
+    """A lesson's text as it reads: blank lines part paragraphs, other line breaks do not."""
+    return [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]

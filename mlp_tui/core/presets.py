@@ -24,6 +24,7 @@ from mlp_tui.core.config import (
 )
 from mlp_tui.core.datasets import DATASET_NAMES, dataset_info
 from mlp_tui.core.overrides import with_overrides
+from mlp_tui.core.setting_values import duration_words
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,7 @@ class Expected:
     def __str__(self) -> str:
         text = f"{self.accuracy:.2f} ± {self.sd:.2f} %"
         if self.seconds:
-            took = f"{self.seconds:.0f} s" if self.seconds < 120 else f"{self.seconds / 60:.1f} min".replace(".0 ", " ")
-            text += f" in ~{took}"
+            text += f" in ~{duration_words(self.seconds)}"
         return text + (f" on {self.hardware}" if self.hardware else "")
 
 
@@ -111,7 +111,9 @@ class Preset:
 
     @property
     def config(self) -> RunConfig:
-        return build_config(self.values, source=str(self.path))
+        """The preset on its own dataset (with the table for it, if it has one)."""
+        own = self.values.get("dataset", RunConfig().dataset)
+        return self.config_on(own) if own in self.on else build_config(self.values, source=str(self.path))
 
     def config_on(self, dataset: str) -> RunConfig:
         """The preset trained on `dataset`: its settings, and those it gives that dataset

@@ -72,3 +72,8 @@ def device_name(value: Any) -> str:
 def did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def duration_words(seconds: float) -> str:
+    """A measured wall time as people say it: `21 s`, `2 min`, `12.5 min`."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min".replace(".0 ", " ")

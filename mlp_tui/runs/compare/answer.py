@@ -17,8 +17,11 @@ from mlp_tui.text.render import counted
 
 
 def question_axis(board: Board) -> str:
-    """The setting the lesson asks about: its first --vary axis."""
-    return board.plan.vary[0].partition("=")[0] if board.plan.vary else "preset"
+    """The setting the lesson asks about: its first axis with two values or more, else the
+    presets (a lesson of several presets may vary nothing)."""
+    variants = board.plan.variants
+    keys = [text.partition("=")[0] for text in board.plan.vary]
+    return next((k for k in keys if len({str(_value(v, k)) for v in variants}) > 1), "preset")
 
 
 def _value(variant: Variant, key: str) -> Any:
@@ -46,11 +49,13 @@ def answer_lines(board: Board) -> list[str]:
     groups: dict[str, list[VariantRow]] = {}
     for row in sorted(board.rows(), key=lambda r: r.index):
         groups.setdefault(_condition(row, key, axes), []).append(row)
-    total, done = len(board.states), board.finished
-    if done == 0:
+    total, done, ended = len(board.states), board.finished, board.done
+    if done == 0 and ended < total:
         return [f"The answer comes as the runs finish (0 of {total} so far)."]
     head = f"Answer, as measured: test accuracy, mean ± sd over {counted(board.plan.seeds, 'seed')}"
-    head += "" if done == total else f" (so far: {done} of {total} runs finished)"
+    if done < total:  # each clause below says how many seeds it has
+        head += f" (so far: {done} of {total} runs finished)" if ended < total else (
+            f" ({done} of {total} runs finished; {total - done} failed or stopped)")  # fmt: skip
     lines = [head + ":"]
     for condition, rows in groups.items():
         text = _group_line(rows, key)

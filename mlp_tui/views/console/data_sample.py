@@ -19,7 +19,8 @@ def distortion_text(config: RunConfig, *, detail: bool = True) -> str:
     if not (config.augment or config.elastic):
         return "undistorted (--augment 0, --elastic 0)"
     words = distortion_words(config.dataset, config.augment, config.elastic, detail=detail)
-    return "distorted: " + ", ".join(words)
+    applied = config.augment or "elastic" in dataset_info(config.dataset).distortions  # as sample_batch decides
+    return ("distorted: " if applied else "undistorted: ") + ", ".join(words)
 
 
 def default_count(width: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from mlp_tui.core.lessons import Lesson
+from mlp_tui.core.lessons import Lesson, paragraphs
 from mlp_tui.runs.compare.plan import Plan
 from mlp_tui.text.render import counted
 
@@ -16,10 +16,10 @@ INDENT = " " * 4
 def _wrap(text: str, width: int, first: str = INDENT, rest: str = INDENT) -> list[str]:
     """Paragraphs (blank lines in the lesson file) kept apart; each wrapped."""
     lines: list[str] = []
-    for n, paragraph in enumerate(p for p in text.split("\n\n") if p.strip()):
+    for n, paragraph in enumerate(paragraphs(text)):
         lines += [""] if n else []
-        lines += textwrap.wrap(" ".join(paragraph.split()), width, initial_indent=first if not n else rest,
-                               subsequent_indent=rest, break_on_hyphens=False)  # fmt: skip
+        lines += textwrap.wrap(paragraph, width, initial_indent=first if not n else rest, subsequent_indent=rest,
+                               break_on_hyphens=False)  # fmt: skip
     return lines
 
 
@@ -27,8 +27,8 @@ def lesson_list_lines(lessons: list[Lesson], broken: list[str], width: int, user
     column = max([15, *(len(lesson.name) + 1 for lesson in lessons)])
     lines = []
     for lesson in lessons:
-        lines += _wrap(lesson.title, width, f"{lesson.name:<{column}} {lesson.took:>6}  ", " " * (column + 9))
-        lines += _wrap(lesson.question, width, " " * (column + 9), " " * (column + 9))
+        lines += _wrap(lesson.title, width, f"{lesson.name:<{column}} {lesson.took():>8}  ", " " * (column + 11))
+        lines += _wrap(lesson.question, width, " " * (column + 11), " " * (column + 11))
     lines += [f"mlp-tui: skipped a broken lesson: {line}" for line in broken]
     where = " or ".join(sorted({lesson.hardware for lesson in lessons if lesson.seconds and lesson.hardware}))
     notes = (f"Times: the whole lesson, measured on {where or 'the author’s machine'}. "
@@ -41,7 +41,8 @@ def lesson_list_lines(lessons: list[Lesson], broken: list[str], width: int, user
 def lesson_intro_lines(lesson: Lesson, plan: Plan, width: int) -> list[str]:
     """What the lesson asks and what to watch, before its runs start."""
     size = f"{counted(len(plan.variants), 'variant')} × {counted(plan.seeds, 'seed')}"
-    lines = _wrap(f"{lesson.title} ({size}" + (f"; {lesson.duration})" if lesson.duration else ")"), width,
+    took = lesson.duration(plan.seeds)  # for the seeds asked for
+    lines = _wrap(f"{lesson.title} ({size}" + (f"; {took})" if took else ")"), width,
                   "Lesson: ")  # fmt: skip
     for label, text in (("From: ", lesson.source), ("Question: ", lesson.question), ("Watch: ", lesson.watch)):
         if text:

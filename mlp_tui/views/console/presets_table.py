@@ -20,7 +20,7 @@ def preset_lines(presets: list[Preset], width: int, user_folder: Path, dataset: 
 
     lines = []
     for p in presets:
-        c = p.config
+        c = p.config_on(dataset)  # with the settings the preset gives that dataset
         lines += wrap(f"{c.architecture} · {c.loss} · {c.optimizer} · {c.epochs} epochs", f"{p.name:<11} ")
         lines += wrap(p.expectation(dataset))
         lines += wrap(p.description)

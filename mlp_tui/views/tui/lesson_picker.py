@@ -21,7 +21,7 @@ def pick_lesson(screen: Screen, start: Callable[[Plan, Lesson], object]) -> None
     lessons, broken = list_lessons()
     for problem in broken:
         screen.notify(escape(f"Skipped a broken lesson: {problem}"), severity="warning", timeout=15)
-    lines = [f"{escape(lesson.title)} [dim]({lesson.took}) {escape(lesson.name)}[/dim]" for lesson in lessons]
+    lines = [f"{escape(lesson.title)} [dim]({lesson.took()}) {escape(lesson.name)}[/dim]" for lesson in lessons]
 
     def chosen(index: int | None) -> None:
         if index is None:

@@ -9,12 +9,11 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from mlp_tui.core.lessons import Lesson
+from mlp_tui.core.lessons import Lesson, paragraphs
 
 
 def _paragraphs(text: str) -> str:
-    """A lesson file's text as it reads: blank lines keep paragraphs apart, other breaks go."""
-    return "\n\n".join(" ".join(p.split()) for p in text.split("\n\n") if p.strip())
+    return "\n\n".join(paragraphs(text))
 
 
 class LessonPanel(VerticalScroll):
