@@ -207,3 +207,12 @@ def test_the_reproduce_line_on_another_dataset_names_the_dataset_not_the_presets
     [run_dir] = list(tmp_path.iterdir())
     config = load_preset_file(run_dir / "config.toml").config
     assert (config.augment, config.batch_norm, config.dropout) == (0, True, 0.1)
+
+
+def test_elastic_alone_on_clothes_is_said_to_leave_them_undistorted():
+    from mlp_tui.views.console.data_sample import distortion_text
+
+    clothes = RunConfig(dataset="fashion-mnist", elastic=2.0)
+    assert distortion_text(clothes) == "undistorted: no elastic bending (not for Fashion-MNIST)"
+    assert distortion_text(dataclasses.replace(clothes, augment=0.5)).startswith("distorted: augment 0.5 (")
+    assert distortion_text(RunConfig(elastic=2.0)) == "distorted: elastic 2 px"
