@@ -93,10 +93,8 @@ def summary_lines(finding: LrFinding, batch_size: int) -> list[str]:
 
 def suggested_choice(finding: Suggestion) -> str:
     """Why the suggested rate is the one it is (engine/lr_find.py: chosen)."""
-    if finding.name == "valley":
-        return ("Suggested: the valley (fastai's default): a constant rate must stay safe for the whole run, "
-                "so not the steepest fall.")  # fmt: skip
+    if finding.name == "valley":  # the why is in the README: room is short in the app's dialog
+        return "Suggested: the valley, for a constant rate (fastai's default)."
     if finding.name == "steepest":
-        return ("Suggested: the steepest fall of the loss: the schedule passes through its peak rate and "
-                "anneals, so the peak can sit higher than a constant rate.")  # fmt: skip
+        return "Suggested: the steepest fall, for a schedule that anneals from its peak."
     return "Suggested: minimum/10 (the loss never fell, so there is no valley to trust)."
