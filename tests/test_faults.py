@@ -38,7 +38,7 @@ from mlp_tui.core.config import (
     RunConfig,
     build_config,
 )
-from mlp_tui.core.datasets import IDX_FILES
+from mlp_tui.core.datasets import DATASET_NAMES, IDX_FILES
 from mlp_tui.core.events import Event, RunFailed, RunFinished
 from mlp_tui.core.presets import load_preset_file
 from mlp_tui.engine import trainer as engine
@@ -145,6 +145,9 @@ def preset_bytes(draw) -> bytes:
 @example(raw='device = "cuda:\u0663"\n'.encode())
 @example(raw=b"hidden = [16, true]\n")
 @example(raw=b"[lr]\nx = 1\n")
+@example(raw=b'"dataset" = []\n')  # a bad dataset, and tables named after datasets
+@example(raw=b"hidden = [8]\n[fashion-mnist]\naugment = 2\n")
+@example(raw=b'dataset = "fashion-mnist"\n[fashion-mnist]\ndropout = 0.1\n')
 def test_any_preset_file_gives_a_config_or_an_error_naming_file_and_key(tmp_path_factory, raw):
     folder = tmp_path_factory.getbasetemp() / "fuzzed-presets"
     folder.mkdir(exist_ok=True)
@@ -160,10 +163,11 @@ def test_any_preset_file_gives_a_config_or_an_error_naming_file_and_key(tmp_path
         message = str(exc)
         assert str(path) in message, message
         if parsed is not None:  # a key problem: the message names the key
-            assert any(f"key '{key}'" in message for key in parsed), message
+            # a key, or a dataset's table and the key in it ("[fashion-mnist]: key 'augment'")
+            assert any(f"key '{key}'" in message or f"[{key}]: key '" in message for key in parsed), message
         return
     assert parsed is not None
-    assert set(parsed) <= set(FIELDS) | set(META_KEYS)
+    assert set(parsed) <= set(FIELDS) | set(META_KEYS) | set(DATASET_NAMES)  # [fashion-mnist]: its settings
     assert isinstance(preset.config, RunConfig)
     # What was accepted builds again from its own canonical form.
     assert build_config(preset.config.to_dict()) == preset.config

@@ -113,7 +113,9 @@ class Preset:
     def config(self) -> RunConfig:
         """The preset on its own dataset (with the table for it, if it has one)."""
         own = self.values.get("dataset", RunConfig().dataset)
-        return self.config_on(own) if own in self.on else build_config(self.values, source=str(self.path))
+        if isinstance(own, str) and own in self.on:  # a bad value is build_config's to name
+            return self.config_on(own)
+        return build_config(self.values, source=str(self.path))
 
     def config_on(self, dataset: str) -> RunConfig:
         """The preset trained on `dataset`: its settings, and those it gives that dataset
