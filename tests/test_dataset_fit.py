@@ -203,6 +203,7 @@ def test_the_reproduce_line_on_another_dataset_names_the_dataset_not_the_presets
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.startswith("Reproduce with: "))
     assert "--dataset fashion-mnist" in line and "--batch-norm" not in line and "--augment" not in line
+    assert "model 784-512-512-10 (batch norm, dropout 0.1)" in result.output  # the header says how it trains
     # Running it again trains the preset's Fashion-MNIST settings.
     [run_dir] = list(tmp_path.iterdir())
     config = load_preset_file(run_dir / "config.toml").config

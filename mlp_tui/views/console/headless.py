@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from mlp_tui.core.config import build_config
+from mlp_tui.core.config import RunConfig, build_config
 from mlp_tui.core.datasets import dataset_info
 from mlp_tui.core.events import (  # fmt: skip
     BatchProgress,
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 def _start_lines(e: RunStarted) -> list[str]:
     c = build_config(e.config)
     return [
-        f"mlp-tui: preset {e.preset}  model {c.architecture}  {e.parameters:,} parameters  device {e.device}",
+        f"mlp-tui: preset {e.preset}  model {c.architecture}{_layers(c)}  {e.parameters:,} parameters  "
+        f"device {e.device}",
         f"loss {c.loss}  optimizer {c.optimizer}  {c.lr_text}  batch {c.batch_size}  epochs {c.epochs}  "
         f"schedule {c.schedule}" + "".join(f"  {x}" for x in c.training_extras()),
         f"data: {dataset_info(c.dataset).title}, {e.train_size:,} train / {e.val_size:,} validation / "
@@ -47,6 +48,12 @@ def _start_lines(e: RunStarted) -> list[str]:
         *([expected] if (expected := expectation_line(e.preset, c)) else []),
         *([f"a line every {c.log_every} batches: loss and accuracy of the epoch so far"] if c.log_every else []),
     ]
+
+
+def _layers(c: RunConfig) -> str:
+    """What the hidden layers add besides their sizes (a preset may give a dataset its own)."""
+    extras = (["batch norm"] if c.batch_norm else []) + ([f"dropout {c.dropout:g}"] if c.dropout else [])
+    return f" ({', '.join(extras)})" if extras else ""
 
 
 def health_line(event: LayerHealth) -> str:
