@@ -72,6 +72,12 @@ def dataset_info(key: str) -> DatasetInfo:
     return DATASETS[key]
 
 
+def distorts(kinds: tuple[str, ...], augment: float, elastic: float) -> bool:
+    """Whether `--augment` and `--elastic` change a dataset's pictures at all (elastic bending
+    alone does nothing to one that is not bent)."""
+    return bool(augment or (elastic and "elastic" in kinds))
+
+
 def distortion_words(key: str, augment: float, elastic: float, *, detail: bool = False) -> list[str]:
     """What `--augment` and `--elastic` do to this dataset's pictures, in words: `augment 0.5
     (rotate, scale, shift)`, or with `detail` the amounts (`rotate ±7.5°, ...`); elastic bending

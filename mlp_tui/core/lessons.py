@@ -9,13 +9,13 @@ Torch-free, so `mlp-tui lesson` lists them at once.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlp_tui.core.config import ConfigError, build_config, did_you_mean
 from mlp_tui.core.setting_values import duration_words
+from mlp_tui.core.toml_file import read_toml
 
 # The training screen's tabs, by the id a lesson's `tab` names (a test keeps them in step).
 TABS = ("charts", "classes", "mistakes", "confusion", "model", "health", "weights", "draw", "data", "predictions")
@@ -80,21 +80,6 @@ def _unknown(at: str, key: str, allowed: tuple[str, ...]) -> ConfigError:
     return ConfigError(f"{at}: unknown key '{key}'{did_you_mean(key, list(allowed))}; allowed: {', '.join(allowed)}")
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such lesson file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a lesson file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
-    except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-
-
 def _text(path: Path, data: dict[str, Any], key: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
@@ -108,7 +93,7 @@ def load_lesson(path: Path) -> Lesson:
     """A lesson file, checked key by key (ConfigError naming the file and the key). The grid's
     axes are checked where the comparison is built (runs/compare/lesson.py)."""
     path = Path(path)
-    data = _read(path)
+    data = read_toml(path, "lesson file")
     for key in data:
         if key not in TOP_KEYS:
             raise _unknown(str(path), key, TOP_KEYS)

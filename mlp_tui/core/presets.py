@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from mlp_tui.core.config import (
 from mlp_tui.core.datasets import DATASET_NAMES, dataset_info
 from mlp_tui.core.overrides import with_overrides
 from mlp_tui.core.setting_values import duration_words
+from mlp_tui.core.toml_file import read_toml
 
 
 @dataclass(frozen=True)
@@ -182,22 +182,7 @@ def preset_dirs() -> list[Path]:
 
 
 def load_preset_file(path: Path) -> Preset:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such preset file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a preset file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:  # tomllib parses nested arrays and tables recursively
-        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    data = read_toml(path, "preset file")
     if "variant" in data and "seeds" in data:
         raise ConfigError(f"{path}: a comparison (compare.toml), not a preset; redo it with: "
                           f"mlp-tui compare --preset {path}")  # fmt: skip

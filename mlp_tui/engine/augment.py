@@ -33,11 +33,12 @@ def augment_batch(
     scale = 1 + 0.15 * r[:, 1] if "scale" in kinds else torch.ones_like(r[:, 1])
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     shift = r[:, 2:] * (3 * 2 / 28) if "shift" in kinds else torch.zeros_like(r[:, 2:])  # 2 grid units: 28 px
-    mirror = torch.ones_like(cos)
-    if "flip" in kinds and strength:  # x read from -x: left and right swap
+    x_cos, x_sin = cos, sin  # the coefficients of the output's x
+    if "flip" in kinds and strength:  # x read from -x for half the batch: left and right swap
         mirror = torch.rand(n, device=x.device, generator=generator).lt(0.5).mul(-2).add(1).to(cos.dtype)
-    theta = torch.stack([torch.stack([cos * mirror, -sin, shift[:, 0]], 1),
-                         torch.stack([sin * mirror, cos, shift[:, 1]], 1)], 1)  # fmt: skip
+        x_cos, x_sin = cos * mirror, sin * mirror
+    theta = torch.stack([torch.stack([x_cos, -sin, shift[:, 0]], 1),
+                         torch.stack([x_sin, cos, shift[:, 1]], 1)], 1)  # fmt: skip
     coarse = None
     if elastic and "elastic" in kinds:
         coarse = torch.rand(n, 2, 7, 7, device=x.device, generator=generator)

@@ -206,7 +206,6 @@ def mnist_like(grey: np.ndarray) -> Digit:
     small = scaled(crop, BOX)
     if small.sum() <= 0:
         raise ImageError("the image is blank: no digit found")
-    canvas = np.zeros((SIDE, SIDE))
     sh, sw = small.shape
     ys, xs = np.indices(small.shape)
     mass = small.sum()
@@ -214,10 +213,7 @@ def mnist_like(grey: np.ndarray) -> Digit:
     # Whole-pixel shift putting the centre of mass at the field's centre; the box stays inside.
     y0 = int(np.clip(round(CENTRE - cy), 0, SIDE - sh))
     x0 = int(np.clip(round(CENTRE - cx), 0, SIDE - sw))
-    canvas[y0 : y0 + sh, x0 : x0 + sw] = small
-    pixels = np.round(canvas * 255.0).astype(np.uint8).tobytes()
-    shape = np.shape(grey)
-    return Digit(pixels=pixels, source_shape=(shape[0], shape[1]), inverted=inverted, box=(h, w))
+    return _placed(small, y0, x0, grey, inverted, (h, w), "box")
 
 
 def fill_frame(grey: np.ndarray) -> Digit:
@@ -229,11 +225,18 @@ def fill_frame(grey: np.ndarray) -> Digit:
     small = scaled(crop, SIDE)
     if small.sum() <= 0:
         raise ImageError("the image is blank: no object found")
-    canvas = np.zeros((SIDE, SIDE))
     sh, sw = small.shape
     # An odd margin's extra pixel goes above and to the left, as in Fashion-MNIST's own pictures.
     y0, x0 = (SIDE - sh + 1) // 2, (SIDE - sw + 1) // 2
-    canvas[y0 : y0 + sh, x0 : x0 + sw] = small
+    return _placed(small, y0, x0, grey, inverted, (h, w), "fill")
+
+
+def _placed(
+    small: np.ndarray, y0: int, x0: int, grey: np.ndarray, inverted: bool, box: tuple[int, int], framing: str
+) -> Digit:
+    """`small` (0..1) put at row y0, column x0 of a black 28x28 field: the Digit made of `grey`."""
+    canvas = np.zeros((SIDE, SIDE))
+    canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
     pixels = np.round(canvas * 255.0).astype(np.uint8).tobytes()
     shape = np.shape(grey)
-    return Digit(pixels, (shape[0], shape[1]), inverted=inverted, box=(h, w), framing="fill")
+    return Digit(pixels, (shape[0], shape[1]), inverted=inverted, box=box, framing=framing)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mlp_tui.core.datasets import HANDWRITING
+from mlp_tui.core.datasets import HANDWRITING, distorts
 from mlp_tui.engine.augment import augment_batch
 
 
@@ -39,7 +39,7 @@ def sample_batch(
     device = x.device
     order = torch.randperm(len(x), generator=generator)[:count].to(device)
     raw, labels = x[order], y[order].long()
-    distorted = bool(augment or (elastic and "elastic" in kinds))
+    distorted = distorts(kinds, augment, elastic)
     if distorted:
         # augment_batch samples on the batch's device: its generator must live there too.
         local = generator if generator is None or generator.device == device else _on(device, generator)

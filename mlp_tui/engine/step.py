@@ -19,7 +19,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from mlp_tui.core.config import RunConfig
-from mlp_tui.core.datasets import HANDWRITING, dataset_info
+from mlp_tui.core.datasets import HANDWRITING, dataset_info, distorts
 from mlp_tui.engine.augment import augment_batch
 from mlp_tui.engine.data import Dataset
 from mlp_tui.engine.insight import HealthMonitor
@@ -69,7 +69,7 @@ class TrainStep:
         self.scheduler, self.health = scheduler, health
         self.augment, self.elastic, self.l1 = augment, elastic, l1
         self.distortions = distortions  # those that fit the dataset (core/datasets.py)
-        self.distorts = bool(augment or (elastic and "elastic" in distortions))
+        self.distorts = distorts(distortions, augment, elastic)
         self.l1_weights = linear_weights(model)  # found once, not every batch
         self.steps = steps_per_epoch(len(data.train_x), batch_size)
         device = data.train_x.device

@@ -16,12 +16,16 @@ from mlp_tui.runs.compare.stats import ALPHA, welch_p
 from mlp_tui.text.render import counted
 
 
+def _varying(board: Board) -> list[str]:
+    """The comparison's axes (the presets first, when several) that take two values or more."""
+    variants = board.plan.variants
+    return [k for k in board.plan.axes if len({str(_value(v, k)) for v in variants}) > 1]
+
+
 def question_axis(board: Board) -> str:
     """The setting the lesson asks about: its first axis with two values or more, else the
     presets (a lesson of several presets may vary nothing)."""
-    variants = board.plan.variants
-    keys = [text.partition("=")[0] for text in board.plan.vary]
-    return next((k for k in keys if len({str(_value(v, k)) for v in variants}) > 1), "preset")
+    return next((k for k in _varying(board) if k != "preset"), "preset")
 
 
 def _value(variant: Variant, key: str) -> Any:
@@ -44,8 +48,7 @@ def _condition(row: VariantRow, key: str, axes: list[str]) -> str:
 
 def answer_lines(board: Board) -> list[str]:
     """The answer: a heading, then a line per condition. Provisional until every run finished."""
-    key = question_axis(board)
-    axes = [k for k in board.plan.axes if len({str(_value(v, k)) for v in board.plan.variants}) > 1]
+    key, axes = question_axis(board), _varying(board)
     groups: dict[str, list[VariantRow]] = {}
     for row in sorted(board.rows(), key=lambda r: r.index):
         groups.setdefault(_condition(row, key, axes), []).append(row)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlp_tui.core.config import RunConfig
-from mlp_tui.core.datasets import class_label, dataset_info, distortion_words
+from mlp_tui.core.datasets import class_label, dataset_info, distortion_words, distorts
 from mlp_tui.text.render import SIDE
 from mlp_tui.text.report import fold
 from mlp_tui.views.console.digit_art import cells_per_row, grid_lines
@@ -19,7 +19,7 @@ def distortion_text(config: RunConfig, *, detail: bool = True) -> str:
     if not (config.augment or config.elastic):
         return "undistorted (--augment 0, --elastic 0)"
     words = distortion_words(config.dataset, config.augment, config.elastic, detail=detail)
-    applied = config.augment or "elastic" in dataset_info(config.dataset).distortions  # as sample_batch decides
+    applied = distorts(dataset_info(config.dataset).distortions, config.augment, config.elastic)
     return ("distorted: " if applied else "undistorted: ") + ", ".join(words)
 
 

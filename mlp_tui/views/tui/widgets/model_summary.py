@@ -33,6 +33,7 @@ class ModelSummary(Static):
         self.config, self.preset = config, preset
         self.started: RunStarted | None = None
         self.change: LrChanged | None = None  # the latest change of the learning rate
+        self.expected = expectation_line(preset, config)  # read once, not at every change of lr
 
     def show_start(self, event: RunStarted) -> None:
         if self.change is not None and self.change.epoch > event.start_epoch:
@@ -54,5 +55,5 @@ class ModelSummary(Static):
             f"dropout {cfg.dropout:g}" + "".join(f" · {x}" for x in cfg.training_extras()) + "\n"
             f"data: {dataset_info(cfg.dataset).title}, {event.train_size:,} train / {event.val_size:,} validation / "
             f"{event.test_size:,} test images"
-            + "".join(f"\n{note}" for note in [Holdout.of(event).note(), expectation_line(self.preset, cfg)] if note)
+            + "".join(f"\n{note}" for note in [Holdout.of(event).note(), self.expected] if note)
         )
