@@ -40,6 +40,7 @@ class RunStarted(Event):
     run_dir: str | None = None
     start_epoch: int = 0
     time: float = 0.0
+    step: str | None = None  # on a GPU: "captured" (a CUDA graph replayed) or "eager (why)"; on a CPU None
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class BatchProgress(Event):
     samples_per_s: float
     lr: float | None = None  # the learning rate now (a schedule moves it every batch)
     logged: bool = False  # a --log-every batch: headless prints it as a line, the run directory keeps it
+    # On CUDA with nvidia-ml-py: the GPU's utilisation (%) and its memory in use and in all (bytes).
+    gpu_busy: int | None = None
+    gpu_memory: int | None = None
+    gpu_memory_total: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ class HealthWarning(Event):
     kind: ClassVar[str] = "health_warning"
     epoch: int
     code: str  # dead-units | saturated | identical-units | vanishing-gradients | exploding-updates | slow-updates |
-    # overfitting | underfitting
+    # overfitting | underfitting | eager-step (a GPU run's captured step given up)
     layer: int | None
     message: str  # "layer 2: 64 % of units never fire"
     advice: str  # "lower the learning rate or try leaky_relu"
@@ -281,16 +286,8 @@ def from_dict(data: dict[str, Any]) -> Event:
             continue
         value = data[f.name]
         if f.name == "misclassified":
-            value = tuple(
-                Misclassified(
-                    index=m["index"],
-                    pixels=base64.b64decode(m["pixels"]["b64"]),
-                    predicted=m["predicted"],
-                    true=m["true"],
-                    probabilities=tuple(m["probabilities"]),
-                )
-                for m in value
-            )
+            value = tuple(Misclassified(**m | {"pixels": base64.b64decode(m["pixels"]["b64"]),
+                                               "probabilities": tuple(m["probabilities"])}) for m in value)  # fmt: skip
         elif f.name == "layers":
             value = tuple(LayerStats(**{k: _tupled(v) for k, v in layer.items()}) for layer in value)
         elif f.name != "config":

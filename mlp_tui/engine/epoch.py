@@ -20,6 +20,8 @@ from mlp_tui.core.events import BatchProgress, Event, ThreadsChanged
 from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import Dataset
 from mlp_tui.engine.faults import check_finite
+from mlp_tui.engine.gpu_usage import GpuUsage
+from mlp_tui.engine.graph_step import fallback_warning
 from mlp_tui.engine.step import TrainStep
 from mlp_tui.engine.threads import ThreadTuner
 
@@ -83,6 +85,8 @@ class EpochLoop:
         self.images = len(data.train_x)
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.cursor = BatchCursor()
+        self._fallback_told = False
+        self.gpu = GpuUsage.for_device(device)  # None unless CUDA with nvidia-ml-py
 
     def seen(self, batches: int) -> int:
         """Images trained on in the epoch's first `batches` batches."""
@@ -95,6 +99,7 @@ class EpochLoop:
         epoch = cursor.epoch + 1
         step.model.train()
         perm = self._shuffle()
+        step.set_order(perm)
         checked = first = cursor.batch
         now = time.perf_counter()
         clock = _Clock(start=now, last_tick=now)
@@ -118,6 +123,9 @@ class EpochLoop:
                 checked, clock.last_tick = b + 1, now
                 rate = (self.seen(b + 1) - self.seen(first)) / clock.training_seconds(now)
                 self._progress(epoch, b + 1, rate, logged)
+        if step.failed and not self._fallback_told:
+            self.run.emit(fallback_warning(epoch, step.failed))
+            self._fallback_told = True
         seconds = clock.training_seconds(time.perf_counter())
         n = self.images
         return EpochTrained(
@@ -145,10 +153,12 @@ class EpochLoop:
     def _progress(self, epoch: int, batches: int, rate: float, logged: bool) -> None:
         """Where the epoch stands: its running sums read back from the device, once per tick."""
         step, seen = self.step, self.seen(batches)
+        busy, memory, total = (self.gpu.read() if self.gpu else None) or (None, None, None)
         self.run.emit(BatchProgress(
             epoch=epoch, epochs=self.config.epochs, batch=batches, batches=step.steps,
             loss=step.loss_sum.item() / seen, accuracy=step.correct.item() / seen, samples_per_s=rate,
             lr=float(step.optimizer.param_groups[0]["lr"]), logged=logged,
+            gpu_busy=busy, gpu_memory=memory, gpu_memory_total=total,
         ))  # fmt: skip
 
     # -- checkpoints ------------------------------------------------------------------------

@@ -58,12 +58,19 @@ class HealthMonitor:
 
     # -- during the epoch: called by the trainer around each step -----------------------------
     def after_backward(self, batch: int) -> None:
-        if batch % SAMPLE_EVERY:
-            return
+        if batch % SAMPLE_EVERY == 0 and self.sample_grads():
+            self.count_grad_sample()
+
+    def sample_grads(self) -> bool:
+        """Add the gradient norms to the epoch's sums, on the device (a captured step does this
+        every batch, inside its graph, and counts each replay)."""
         grads = [m.weight.grad for m in self.linears if m.weight.grad is not None]
         if len(grads) < len(self.linears):
-            return
+            return False
         self.grad_sum += torch.stack(torch._foreach_norm(grads))
+        return True
+
+    def count_grad_sample(self) -> None:
         self.grad_samples += 1
 
     def before_step(self, last: bool) -> None:

@@ -4,15 +4,15 @@ step. The batch's loss and correct count are added to device buffers and never r
 so a step launches work and returns; the epoch loop reads the buffers a few times a second.
 
 The epoch's bookkeeping (shuffling, resuming mid-epoch, commands, validation, best weights,
-events, checkpoints) is the epoch loop's and the trainer's; this is what a CUDA graph would
-capture and replay.
+events, checkpoints) is the epoch loop's and the trainer's. On a GPU, graph_step.py
+replays this step as a captured CUDA graph.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import torch
 from torch import nn
@@ -47,6 +47,8 @@ def compile_model(model: nn.Module) -> Forward:
 class TrainStep:
     """Trains on one batch at a time; build it with `from_config`."""
 
+    failed: str | None = None  # a captured step's: why it went back to this eager step
+
     def __init__(
         self,
         *,
@@ -71,6 +73,7 @@ class TrainStep:
         self.distortions = distortions  # those that fit the dataset (core/datasets.py)
         self.distorts = distorts(distortions, augment, elastic)
         self.l1_weights = linear_weights(model)  # found once, not every batch
+        self.batch_size = batch_size
         self.steps = steps_per_epoch(len(data.train_x), batch_size)
         device = data.train_x.device
         self.batch_losses = torch.zeros(self.steps, device=device)  # for the NaN check, by batch
@@ -86,7 +89,7 @@ class TrainStep:
         optimizer: torch.optim.Optimizer,
         scheduler: LRScheduler | None = None,
         health: HealthMonitor | None = None,
-    ) -> TrainStep:
+    ) -> Self:
         """The step a run's config asks for: its loss, penalty, distortions and (with
         `compile`) a compiled forward pass."""
         return cls(
@@ -103,6 +106,9 @@ class TrainStep:
             distortions=dataset_info(config.dataset).distortions,
             l1=config.l1,
         )
+
+    def set_order(self, order: torch.Tensor) -> None:
+        """The epoch's order of images; this step is given each batch's indices instead."""
 
     def new_epoch(self) -> None:
         """Zero the buffers for an epoch that starts from its first batch."""

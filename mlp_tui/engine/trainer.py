@@ -25,6 +25,7 @@ from mlp_tui.engine.control import Control
 from mlp_tui.engine.data import Dataset
 from mlp_tui.engine.epoch import EpochLoop, EpochTrained
 from mlp_tui.engine.faults import NonFiniteLoss, diverged, no_memory, out_of_memory
+from mlp_tui.engine.graph_step import CapturedStep, plan_step
 from mlp_tui.engine.insight import Advisor, HealthMonitor
 from mlp_tui.engine.lr_plan import LrPlan, make_scheduler, record_change, set_rate
 from mlp_tui.engine.model import build_model, build_optimizer, count_parameters, format_summary
@@ -40,7 +41,7 @@ TICK_S = 0.1  # progress events at most this often
 
 
 class Trainer:
-    """One training run: model, optimizer and schedule, the epochs, checkpoints."""
+    """One training run: model, optimizer and schedule, the epochs, checkpoints (`capture`: see graph_step.py)."""
 
     def __init__(
         self,
@@ -55,24 +56,25 @@ class Trainer:
         device_label: str | None = None,
         progress_interval: float | None = None,
         threads_cap: int | None = None,
+        capture: bool = True,
     ) -> None:
         self.config, self.data, self.device = config, data, device
-        # First: the thread count applies to everything below (a comparison member's cap is
-        # its share of the cores).
+        # First: the thread count applies to all below (a comparison member's cap: its share).
         self.threads = ThreadTuner(config.threads, threads_cap, device.type)
-        self.control = control or Control()
-        self.store, self.preset = store, preset
+        self.control, self.store, self.preset = control or Control(), store, preset
         self.device_label = self.threads.label() if device.type == "cpu" else device_label or str(device)
         self._emit_view: Callable[[Event], None] | None = emit
         self.progress_interval = TICK_S if progress_interval is None else progress_interval
         torch.manual_seed(config.seed)
         self.model = build_model(config, (data.mean, data.std)).to(device)
-        self.optimizer = build_optimizer(self.model, config, device)
         self.steps_per_epoch = steps_per_epoch(len(data.train_x), config.batch_size)
+        self.step_plan = plan_step(config, device, self.steps_per_epoch, capture)
+        self.optimizer = build_optimizer(self.model, config, device)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch * config.epochs)
         probe = data.val_x if len(data.val_x) else data.train_x
         self.health = HealthMonitor(self.model, config, probe) if config.health else None
-        self.step = TrainStep.from_config(config, data, self.model, self.optimizer, self.scheduler, self.health)
+        step = CapturedStep if self.step_plan.captured else TrainStep
+        self.step = step.from_config(config, data, self.model, self.optimizer, self.scheduler, self.health)
         self.loop = EpochLoop(config, data, device, self.step, self.control, self.threads, self)
         self.best = BestEpoch(config.monitor)
         self.advisor = Advisor(config)
@@ -146,6 +148,7 @@ class Trainer:
             summary=format_summary(self.model), parameters=count_parameters(self.model),
             train_size=len(data.train_x), val_size=len(data.val_x), test_size=len(data.test_x),
             run_dir=str(store.location) if store else None, start_epoch=self.epoch, time=time.time(),
+            step=self.step_plan.words,
         ))  # fmt: skip
 
     def _fail(self, reason: str, message: str, epoch: int | None, batch: int | None) -> RunFailed:

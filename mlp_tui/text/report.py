@@ -29,8 +29,23 @@ def batch_line(e: BatchProgress) -> str:
     """A --log-every line, indented under its epoch: loss and accuracy of the epoch so far."""
     width = len(str(e.batches))
     lr = "" if e.lr is None else f"  lr {e.lr:.3g}"
+    gpu = f"  {gpu_words(e)}" if gpu_words(e) else ""
     return (f"  epoch {e.epoch} batch {e.batch:>{width}}/{e.batches}  loss {e.loss:.4f}  acc {pct(e.accuracy)}{lr}  "
-            f"{e.samples_per_s:,.0f} img/s")  # fmt: skip
+            f"{e.samples_per_s:,.0f} img/s{gpu}")  # fmt: skip
+
+
+def device_words(device: str, step: str | None) -> str:
+    """`CUDA NVIDIA H100 80GB HBM3, step: captured`: the device, and on a GPU how a batch trains."""
+    return device if step is None else f"{device}, step: {step}"
+
+
+def gpu_words(e: BatchProgress | None) -> str:
+    """`GPU 87 % busy, 1.2 of 80 GiB in use` ("" without figures: not CUDA, or no nvidia-ml-py).
+    The memory is the whole GPU's: other processes' and CUDA's own, not only the run's tensors."""
+    if e is None or e.gpu_busy is None or e.gpu_memory is None or e.gpu_memory_total is None:
+        return ""
+    total = e.gpu_memory_total / 2**30
+    return f"GPU {e.gpu_busy} % busy, {e.gpu_memory / 2**30:.1f} of {total:.{0 if total >= 10 else 1}f} GiB in use"
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class RunProgress:
     bests: tuple[tuple[int, float | None], ...] = ()  # (epoch, validation accuracy) of each new best
     warnings: tuple[HealthWarning, ...] = ()  # each once
     device: str = "…"
+    step: str | None = None  # on a GPU, how a batch trains: "captured" or "eager (why)"
     run_dir: str = ""
     result: RunFinished | RunFailed | None = None
     # Whether events are news (toast-worthy) rather than the run's history being replayed. A
@@ -98,6 +99,12 @@ class RunProgress:
         if isinstance(self.result, RunFinished) and self.result.best_epoch is not None:
             return self.result.best_val_accuracy
         return self.bests[-1][1] if self.bests else None
+
+    @property
+    def gpu_progress(self) -> BatchProgress | None:
+        """The newest progress while the run trains, for its GPU figures (gpu_busy...): paused,
+        the GPU idles, and an ended run's figures are old news."""
+        return self.latest if self.status == RunState.RUNNING else None
 
     @property
     def shown_epoch(self) -> int:
@@ -187,6 +194,7 @@ class RunProgress:
             bests=tuple(b for b in self.bests if b[0] <= event.start_epoch),
             warnings=tuple(w for w in self.warnings if w.epoch <= event.start_epoch),
             device=event.device,
+            step=event.step,
             run_dir=event.run_dir or "",
             result=None,
         )

@@ -25,7 +25,7 @@ from mlp_tui.core.events import (  # fmt: skip
 )
 from mlp_tui.core.presets import expectation_line
 from mlp_tui.text.render import wants_ascii
-from mlp_tui.text.report import Holdout, batch_line, epoch_line, final_report
+from mlp_tui.text.report import Holdout, batch_line, device_words, epoch_line, final_report, gpu_words
 from mlp_tui.text.reproduce import ReproduceLine
 from mlp_tui.text.width import fold, layout_width
 from mlp_tui.views.eta import clock, duration, epoch_left
@@ -39,7 +39,7 @@ def _start_lines(e: RunStarted) -> list[str]:
     c = build_config(e.config)
     return [
         f"mlp-tui: preset {e.preset}  model {c.architecture}{_layers(c)}  {e.parameters:,} parameters  "
-        f"device {e.device}",
+        f"device {device_words(e.device, e.step)}",
         f"loss {c.loss}  optimizer {c.optimizer}  {c.lr_text}  batch {c.batch_size}  epochs {c.epochs}  "
         f"schedule {c.schedule}" + "".join(f"  {x}" for x in c.training_extras()),
         f"data: {dataset_info(c.dataset).title}, {e.train_size:,} train / {e.val_size:,} validation / "
@@ -229,9 +229,10 @@ class RichPrinter(PlainPrinter):
     def _left(self, event: BatchProgress) -> str:
         here = epoch_left(event, self.run.batch_size)
         run = self.run.time_left()
+        gpu = f"  {gpu_words(event)}" if gpu_words(event) else ""
         if self.console.width < 100:  # room for the bar and its counter first
-            return f"ETA {clock(run)}"
-        return f"epoch {clock(here)} left, ETA {clock(run)}"  # ETA: the run's end, as the app says
+            return f"ETA {clock(run)}{gpu}"
+        return f"epoch {clock(here)} left, ETA {clock(run)}{gpu}"  # ETA: the run's end, as the app says
 
     def close(self) -> None:
         self.progress.stop()

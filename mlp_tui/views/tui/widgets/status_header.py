@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from mlp_tui.core.events import EndStatus, RunFailed, RunFinished
-from mlp_tui.text.report import pct
+from mlp_tui.text.report import device_words, gpu_words, pct
 from mlp_tui.views.eta import clock
 from mlp_tui.views.state import RunProgress, RunState
 from mlp_tui.views.tui.widgets.fit_text import shorten_text
@@ -83,6 +83,8 @@ class StatusHeader(Static):
             if run.lr_asked is not None:
                 lr += f" → {asked_words(run.lr_asked)} at the next batch"
             best = "" if run.best_epoch is None else f" · best weights: epoch {run.best_epoch}"
-            where = escape(f"{run.device}  ·  {run.run_dir or 'run directory: pending'}")
-            line = f"{lr}{best}  ·  [dim]{where}[/]"
+            # The GPU's figures change, the device does not: they go first, where a narrow line keeps them.
+            gpu = gpu_words(run.gpu_progress)
+            where = escape(f"{device_words(run.device, run.step)}  ·  {run.run_dir or 'run directory: pending'}")
+            line = f"{lr}{best}  ·  {f'{gpu}  ·  ' if gpu else ''}[dim]{where}[/]"
         return shorten_text(Text.from_markup(line), width)
