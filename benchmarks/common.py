@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
+# $MLP_TUI_RESULTS: another file to append to (gpu_check.sh's dry run keeps RESULTS.md as it is).
+RESULTS = Path(os.environ.get("MLP_TUI_RESULTS") or HERE / "RESULTS.md")
 sys.path.insert(0, str(HERE.parent))
 
 

@@ -42,14 +42,18 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--gpu", action="store_true", help="6 members of the dropout preset on the GPU")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--device", default="cuda", help="with --gpu; cpu: a dry run of the GPU comparison")
+    parser.add_argument("--subset", type=int, default=0, help="train on this many images (dry runs)")
     args = parser.parse_args()
     data_dir = mnist_dir(args.data_dir)
     if args.gpu:
-        preset, axes, seeds, common = "dropout", [parse_axis("loss=nll,cross-entropy,mse")], 2, {"device": "cuda"}
+        preset, axes, seeds, common = "dropout", [parse_axis("loss=nll,cross-entropy,mse")], 2, {"device": args.device}
     else:
         preset, axes, seeds, common = "tiny", [parse_axis("loss=nll,cross-entropy")], 2, {}
     if args.epochs:
         common["epochs"] = args.epochs
+    if args.subset:
+        common["subset"] = args.subset
     chosen = resolve_preset(preset)
     plan = Plan(build_grid([(preset, chosen.config)], axes, common), seeds, [a.text for a in axes])
     members = plan.size

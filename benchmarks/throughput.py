@@ -10,6 +10,7 @@ Goals (issue 5): ratio >= 4x (never below 3x); achieved FLOP/s >= 75 % of a larg
 computes, is in that count; the figure without it is printed too).
 
     python benchmarks/throughput.py [--data-dir DIR] [--epochs 2]
+    python benchmarks/throughput.py --gpu    # eager vs captured step on CUDA (throughput_gpu.py)
 """
 
 from __future__ import annotations
@@ -80,10 +81,22 @@ def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=None, help="default: 2 (CPU), 4 (--gpu: 3 timed)")
     parser.add_argument("--tutorial-batches", type=int, default=1500, help="30,000 images at batch 20")
+    gpu = parser.add_argument_group("--gpu", "the eager and the captured step on a GPU (throughput_gpu.py)")
+    gpu.add_argument("--gpu", action="store_true")
+    gpu.add_argument("--device", default="cuda", help="cpu: a dry run of --gpu's code on this machine")
+    gpu.add_argument("--subset", type=int, default=0, help="train on this many images (dry runs)")
+    gpu.add_argument("--peak-size", type=int, default=8192, help="side of the matmul that measures the peak")
+    gpu.add_argument("--run-args", default="", help="added to the 5-epoch `mlp-tui run` (dry runs: '--epochs 1')")
     args = parser.parse_args()
     data_dir = mnist_dir(args.data_dir)
+    if args.gpu:
+        from throughput_gpu import main_gpu
+
+        main_gpu(data_dir, args.device, args.epochs or 4, args.subset, args.peak_size, args.run_args.split())
+        return
+    args.epochs = args.epochs or 2
 
     peak = statistics.median(matmul_flops() for _ in range(3))
     tutorial = tutorial_rate(data_dir, args.tutorial_batches)
