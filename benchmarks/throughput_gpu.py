@@ -11,6 +11,7 @@ on the device (fp32 with TF32 allowed, as training runs), and the wall time of a
 from __future__ import annotations
 
 import dataclasses
+import gc
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def timed_run(config: RunConfig, prepared: Prepared, capture: bool) -> Timed:
     if isinstance(end, RunFailed):
         raise SystemExit(f"batch {config.batch_size}, capture={capture}: {end.reason}: {end.message}")
     del trainer
+    gc.collect()  # the trainer and its loop refer to each other: only the collector frees its graph
     if torch.cuda.is_available():
         torch.cuda.empty_cache()  # the next run's graphs and buffers start from the same free memory
     later = seconds[1:] or seconds

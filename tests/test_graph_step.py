@@ -76,6 +76,38 @@ def test_the_captured_body_trains_as_the_eager_step(synthetic, make_config, monk
     torch.testing.assert_close(run.step.batch_losses, eager_run.step.batch_losses, rtol=1e-3, atol=1e-5)
 
 
+def _stopped_mid_epoch(config, data) -> dict:
+    """A run's state, stopped in its second epoch, copied (loading may share its tensors)."""
+    run = Trainer(config, data, CPU)
+    batches = [0]
+
+    def stop_later(epoch: int, batch: int) -> None:
+        batches[0] += 1
+        if batches[0] == run.steps_per_epoch + 7:
+            run.control.stop()
+
+    run.before_batch = stop_later  # type: ignore[method-assign]
+    run.run()
+    return run.state_dict()
+
+
+def test_a_resumed_captured_run_follows_its_schedule_as_the_eager_one(synthetic, make_config, monkeypatch):
+    """Loading a checkpoint replaces the optimizer's groups: the graph's rate must still follow
+    the schedule afterwards (it did not: it kept the rate of the run's first batch)."""
+    config = make_config(epochs=3, schedule="onecycle", optimizer="adam", lr=3e-3)
+    state = _stopped_mid_epoch(config, synthetic)
+    eager = Trainer(config, synthetic, CPU)
+    eager.restore(copy.deepcopy(state))
+    eager.run()
+    _force_capture(monkeypatch)
+    captured = Trainer(config, synthetic, CPU)
+    captured.restore(copy.deepcopy(state))
+    captured.run()
+    assert isinstance(captured.step, CapturedStep)
+    for p, q in zip(captured.model.parameters(), eager.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-5)
+
+
 def test_a_nan_in_a_captured_batch_names_that_batch(synthetic, make_config, monkeypatch):
     """The divergence check reads the losses the body writes by its batch counter."""
     _force_capture(monkeypatch)
@@ -119,10 +151,10 @@ def test_the_captured_body_reads_nothing_back_per_batch(synthetic, make_config, 
 
 def test_a_graph_given_up_is_said_once_and_training_goes_on_eagerly(synthetic, make_config, monkeypatch):
     config = make_config(epochs=3)
-    eager, _, eager_run = _train(config, synthetic)
+    eager, _, _ = _train(config, synthetic)
     _force_capture(monkeypatch)
     monkeypatch.setattr(graph_step, "state_on_device", lambda optimizer: False)
-    result, events, run = _train(config, synthetic)
+    result, events, _ = _train(config, synthetic)
     told = [e for e in events if isinstance(e, HealthWarning)]
     assert [(w.epoch, w.code) for w in told] == [(1, "eager-step")]
     assert "the optimizer keeps its state on the host" in told[0].message and "eager step" in told[0].advice
@@ -158,8 +190,8 @@ def test_a_replayed_graph_gives_the_eager_steps_parameters(on_gpu, make_config, 
         step(b, order[b * bs : (b + 1) * bs])
     twin = copy.deepcopy(model)
     twin_opt = build_optimizer(twin, config, CUDA)
-    twin_opt.load_state_dict(optimizer.state_dict())
-    twin_sched = trainer.make_scheduler(twin_opt, config, 100)
+    twin_sched = trainer.make_scheduler(twin_opt, config, 100)  # first: a new schedule resets the rate
+    twin_opt.load_state_dict(copy.deepcopy(optimizer.state_dict()))  # a copy: loading may share tensors
     if scheduler is not None and twin_sched is not None:
         twin_sched.load_state_dict(scheduler.state_dict())
     eager = TrainStep.from_config(config, on_gpu, twin, twin_opt, twin_sched)
@@ -207,7 +239,7 @@ def test_a_captured_run_resumes_mid_epoch(on_gpu, make_config, tmp_path):
     first.before_batch = stop_after_some  # type: ignore[method-assign]
     first.run()
     state = first.state_dict()
-    assert state["mid_epoch"]["batches_done"] == 29
+    assert state["mid_epoch"]["batches_done"] == 30  # the batch under way when the stop came still ran
     second = Trainer(dataclasses.replace(config), on_gpu, CUDA)
     second.restore(state)
     result = second.run()

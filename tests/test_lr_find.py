@@ -120,18 +120,19 @@ def test_bad_input_is_one_line_and_exit_2(args, expected):
     assert expected in result.output
 
 
-def test_the_setup_screens_key_sweeps_and_applies_the_rate(mnist_root, tmp_path):
+@pytest.mark.parametrize(("preset", "size"), [("tiny", (100, 40)), ("dropout", (80, 24))])
+def test_the_setup_screens_key_sweeps_and_applies_the_rate(mnist_root, tmp_path, preset, size):
     from conftest import wait_until
     from mlp_tui.core.presets import resolve_preset
     from mlp_tui.views.tui.app import create_app
     from mlp_tui.views.tui.screens.setup import SetupScreen
     from mlp_tui.views.tui.widgets.lr_find_dialog import LrFindDialog
 
-    config = dataclasses.replace(resolve_preset("tiny").config, subset=1000, threads="1")
+    config = dataclasses.replace(resolve_preset(preset).config, subset=1000, threads="1")
 
     async def scenario() -> None:
-        app = create_app("tiny", config, data_dir=mnist_root, runs_root=tmp_path)
-        async with app.run_test(size=(100, 40)) as pilot:
+        app = create_app(preset, config, data_dir=mnist_root, runs_root=tmp_path)
+        async with app.run_test(size=size) as pilot:
             await wait_until(pilot, lambda: isinstance(app.screen, SetupScreen))
             setup = app.screen
             await pilot.press("ctrl+l")
@@ -141,6 +142,9 @@ def test_the_setup_screens_key_sweeps_and_applies_the_rate(mnist_root, tmp_path)
             suggested = float(f"{dialog.finding.suggested.lr:.2g}")
             text = str(dialog.query_one("#lr-find-text").render())
             assert "valley" in text and "<- suggested" in text
+            await pilot.pause()
+            shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            assert "Suggested:" in shown and "escape close" in shown, shown  # the keys, even at 80x24
             await pilot.press("a")
             await wait_until(pilot, lambda: app.screen is setup)
             await pilot.pause()

@@ -21,12 +21,15 @@ Tensors = list[torch.Tensor] | tuple[torch.Tensor, ...]  # what the foreach oper
 
 class DeviceHyper:
     """Each param group's lr (and betas) as device tensors, refreshed from the group's floats,
-    which the schedule, live changes and the views go on setting and reading."""
+    which the schedule, live changes and the views go on setting and reading. Float64, as the
+    fused kernels use them (float32 would round 1 - 0.999 by about 1e-5)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-        self.groups = optimizer.param_groups
-        self.tensors = [[torch.tensor(value, device=device) for value in self._values(group)] for group in self.groups]
-        self._held = [self._values(group) for group in self.groups]
+        # The optimizer, not its groups: loading a checkpoint replaces the group dicts.
+        self.optimizer = optimizer
+        groups = optimizer.param_groups
+        self.tensors = [[torch.tensor(v, dtype=torch.float64, device=device) for v in self._values(g)] for g in groups]
+        self._held = [self._values(group) for group in groups]
 
     @staticmethod
     def _values(group: dict[str, Any]) -> list[float]:
@@ -34,7 +37,7 @@ class DeviceHyper:
 
     def refresh(self) -> None:
         """Copy what changed since the last refresh (a launch per number)."""
-        for i, group in enumerate(self.groups):
+        for i, group in enumerate(self.optimizer.param_groups):
             values = self._values(group)
             if values != self._held[i]:
                 for tensor, value in zip(self.tensors[i], values, strict=True):

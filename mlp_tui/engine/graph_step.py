@@ -84,7 +84,6 @@ class CapturedStep(TrainStep):
         self.order = torch.zeros(len(self.data.train_x), dtype=torch.long, device=device)
         self.offsets = torch.arange(self.batch_size, device=device)
         self.batch = torch.zeros((), dtype=torch.long, device=device)  # the graph's batch counter
-        self.batch_ids = torch.arange(self.steps, device=device)
         self._next = -1  # the batch the counter holds, as the host knows it
         self.hyper = DeviceHyper(self.optimizer, device)
         self.graph: Any = None  # torch.cuda.CUDAGraph once captured
@@ -95,20 +94,17 @@ class CapturedStep(TrainStep):
         self.order.copy_(order)
 
     def __call__(self, b: int, idx: torch.Tensor) -> None:
-        if b == self.steps - 1 or len(idx) != self.batch_size or self.failed or self.warmed < WARMUP:
-            self._eager(b, idx)
-            return
-        if self.graph is None and not state_on_device(self.optimizer):
-            self.failed = "the optimizer keeps its state on the host"
+        if self._eager_now(b, idx):
             self._eager(b, idx)
             return
         if b != self._next:  # after an eager batch, or at an epoch's start
             self.batch.fill_(b)
         self.hyper.refresh()
+        if self.graph is None and self.graphs and not self._capture():
+            self._eager(b, idx)  # said once, by the epoch loop
+            return
         if self.graph is not None:
             self.graph.replay()
-        elif self.graphs:
-            self._capture_and_replay(b)
         else:
             self._body()
         self._next = b + 1
@@ -117,6 +113,15 @@ class CapturedStep(TrainStep):
         if self.scheduler is not None:
             self.scheduler.step()
 
+    def _eager_now(self, b: int, idx: torch.Tensor) -> bool:
+        """Whether batch `b` takes the eager step: an epoch's last, the warm-up, or any batch once
+        the graph is given up."""
+        if b == self.steps - 1 or len(idx) != self.batch_size or self.failed or self.warmed < WARMUP:
+            return True
+        if self.graph is None and not state_on_device(self.optimizer):
+            self.failed = "the optimizer keeps its state on the host"
+        return self.failed is not None
+
     def _eager(self, b: int, idx: torch.Tensor) -> None:
         """TrainStep's batch; before the capture on a side stream, as PyTorch's recipe asks
         (lazy set-up then happens outside the graph's memory)."""
@@ -124,11 +129,13 @@ class CapturedStep(TrainStep):
         if not self.graphs or self.graph is not None or self.failed:
             super().__call__(b, idx)
             return
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            super().__call__(b, idx)
-        torch.cuda.current_stream().wait_stream(side)
+        device = self.data.train_x.device
+        with torch.cuda.device(device):  # streams are per device: the data's, not device 0's
+            side = torch.cuda.Stream(device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                super().__call__(b, idx)
+            torch.cuda.current_stream(device).wait_stream(side)
 
     def _body(self) -> None:
         """One batch, from the counter's place in the order; what the graph holds."""
@@ -148,24 +155,25 @@ class CapturedStep(TrainStep):
         graph_update(self.optimizer, self.hyper)
         with torch.no_grad():
             d = loss.detach()
-            # A select, not index_copy_ (which --deterministic would warn about on CUDA).
-            self.batch_losses.copy_(torch.where(self.batch_ids == self.batch, d, self.batch_losses))
+            self.batch_losses.index_copy_(0, self.batch.view(1), d.view(1))
             self.loss_sum += d * self.batch_size
             self.correct += (out.argmax(1) == yb).sum()
             self.batch += 1
 
-    def _capture_and_replay(self, b: int) -> None:
-        """Capture the body (nothing runs while it is captured), then replay it for batch `b`.
-        A capture that fails leaves the eager step to train the rest of the run."""
-        try:
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                self._body()
-        except Exception as exc:  # any failure: train on eagerly rather than stop the run
-            self.failed = f"capture failed: {type(exc).__name__}: {exc}"
-            torch.cuda.synchronize()
-            self.batch.fill_(b)
-            self._body()
-            return
+    def _capture(self) -> bool:
+        """Capture the body (nothing runs while it is captured). False if that failed: the eager
+        step then trains the rest of the run, on the stream it used before."""
+        device = self.data.train_x.device
+        with torch.cuda.device(device):
+            stream = torch.cuda.current_stream(device)
+            try:
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                    self._body()
+            except Exception as exc:  # any failure: train on eagerly rather than stop the run
+                self.failed = f"capture failed: {type(exc).__name__}: {exc}"
+                torch.cuda.set_stream(stream)  # a failed capture can leave its own stream current
+                torch.cuda.synchronize(device)
+                return False
         self.graph = graph
-        graph.replay()
+        return True

@@ -55,8 +55,8 @@ class LrFindDialog(ModalScreen[float | None]):
     LrFindDialog > Vertical {
         width: 100; max-width: 95%; height: 90%; border: thick $accent; padding: 0 1; background: $surface;
     }
+    LrFindDialog > Vertical { border-subtitle-color: $text-muted; }
     LrFindDialog #lr-find-status, LrFindDialog #lr-find-text { height: auto; }
-    LrFindDialog .hint { color: $text-muted; }
     """
     BINDINGS = [
         Binding("a", "apply", "Apply suggested lr"),
@@ -70,7 +70,9 @@ class LrFindDialog(ModalScreen[float | None]):
         self.finding: LrFinding | None = None
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical() as box:
+            # The keys in the frame's bottom edge: no row of their own to lose on a short screen.
+            box.border_subtitle = "a apply the suggested rate · ctrl+s screenshot · escape close"
             yield Static(
                 f"Sweeping the learning rate from 1e-07 to 10 over 100 batches of {self.config.batch_size}, "
                 "on a copy of the model (the form's settings)…",
@@ -78,7 +80,6 @@ class LrFindDialog(ModalScreen[float | None]):
             )
             yield LrFindChart(id="lr-find-chart")
             yield Static(id="lr-find-text")
-            yield Static("a apply the suggested rate · ctrl+s screenshot · escape close", classes="hint")
 
     def on_mount(self) -> None:
         self.sweep()
