@@ -26,6 +26,7 @@ from common import headless_run, report
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.events import EpochEnd, Event, RunFailed, RunStarted
 from mlp_tui.core.presets import resolve_preset
+from mlp_tui.engine.graph_step import CapturedStep
 from mlp_tui.engine.model import build_model, count_parameters
 from mlp_tui.engine.trainer import Trainer
 from mlp_tui.runs.launch import Prepared, prepare
@@ -40,6 +41,7 @@ class Timed:
     step: str | None
     ms: float
     first_ms: float
+    replay_us: str = "-"  # the captured graph alone: GPU µs per replay / host µs per launch
 
 
 def timed_run(config: RunConfig, prepared: Prepared, capture: bool) -> Timed:
@@ -56,12 +58,35 @@ def timed_run(config: RunConfig, prepared: Prepared, capture: bool) -> Timed:
     end = trainer.run()
     if isinstance(end, RunFailed):
         raise SystemExit(f"batch {config.batch_size}, capture={capture}: {end.reason}: {end.message}")
+    replay = replay_times(trainer)
     del trainer
     gc.collect()  # the trainer and its loop refer to each other: only the collector frees its graph
     if torch.cuda.is_available():
         torch.cuda.empty_cache()  # the next run's graphs and buffers start from the same free memory
     later = seconds[1:] or seconds
-    return Timed(started[0] if started else None, 1000 * statistics.median(later), 1000 * seconds[0])
+    return Timed(started[0] if started else None, 1000 * statistics.median(later), 1000 * seconds[0], replay)
+
+
+def replay_times(trainer: Trainer) -> str:
+    """The captured graph replayed on its own, over an epoch's full batches: how long the GPU
+    takes per batch (CUDA events) and how long the host takes to launch it. The first bounds an
+    epoch from below; the loop's own work per batch adds to the second."""
+    step = trainer.step
+    if not isinstance(step, CapturedStep) or step.graph is None:
+        return "-"
+    graph = step.graph
+    replays = step.steps - 1  # the counter must stay inside the epoch's order
+    step.batch.fill_(0)
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    begin.record()
+    started = time.perf_counter()
+    for _ in range(replays):
+        graph.replay()
+    launched = time.perf_counter() - started
+    end.record()
+    end.synchronize()
+    return f"{1000 * begin.elapsed_time(end) / replays:.0f} / {1e6 * launched / replays:.0f}"
 
 
 def matmul_peak(device: torch.device, n: int, repeats: int = 10) -> float:
@@ -95,8 +120,8 @@ def epoch_rows(base: RunConfig, prepared: Prepared, peak: float) -> list[str]:
     params = count_parameters(build_model(base))
     images = len(prepared.data.train_x)
     rows = ["| batch | eager ms/epoch | captured ms/epoch | speed-up | target | captured: TFLOP/s, of peak "
-            "| first epoch eager / captured | step said (eager / captured) |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            "| first epoch eager / captured | step said (eager / captured) | one replay: GPU / launch µs |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for batch in (256, 1024):
         config = dataclasses.replace(base, batch_size=batch)
         eager, captured = timed_run(config, prepared, False), timed_run(config, prepared, True)
@@ -104,7 +129,7 @@ def epoch_rows(base: RunConfig, prepared: Prepared, peak: float) -> list[str]:
         rows.append(
             f"| {batch} | {eager.ms:.1f} | {captured.ms:.1f} | {eager.ms / captured.ms:.1f}x | <= {TARGET_MS[batch]:g}"
             f" | {flops / 1e12:.2f}, {flops / peak:.1%} | {eager.first_ms:.0f} / {captured.first_ms:.0f} ms"
-            f" | {eager.step} / {captured.step} |"
+            f" | {eager.step} / {captured.step} | {captured.replay_us} |"
         )
     return rows
 
