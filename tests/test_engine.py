@@ -347,15 +347,16 @@ def test_training_process_streams_events_and_stops_cleanly_when_the_parent_goes(
     assert (run_dir / "last.pt").is_file() and (run_dir / "metrics.jsonl").is_file()
 
 
-def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_path):
+@pytest.mark.parametrize("fault", [BrokenPipeError("the terminal went away"), ValueError("a bug in the view")])
+def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_path, fault):
     """A closed pipe or a hung-up terminal stops the printing, not the training: the run
-    directory still records every epoch and the end."""
+    directory still records every epoch and the end. A view's own bug is told in error.log."""
     from mlp_tui.engine.trainer import Trainer
     from mlp_tui.runs.store import RunStore, read_events
 
     def broken_view(event):
         if isinstance(event, EpochEnd):
-            raise BrokenPipeError("the terminal went away")
+            raise fault
 
     store = RunStore(tmp_path / "run")
     result = Trainer(make_config(epochs=3), synthetic, torch.device("cpu"), emit=broken_view, store=store).run()
@@ -363,6 +364,11 @@ def test_a_view_that_breaks_does_not_end_the_run(synthetic, make_config, tmp_pat
     assert isinstance(result, RunFinished) and result.status == "completed" and result.epochs_done == 3
     kinds = [r["event"] for r in read_events(tmp_path / "run" / "metrics.jsonl")]
     assert kinds.count("epoch_end") == 3 and kinds[-1] == "run_finished"
+    log = tmp_path / "run" / "error.log"
+    if isinstance(fault, OSError):
+        assert not log.exists()
+    else:
+        assert "The view stopped showing this run" in log.read_text() and "a bug in the view" in log.read_text()
 
 
 def test_pause_from_the_app_is_visible_to_other_processes(synthetic, make_config, tmp_path):

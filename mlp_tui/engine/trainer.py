@@ -1,15 +1,15 @@
 """One training run. Knows nothing of any UI: it emits events and polls a Control.
 
 The run is made of parts with one job each, every one with `state_dict()` / `load_state_dict()`
-(PyTorch's idiom) so that a checkpoint is simply theirs put together: the model, optimizer and
-schedule; the epoch loop (epoch.py: the batch cursor, shuffling and random streams; one batch is
-step.py's); the best epoch so far (monitor.py); the advisor's warnings (insight.py). Here: the
-run from its start to its end, each epoch's validation, its events and checkpoints, and the
-faults that end a run with a message.
+(PyTorch's idiom), so a checkpoint is theirs put together: model, optimizer and schedule; the
+epoch loop (epoch.py: batch cursor, shuffling, random streams; a batch is step.py's); the best
+epoch (monitor.py); the advisor's warnings (insight.py). Here: the run from start to end, each
+epoch's validation, its events and checkpoints, and the faults that end it with a message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import traceback
@@ -105,10 +105,12 @@ class Trainer:
             return
         try:
             self._emit_view(event)
-        except Exception:
-            # The view went away (a closed pipe, a hung-up terminal): training and the run
-            # directory carry on without it; nothing is lost.
+        except Exception as exc:
+            # The view went away (a closed pipe, a hung-up terminal) or broke: training and the
+            # run directory carry on without it; a fault of the view's own goes to error.log.
             self._emit_view = None
+            if self.store is not None and not isinstance(exc, OSError):
+                self.store.write_error(f"The view stopped showing this run:\n{traceback.format_exc()}")
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> RunFinished | RunFailed:
@@ -293,7 +295,5 @@ class Trainer:
             self.store.save_checkpoint("last", self.state_dict() | {"partial_epoch": partial})
 
     def _try_save_last(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._save_last(partial=True)
-        except Exception:
-            pass
