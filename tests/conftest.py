@@ -220,6 +220,26 @@ class FakeRun:
         self.queue.put(None)
 
 
+# -- reading an app's screen as the user sees it (every layer composited, toasts included) ----------
+
+
+def screen_lines(app) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def screen_text(app) -> str:
+    return "\n".join(screen_lines(app))
+
+
+def style_of(app, text: str):
+    """The style the screen draws `text` in (the first segment that holds it)."""
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            if text in segment.text:
+                return segment.style
+    raise AssertionError(f"{text!r} is not on the screen:\n" + screen_text(app))
+
+
 @pytest.fixture(scope="session")
 def tiny_run(mnist_root, tmp_path_factory) -> Path:
     """784-16-10 trained a little on real MNIST (about 90 % on the test set; 6,000 validation and

@@ -16,7 +16,7 @@ import pytest
 import torch
 from textual.widgets import Input
 
-from conftest import must_search, wait_until
+from conftest import FakeRun, must_search, screen_lines, style_of, wait_until
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.datasets import dataset_info
 from mlp_tui.core.events import Evaluation, Misclassified, RunStarted
@@ -209,43 +209,6 @@ def test_data_says_which_file_is_damaged(tmp_path, cli_env):
 
 
 # -- the app: a training screen fed by hand ----------------------------------------------------------------
-
-
-class FakeRun:
-    """A run handle as the screen uses one: the events given, then nothing more."""
-
-    def __init__(self, *events) -> None:
-        self.history, self.paused = list(events), False
-        self.closed = threading.Event()
-
-    def events(self):
-        yield from self.history
-        self.closed.wait()
-
-    def pause(self) -> None: ...
-
-    def resume(self) -> None: ...
-
-    def stop(self, reason: str = "stopped") -> None: ...
-
-    def set_lr(self, lr: float) -> None: ...
-
-    def scale_lr(self, factor: float) -> None: ...
-
-    def close(self) -> None:
-        self.closed.set()
-
-
-def screen_lines(app) -> list[str]:
-    return [strip.text for strip in app.screen._compositor.render_strips()]
-
-
-def style_of(app, text: str):
-    for strip in app.screen._compositor.render_strips():
-        for segment in strip:
-            if text in segment.text:
-                return segment.style
-    raise AssertionError(f"{text!r} is not on the screen:\n" + "\n".join(screen_lines(app)))
 
 
 def toasts(app) -> list[str]:

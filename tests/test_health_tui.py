@@ -11,7 +11,7 @@ from rich.console import Console
 from textual.widgets import Input, Static, TabbedContent
 from textual.widgets._toast import Toast
 
-from conftest import FakeRun, wait_until
+from conftest import FakeRun, screen_lines, style_of, wait_until
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.events import (
     BatchProgress,
@@ -72,24 +72,6 @@ def two_epochs() -> list:
 
 
 # -- reading the screen ------------------------------------------------------------------------
-
-
-def screen_strips(app):
-    """The terminal's lines as the user sees them (every layer composited, toasts included)."""
-    return app.screen._compositor.render_strips()
-
-
-def screen_lines(app) -> list[str]:
-    return [strip.text for strip in screen_strips(app)]
-
-
-def style_of(app, text: str):
-    """The style the screen draws `text` in (the first segment that holds it)."""
-    for strip in screen_strips(app):
-        for segment in strip:
-            if text in segment.text:
-                return segment.style
-    raise AssertionError(f"{text!r} is not on the screen:\n" + "\n".join(screen_lines(app)))
 
 
 def plain(widget: Static) -> str:

@@ -122,7 +122,7 @@ def test_bad_input_is_one_line_and_exit_2(args, expected):
 
 @pytest.mark.parametrize(("preset", "size"), [("tiny", (100, 40)), ("dropout", (80, 24))])
 def test_the_setup_screens_key_sweeps_and_applies_the_rate(mnist_root, tmp_path, preset, size):
-    from conftest import wait_until
+    from conftest import screen_text, wait_until
     from mlp_tui.core.presets import resolve_preset
     from mlp_tui.views.tui.app import create_app
     from mlp_tui.views.tui.screens.setup import SetupScreen
@@ -143,7 +143,7 @@ def test_the_setup_screens_key_sweeps_and_applies_the_rate(mnist_root, tmp_path,
             text = str(dialog.query_one("#lr-find-text").render())
             assert "valley" in text and "<- suggested" in text
             await pilot.pause()
-            shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            shown = screen_text(app)
             assert "Suggested:" in shown and "escape close" in shown, shown  # the keys, even at 80x24
             await pilot.press("a")
             await wait_until(pilot, lambda: app.screen is setup)

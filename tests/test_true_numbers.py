@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, ProgressBar, Static
 
-from conftest import FakeRun, wait_until
+from conftest import FakeRun, screen_text, wait_until
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.events import (
     BatchProgress,
@@ -70,10 +70,6 @@ def evaluation(split: str, wrong: int, kept: int, total: int = 6_000) -> Evaluat
     )  # each class's mistakes: the next class
     return Evaluation(split=split, epoch=3, loss=0.2, accuracy=sum(correct) / total, class_correct=correct,
                       class_total=(per_class,) * 10, confusion=confusion, misclassified=mistakes)  # fmt: skip
-
-
-def screen_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def plain(widget: Static) -> str:

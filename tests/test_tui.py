@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, OptionList, Static
 
-from conftest import wait_until
+from conftest import screen_text, wait_until
 from mlp_tui.core.events import RunFinished
 from mlp_tui.views.tui.app import create_app
 from mlp_tui.views.tui.dialogs import ConfirmDialog
@@ -91,7 +91,7 @@ def run_short_training(size: tuple[int, int], mnist_root, tmp_path) -> None:
             await pilot.press("right_square_bracket")
             await wait_until(pilot, lambda: gallery.drawn and gallery.shown and gallery.shown != first)
             await pilot.pause()
-            page = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            page = screen_text(app)
             assert f"✗ {gallery.shown[0].predicted} " in page and f"true {gallery.shown[0].true}" in page
 
             status = plain(screen.query_one("#status", Static))
@@ -136,7 +136,7 @@ def test_fashion_mnist_chosen_on_the_setup_screen_names_its_classes_everywhere(t
             await wait_until(pilot, lambda: gallery.drawn and gallery.source is not None)
             await pilot.pause()
             m = gallery.shown[0]
-            page = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            page = screen_text(app)
             named = dict(enumerate(("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                                     "Sneaker", "Bag", "Ankle boot")))  # fmt: skip
             assert f"✗ {m.predicted} {named[m.predicted]}" in page and f"true {m.true} {named[m.true]}" in page
