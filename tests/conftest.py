@@ -154,6 +154,22 @@ def run_trainer():
 
 
 @pytest.fixture
+def host_reads(monkeypatch) -> list[str]:
+    """Every read of a tensor's value back to the host (.item(), .tolist(), bool(), .cpu(), ...),
+    by name, from now on: on a GPU each one waits for the device."""
+    reads: list[str] = []
+    for name in ("item", "tolist", "__bool__", "cpu", "__float__", "__int__"):
+        real = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _real=real, _name=name, **kwargs):
+            reads.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return reads
+
+
+@pytest.fixture
 def cli_env(tmp_path_factory) -> dict[str, str]:
     """Environment for a child `python -m mlp_tui`: no user presets, no colour overrides."""
     env = dict(os.environ)

@@ -124,18 +124,10 @@ def test_a_nan_in_a_captured_batch_names_that_batch(synthetic, make_config, monk
     assert isinstance(result, RunFailed) and (result.epoch, result.batch) == (2, 6)
 
 
-def test_the_captured_body_reads_nothing_back_per_batch(synthetic, make_config, monkeypatch):
+def test_the_captured_body_reads_nothing_back_per_batch(synthetic, make_config, monkeypatch, host_reads):
     """What a replay does on the host between progress ticks: no value read from the device."""
     _force_capture(monkeypatch)
-    reads: list[str] = []
-    for name in ("item", "tolist", "__bool__", "cpu", "__float__", "__int__"):
-        real = getattr(torch.Tensor, name)
-
-        def counted(self, *args, _real=real, _name=name, **kwargs):
-            reads.append(_name)
-            return _real(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, name, counted)
+    reads = host_reads
 
     def reads_in_one_epoch(batch_size: int) -> int:
         config = make_config(batch_size=batch_size, schedule="onecycle", dropout=0.2)

@@ -28,9 +28,7 @@ import torch
 
 from mlp_tui.core.config import RunConfig
 from mlp_tui.core.events import HealthWarning
-from mlp_tui.engine.augment import augment_batch
 from mlp_tui.engine.graph_optim import GRAPH_OPTIMIZERS, DeviceHyper, graph_update, state_on_device
-from mlp_tui.engine.model import l1_penalty
 from mlp_tui.engine.step import TrainStep
 
 WARMUP = 3  # eager batches before the capture (lazy initialisation, the optimizer's state)
@@ -141,13 +139,8 @@ class CapturedStep(TrainStep):
         """One batch, from the counter's place in the order; what the graph holds."""
         data = self.data
         idx = self.order.index_select(0, self.offsets + self.batch * self.batch_size)
-        xb, yb = data.train_x.index_select(0, idx), data.train_y.index_select(0, idx)
-        if self.distorts:
-            xb = augment_batch(xb, self.augment, self.elastic, kinds=self.distortions)
-        out = self.forward(xb)
-        loss = self.lossf(out, yb)
-        if self.l1:
-            loss = loss + self.l1 * l1_penalty(self.l1_weights)
+        yb = data.train_y.index_select(0, idx)
+        out, loss = self.forward_loss(data.train_x.index_select(0, idx), yb)
         self.optimizer.zero_grad(set_to_none=True)  # the graph's backward makes its own grads
         loss.backward()
         if self.health is not None:

@@ -126,15 +126,19 @@ class TrainStep:
         self.loss_sum += state["loss_sum"].to(self.loss_sum.device)
         self.correct += state["correct"].to(self.correct.device)
 
-    def __call__(self, b: int, idx: torch.Tensor) -> None:
-        data = self.data
-        xb, yb = data.train_x[idx], data.train_y[idx]
+    def forward_loss(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch distorted (if asked), the model's output and the loss with its penalty."""
         if self.distorts:
             xb = augment_batch(xb, self.augment, self.elastic, kinds=self.distortions)
         out = self.forward(xb)
         loss = self.lossf(out, yb)
         if self.l1:
             loss = loss + self.l1 * l1_penalty(self.l1_weights)
+        return out, loss
+
+    def __call__(self, b: int, idx: torch.Tensor) -> None:
+        yb = self.data.train_y[idx]
+        out, loss = self.forward_loss(self.data.train_x[idx], yb)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.health is not None:
