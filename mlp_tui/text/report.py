@@ -29,7 +29,7 @@ def batch_line(e: BatchProgress) -> str:
     """A --log-every line, indented under its epoch: loss and accuracy of the epoch so far."""
     width = len(str(e.batches))
     lr = "" if e.lr is None else f"  lr {e.lr:.3g}"
-    gpu = f"  {gpu_words(e)}" if gpu_words(e) else ""
+    gpu = f"  {words}" if (words := gpu_words(e)) else ""
     return (f"  epoch {e.epoch} batch {e.batch:>{width}}/{e.batches}  loss {e.loss:.4f}  acc {pct(e.accuracy)}{lr}  "
             f"{e.samples_per_s:,.0f} img/s{gpu}")  # fmt: skip
 

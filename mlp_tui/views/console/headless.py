@@ -229,7 +229,7 @@ class RichPrinter(PlainPrinter):
     def _left(self, event: BatchProgress) -> str:
         here = epoch_left(event, self.run.batch_size)
         run = self.run.time_left()
-        gpu = f"  {gpu_words(event)}" if gpu_words(event) else ""
+        gpu = f"  {words}" if (words := gpu_words(event)) else ""
         if self.console.width < 100:  # room for the bar and its counter first
             return f"ETA {clock(run)}{gpu}"
         return f"epoch {clock(here)} left, ETA {clock(run)}{gpu}"  # ETA: the run's end, as the app says
