@@ -148,6 +148,7 @@ def preset_bytes(draw) -> bytes:
 @example(raw=b'"dataset" = []\n')  # a bad dataset, and tables named after datasets
 @example(raw=b"hidden = [8]\n[fashion-mnist]\naugment = 2\n")
 @example(raw=b'dataset = "fashion-mnist"\n[fashion-mnist]\ndropout = 0.1\n')
+@example(raw=b'expected = {"" = {}}\n')  # figures for a dataset with no name
 def test_any_preset_file_gives_a_config_or_an_error_naming_file_and_key(tmp_path_factory, raw):
     folder = tmp_path_factory.getbasetemp() / "fuzzed-presets"
     folder.mkdir(exist_ok=True)

@@ -56,7 +56,7 @@ def _expectations(value: Any, path: Path, own: str) -> tuple[Expected | str, dic
     if isinstance(value, dict) and any(isinstance(item, dict) for item in value.values()):  # per dataset
         for key in value:
             if key not in DATASET_NAMES:
-                at = where(str(path), f"expected.{key}")
+                at = where(str(path), f"expected.{key}" if key else "expected")  # "" names no table
                 raise ConfigError(f"{at}: unknown dataset '{key}'{did_you_mean(key, DATASET_NAMES)}; "
                                   f"allowed: {', '.join(DATASET_NAMES)}")  # fmt: skip
         by_dataset = {key: _expected(item, path, f"expected.{key}") for key, item in value.items()}
